@@ -1,0 +1,50 @@
+import { createHash, randomUUID } from "node:crypto";
+
+const CLOUDIFY_ID = /^[A-Za-z0-9._-]+$/;
+const MAX_DEPLOYMENT_ID = 200;
+
+/**
+ * The Cloudify deployment id of an instance: `osb-` plus the instance id when that is a valid
+ * Cloudify id (GUIDs are), else a sanitised prefix plus a hash so distinct instance ids never
+ * collide. Deterministic, so a lost response can always be followed by a lookup.
+ */
+export function deploymentIdFor(instanceId: string): string {
+  if (CLOUDIFY_ID.test(instanceId) && instanceId.length <= MAX_DEPLOYMENT_ID) return `osb-${instanceId}`;
+  const safe = instanceId.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, MAX_DEPLOYMENT_ID - 20);
+  return `osb-${safe}-${hash(instanceId).slice(0, 12)}`;
+}
+
+/**
+ * A short lower-case alphanumeric id for templates (database user names, host names): the
+ * first 16 hex digits of a GUID, which stay recognisable in Cloudify, else 16 of a hash.
+ */
+export function shortId(id: string): string {
+  const compact = id.toLowerCase().replace(/-/g, "");
+  return /^[0-9a-f]{16,}$/.test(compact) ? compact.slice(0, 16) : hash(id).slice(0, 16);
+}
+
+export function newOperationId(type: string): string {
+  return `${type}-${randomUUID()}`;
+}
+
+export function hash(value: string): string {
+  return createHash("sha256").update(value).digest("hex");
+}
+
+/**
+ * A stable hash of a JSON value (object keys sorted), used to decide whether two requests are
+ * "identical" in the OSB sense without storing their bodies twice.
+ */
+export function fingerprint(value: unknown): string {
+  return hash(canonicalJson(value));
+}
+
+export function canonicalJson(value: unknown): string {
+  if (value === undefined) return "null";
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const entries = Object.entries(value)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+}

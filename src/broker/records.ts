@@ -1,0 +1,88 @@
+/**
+ * What the broker persists. Each instance and binding is one record; its latest operation is
+ * embedded, so moving an operation forward and changing the resource it affects is a single
+ * atomic commit. The operation state machine is described in docs/ARCHITECTURE.md.
+ */
+
+export const INSTANCES = "instances";
+export const BINDINGS = "bindings";
+export const BLUEPRINT_CACHE = "blueprint_inputs";
+
+export type OperationType = "provision" | "update" | "deprovision" | "bind" | "unbind";
+export type OperationState = "in progress" | "succeeded" | "failed";
+
+export interface Operation {
+  /** Opaque token given to the platform (OSB A5). */
+  id: string;
+  type: OperationType;
+  state: OperationState;
+  /** The step of the type's state machine the engine runs next (or last ran). */
+  step: string;
+  /** Fingerprint of the request that started it: an identical re-send gets the same operation. */
+  fingerprint: string;
+  /** Cloudify execution of the current step, once known. */
+  executionId?: string;
+  /** Failed attempts of the current step (transient Cloudify errors), for backoff. */
+  attempts: number;
+  /** Earliest time the engine should advance it again (ISO). */
+  notBefore?: string;
+  startedAt: string;
+  updatedAt: string;
+  finishedAt?: string;
+  /** The operation fails when still unfinished at this time (maximum_polling_duration). */
+  deadline: string;
+  /** Progress or, when failed, the reason in Cloudify's own words. */
+  description?: string;
+  instanceUsable?: boolean;
+  updateRepeatable?: boolean;
+  /** What an update or upgrade moves the instance to; applied to the record on success. */
+  target?: UpdateTarget;
+  /** Set when a deprovision was asked to stop a provision still running. */
+  cancelExecutionId?: string;
+}
+
+export interface UpdateTarget {
+  planId: string;
+  blueprintId: string;
+  parameters: Record<string, unknown>;
+  inputs: Record<string, unknown>;
+  /** Only the inputs that change, as sent to Cloudify. */
+  changedInputs: Record<string, unknown>;
+  context?: Record<string, unknown>;
+  maintenanceVersion?: string;
+  dashboardUrl?: string;
+}
+
+export type InstanceStatus =
+  | "provisioning"
+  | "provisioned"
+  | "provision_failed"
+  | "updating"
+  | "deprovisioning"
+  /** Deprovisioned; the record is a tombstone answering last_operation for a while. */
+  | "deleted";
+
+export interface InstanceRecord {
+  id: string;
+  status: InstanceStatus;
+  serviceId: string;
+  planId: string;
+  blueprintId: string;
+  deploymentId: string;
+  organizationGuid?: string;
+  spaceGuid?: string;
+  context?: Record<string, unknown>;
+  /** Parameters as the user gave them, accumulated over updates (what GETI returns). */
+  parameters: Record<string, unknown>;
+  /** Deployment inputs last applied to Cloudify. */
+  inputs: Record<string, unknown>;
+  maintenanceVersion?: string;
+  dashboardUrl?: string;
+  /** Fingerprint of the provision request, for PUT idempotency (OSB section 12). */
+  provisionFingerprint: string;
+  /** Every Cloudify execution this instance's operations started, so none is adopted twice. */
+  executionIds: string[];
+  operation: Operation;
+  createdAt: string;
+  deletedAt?: string;
+}

@@ -1,0 +1,46 @@
+import { catalogCommand } from "./commands/catalog.js";
+import { codegenCommand } from "./commands/codegen.js";
+import { serveCommand } from "./commands/serve.js";
+import { validateCommand } from "./commands/validate.js";
+import { EXIT_USAGE } from "./exit-codes.js";
+
+type Command = (args: string[]) => Promise<number>;
+
+/** Commands whose modules pull in heavy dependencies are loaded only when used. */
+const COMMANDS: Record<string, { run: Command; summary: string }> = {
+  validate: { run: validateCommand, summary: "check broker.yaml; prints file:line:column for every problem" },
+  codegen: { run: codegenCommand, summary: "regenerate generated/ from schema/ (--check: fail if stale)" },
+  catalog: { run: catalogCommand, summary: "print the catalog JSON the broker would serve" },
+  serve: { run: serveCommand, summary: "run the broker (--config, --host, --port, --state)" },
+  emulator: {
+    run: async (args) => (await import("./commands/emulator.js")).emulatorCommand(args),
+    summary: "run the bundled Cloudify Manager emulator (--port, --blueprints)",
+  },
+  state: {
+    run: async (args) => (await import("./commands/state.js")).stateCommand(args),
+    summary: "inspect or maintain the state directory (export, rekey)",
+  },
+  demo: {
+    run: async (args) => (await import("./commands/demo.js")).demoCommand(args),
+    summary: "run the broker against the bundled emulator with generated demo credentials",
+  },
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(usage());
+    return name ? 0 : EXIT_USAGE;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`cfy-broker: unknown command "${name}"\n\n${usage()}`);
+    return EXIT_USAGE;
+  }
+  return command.run(rest);
+}
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return `Usage: cfy-broker <command> [options]\n\nCommands:\n${lines.join("\n")}\n\nEvery command accepts --config FILE (default ./broker.yaml).\n`;
+}

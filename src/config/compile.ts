@@ -1,0 +1,384 @@
+import type {
+  BindingSpec,
+  BrokerConfig,
+  InputSpec,
+  ParameterSchema,
+  PlanConfig,
+  ServiceConfig,
+  WorkflowCall,
+} from "../../generated/broker-config.js";
+import {
+  type CompiledTemplate,
+  compileTemplate,
+  isRelativeReference,
+  TemplateSyntaxError,
+} from "../templates/index.js";
+import type { ConfigIssue } from "./issues.js";
+import { ParameterSchemaCompiler, type ParameterValidator } from "./parameter-schemas.js";
+import type { ConfigSource, Path } from "./source.js";
+import { BINDING_CONTEXT, checkReference, INSTANCE_CONTEXT, type RootSpec } from "./template-contexts.js";
+
+/** A config value whose string leaves containing `{{` are compiled templates; the rest is literal. */
+export type ValueTree =
+  | { kind: "literal"; value: unknown }
+  | { kind: "template"; template: CompiledTemplate }
+  | { kind: "array"; items: ValueTree[] }
+  | { kind: "object"; entries: [string, ValueTree][] };
+
+export interface CompiledInput {
+  name: string;
+  value: ValueTree;
+  updatable: boolean;
+}
+
+export type SchemaSlot =
+  | { kind: "none" }
+  | { kind: "explicit"; schema: Record<string, unknown>; validate: ParameterValidator }
+  | { kind: "blueprint"; include?: string[]; exclude?: string[] };
+
+export interface CompiledWorkflowCall {
+  workflowId: string;
+  parameters: ValueTree;
+}
+
+export interface CompiledBinding {
+  mode: "outputs" | "workflow";
+  requiresApp: boolean;
+  create?: CompiledWorkflowCall;
+  delete?: CompiledWorkflowCall;
+  /** Undefined: credentials are the deployment's outputs merged with its capabilities. */
+  credentials?: ValueTree;
+  endpoints?: ValueTree;
+  syslogDrainUrl?: ValueTree;
+  routeServiceUrl?: ValueTree;
+  volumeMounts?: ValueTree;
+  lifetime?: { expiresInSeconds: number; renewBeforeSeconds?: number };
+  /** Literal Cloudify secret keys the templates read; fetched before rendering. */
+  secretKeys: string[];
+}
+
+export interface CompiledPlan {
+  config: PlanConfig;
+  service: CompiledService;
+  id: string;
+  name: string;
+  blueprintId: string;
+  bindable: boolean;
+  planUpdateable: boolean;
+  bindingRotatable: boolean;
+  inputs: CompiledInput[];
+  schemas: { instanceCreate: SchemaSlot; instanceUpdate: SchemaSlot; bindingCreate: SchemaSlot };
+  binding: CompiledBinding;
+}
+
+export interface CompiledService {
+  config: ServiceConfig;
+  dashboardUrl?: CompiledTemplate;
+  plans: CompiledPlan[];
+}
+
+export interface CompiledCatalog {
+  services: CompiledService[];
+  servicesById: Map<string, CompiledService>;
+  plansById: Map<string, CompiledPlan>;
+}
+
+/**
+ * Compiles every template and parameter schema of the config once, reporting problems at
+ * their file position. The result is what the broker runs on until the next reload.
+ */
+export function compileCatalog(
+  config: BrokerConfig,
+  source: ConfigSource,
+): { catalog: CompiledCatalog; issues: ConfigIssue[] } {
+  const issues: ConfigIssue[] = [];
+  const schemaCompiler = new ParameterSchemaCompiler();
+  const ctx: CompileContext = { source, issues };
+  const services: CompiledService[] = [];
+  const servicesById = new Map<string, CompiledService>();
+  const plansById = new Map<string, CompiledPlan>();
+
+  config.services.forEach((serviceConfig, s) => {
+    const at: Path = ["services", s];
+    const service: CompiledService = { config: serviceConfig, plans: [] };
+    if (serviceConfig.dashboard_url !== undefined) {
+      service.dashboardUrl = compileChecked(
+        ctx,
+        serviceConfig.dashboard_url,
+        [...at, "dashboard_url"],
+        INSTANCE_CONTEXT,
+      );
+    }
+    serviceConfig.plans.forEach((planConfig, p) => {
+      const planAt: Path = [...at, "plans", p];
+      const schemas = {
+        instanceCreate: compileSchemaSlot(ctx, schemaCompiler, planConfig.schemas?.service_instance?.create, [
+          ...planAt,
+          "schemas",
+          "service_instance",
+          "create",
+        ]),
+        instanceUpdate: compileSchemaSlot(ctx, schemaCompiler, planConfig.schemas?.service_instance?.update, [
+          ...planAt,
+          "schemas",
+          "service_instance",
+          "update",
+        ]),
+        bindingCreate: compileSchemaSlot(ctx, schemaCompiler, planConfig.schemas?.service_binding?.create, [
+          ...planAt,
+          "schemas",
+          "service_binding",
+          "create",
+        ]),
+      };
+      const instanceParams = knownParameters(
+        [schemas.instanceCreate, schemas.instanceUpdate],
+        planConfig.defaults,
+      );
+      const bindingParams = knownParameters([schemas.bindingCreate], undefined);
+      const plan: CompiledPlan = {
+        config: planConfig,
+        service,
+        id: planConfig.id,
+        name: planConfig.name,
+        blueprintId: planConfig.blueprint_id ?? serviceConfig.blueprint_id ?? "",
+        bindable: planConfig.bindable ?? serviceConfig.bindable,
+        planUpdateable: planConfig.plan_updateable ?? serviceConfig.plan_updateable ?? false,
+        bindingRotatable: planConfig.binding_rotatable ?? false,
+        inputs: compileInputs(ctx, planConfig.inputs ?? {}, [...planAt, "inputs"], instanceParams),
+        schemas,
+        binding: compileBinding(ctx, planConfig.binding, [...planAt, "binding"], bindingParams),
+      };
+      service.plans.push(plan);
+      plansById.set(plan.id, plan);
+    });
+    services.push(service);
+    servicesById.set(serviceConfig.id, service);
+  });
+  return { catalog: { services, servicesById, plansById }, issues };
+}
+
+interface CompileContext {
+  source: ConfigSource;
+  issues: ConfigIssue[];
+}
+
+/** Parameter names templates may read, or undefined when any name may arrive. */
+type KnownParameters = Set<string> | undefined;
+
+function knownParameters(
+  slots: SchemaSlot[],
+  defaults: Record<string, unknown> | undefined,
+): KnownParameters {
+  const names = new Set(Object.keys(defaults ?? {}));
+  let constrained = false;
+  for (const slot of slots) {
+    if (slot.kind !== "explicit") continue;
+    const properties = slot.schema.properties;
+    if (properties && typeof properties === "object")
+      for (const name of Object.keys(properties)) names.add(name);
+    if (slot.schema.additionalProperties === false) constrained = true;
+    else return undefined;
+  }
+  return constrained ? names : undefined;
+}
+
+function compileInputs(
+  ctx: CompileContext,
+  inputs: Record<string, InputSpec>,
+  at: Path,
+  params: KnownParameters,
+): CompiledInput[] {
+  return Object.entries(inputs).map(([name, spec]) => {
+    const wrapped = spec !== null && typeof spec === "object" && !Array.isArray(spec);
+    const raw = wrapped ? (spec as { value: unknown }).value : spec;
+    const path = wrapped ? [...at, name, "value"] : [...at, name];
+    return {
+      name,
+      value: compileTree(ctx, raw, path, INSTANCE_CONTEXT, params),
+      updatable: wrapped ? ((spec as { updatable?: boolean }).updatable ?? true) : true,
+    };
+  });
+}
+
+function compileBinding(
+  ctx: CompileContext,
+  spec: BindingSpec | undefined,
+  at: Path,
+  params: KnownParameters,
+): CompiledBinding {
+  const binding: CompiledBinding = {
+    mode: spec?.mode ?? "outputs",
+    requiresApp: spec?.requires_app ?? false,
+    secretKeys: [],
+  };
+  if (!spec) return binding;
+  const tree = (value: unknown, key: string) =>
+    compileTree(ctx, value, [...at, key], BINDING_CONTEXT, params);
+  const call = (workflow: WorkflowCall, key: string): CompiledWorkflowCall => ({
+    workflowId: workflow.workflow_id,
+    parameters: compileTree(
+      ctx,
+      workflow.parameters ?? {},
+      [...at, "workflow", key, "parameters"],
+      BINDING_CONTEXT,
+      params,
+    ),
+  });
+  if (spec.workflow) {
+    binding.create = call(spec.workflow.create, "create");
+    if (spec.workflow.delete) binding.delete = call(spec.workflow.delete, "delete");
+  }
+  if (spec.credentials !== undefined) binding.credentials = tree(spec.credentials, "credentials");
+  if (spec.endpoints !== undefined) binding.endpoints = tree(spec.endpoints, "endpoints");
+  if (spec.syslog_drain_url !== undefined)
+    binding.syslogDrainUrl = tree(spec.syslog_drain_url, "syslog_drain_url");
+  if (spec.route_service_url !== undefined)
+    binding.routeServiceUrl = tree(spec.route_service_url, "route_service_url");
+  if (spec.volume_mounts !== undefined) binding.volumeMounts = tree(spec.volume_mounts, "volume_mounts");
+  if (spec.credential_lifetime) {
+    binding.lifetime = {
+      expiresInSeconds: spec.credential_lifetime.expires_in_seconds,
+      renewBeforeSeconds: spec.credential_lifetime.renew_before_seconds,
+    };
+  }
+  const keys = new Set<string>();
+  for (const t of [
+    binding.credentials,
+    binding.endpoints,
+    binding.syslogDrainUrl,
+    binding.routeServiceUrl,
+    binding.volumeMounts,
+  ]) {
+    if (t) for (const key of treeSecretKeys(t)) keys.add(key);
+  }
+  binding.secretKeys = [...keys];
+  return binding;
+}
+
+function compileSchemaSlot(
+  ctx: CompileContext,
+  compiler: ParameterSchemaCompiler,
+  spec: ParameterSchema | undefined,
+  at: Path,
+): SchemaSlot {
+  if (!spec) return { kind: "none" };
+  if ("from_blueprint" in spec) {
+    const options = spec.from_blueprint === true ? {} : spec.from_blueprint;
+    return { kind: "blueprint", include: options.include, exclude: options.exclude };
+  }
+  const { validator, problems } = compiler.compile(spec.parameters);
+  for (const problem of problems)
+    ctx.issues.push(ctx.source.issue("error", [...at, "parameters"], `parameter schema ${problem}`));
+  if (!validator) return { kind: "none" };
+  return { kind: "explicit", schema: spec.parameters as Record<string, unknown>, validate: validator };
+}
+
+export function compileTree(
+  ctx: CompileContext,
+  value: unknown,
+  at: Path,
+  spec: RootSpec,
+  params: KnownParameters,
+): ValueTree {
+  if (typeof value === "string") {
+    if (!value.includes("{{")) return { kind: "literal", value };
+    const template = compileChecked(ctx, value, at, spec, params);
+    return template ? { kind: "template", template } : { kind: "literal", value };
+  }
+  if (Array.isArray(value)) {
+    return { kind: "array", items: value.map((item, i) => compileTree(ctx, item, [...at, i], spec, params)) };
+  }
+  if (value && typeof value === "object") {
+    return {
+      kind: "object",
+      entries: Object.entries(value).map(
+        ([k, v]) => [k, compileTree(ctx, v, [...at, k], spec, params)] as [string, ValueTree],
+      ),
+    };
+  }
+  return { kind: "literal", value };
+}
+
+function compileChecked(
+  ctx: CompileContext,
+  text: string,
+  at: Path,
+  spec: RootSpec,
+  params?: KnownParameters,
+): CompiledTemplate | undefined {
+  const name = at
+    .map((s) => (typeof s === "number" ? `[${s}]` : `.${s}`))
+    .join("")
+    .replace(/^\./, "");
+  try {
+    const template = compileTemplate(text, { name });
+    for (const reference of template.references) {
+      // Paths relative to an #each/#with block read the block's element, already checked at its root.
+      if (isRelativeReference(reference)) continue;
+      const problem = checkReference(reference, spec);
+      if (problem) {
+        ctx.issues.push(ctx.source.issue("error", at, `template reads ${reference}: ${problem}`));
+        continue;
+      }
+      const [root, param] = reference.split(".");
+      if (root === "parameters" && param && params && !params.has(param)) {
+        ctx.issues.push(
+          ctx.source.issue(
+            "error",
+            at,
+            `template reads parameters.${param}, which the plan's parameter schemas and defaults do not define`,
+          ),
+        );
+      }
+    }
+    return template;
+  } catch (error) {
+    if (error instanceof TemplateSyntaxError) {
+      ctx.issues.push(
+        ctx.source.issue(
+          "error",
+          at,
+          `template syntax: ${error.reason}`,
+          templatePosition(ctx.source, at, error),
+        ),
+      );
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+/** Maps a line/column inside a template to the file, by finding that template line in the scalar's source. */
+function templatePosition(source: ConfigSource, at: Path, error: TemplateSyntaxError) {
+  const scalar = source.scalarSource(at);
+  const fallback = source.position(at);
+  if (!scalar) return fallback;
+  const templateLines = source.text.length ? templateSourceLines(scalar.raw) : [];
+  const wanted = templateLines[error.line - 1];
+  if (wanted === undefined) return fallback;
+  const index = scalar.raw.indexOf(wanted.text);
+  if (index < 0) return fallback;
+  return source.positionOfOffset(scalar.start + index + Math.max(0, error.column - 1));
+}
+
+function templateSourceLines(raw: string): { text: string }[] {
+  // The first raw line may carry the opening quote or a block indicator; strip those so the
+  // text of each template line can be found verbatim in the source.
+  return raw.split("\n").map((line, i) => ({
+    text: (i === 0 ? line.replace(/^["'|>][-+]?\s*/, "") : line.trimStart()).replace(/["']\s*$/, ""),
+  }));
+}
+
+export function treeSecretKeys(tree: ValueTree): string[] {
+  switch (tree.kind) {
+    case "literal":
+      return [];
+    case "template":
+      return [...tree.template.secretKeys];
+    case "array":
+      return tree.items.flatMap(treeSecretKeys);
+    case "object":
+      return tree.entries.flatMap(([, child]) => treeSecretKeys(child));
+  }
+}

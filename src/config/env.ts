@@ -1,0 +1,55 @@
+import type { ConfigIssue } from "./issues.js";
+import { pathToString } from "./issues.js";
+import type { ConfigSource, Path } from "./source.js";
+
+/** `${NAME}`, `${NAME:-default}`; `$${` is a literal `${`. */
+const REFERENCE = /\$(\$)?\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+export interface InterpolationResult {
+  value: unknown;
+  issues: ConfigIssue[];
+  /** Dotted paths of values that referenced an unset variable (left empty). */
+  unresolved: Set<string>;
+}
+
+/**
+ * Replaces environment references in every string of the document. Unset variables without a
+ * default are warnings when merely validating (CI rarely holds the secrets) and errors when
+ * the config is about to be used. The message names the variable, never a value.
+ */
+export function interpolateEnv(
+  value: unknown,
+  source: ConfigSource,
+  env: NodeJS.ProcessEnv,
+  unsetSeverity: ConfigIssue["severity"],
+): InterpolationResult {
+  const issues: ConfigIssue[] = [];
+  const unresolved = new Set<string>();
+
+  const visit = (node: unknown, path: Path): unknown => {
+    if (typeof node === "string") {
+      if (!node.includes("${")) return node;
+      return node.replace(
+        REFERENCE,
+        (match, escaped: string | undefined, name: string, fallback?: string) => {
+          if (escaped) return match.slice(1);
+          const set = env[name];
+          if (set !== undefined && set !== "") return set;
+          if (fallback !== undefined) return fallback;
+          unresolved.add(pathToString(path));
+          issues.push(source.issue(unsetSeverity, path, `environment variable ${name} is not set`));
+          return "";
+        },
+      );
+    }
+    if (Array.isArray(node)) return node.map((item, index) => visit(item, [...path, index]));
+    if (node && typeof node === "object") {
+      const out: Record<string, unknown> = {};
+      for (const [key, child] of Object.entries(node)) out[key] = visit(child, [...path, key]);
+      return out;
+    }
+    return node;
+  };
+
+  return { value: visit(value, []), issues, unresolved };
+}

@@ -1,0 +1,98 @@
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import type { BrokerConfig } from "../../generated/broker-config.js";
+import { type CompiledCatalog, compileCatalog } from "./compile.js";
+import { interpolateEnv } from "./env.js";
+import { type ConfigIssue, hasErrors, pathToString } from "./issues.js";
+import { type RuntimeSettings, resolveRuntimeSettings } from "./runtime.js";
+import { validateAgainstSchema } from "./schema-validation.js";
+import { checkSemantics } from "./semantics.js";
+import { ConfigSource } from "./source.js";
+
+export interface LoadOptions {
+  /**
+   * `validate`: unset environment variables are warnings (CI rarely holds the secrets) and
+   * secrets are not read. `serve`: everything must resolve, secret files are read.
+   */
+  mode: "validate" | "serve";
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface LoadedConfig {
+  file: string;
+  config: BrokerConfig;
+  catalog: CompiledCatalog;
+  /** Present in serve mode only. */
+  runtime?: RuntimeSettings;
+}
+
+export interface LoadResult {
+  loaded?: LoadedConfig;
+  issues: ConfigIssue[];
+}
+
+/** The file could not be read at all (exit code 2 territory, unlike an invalid file). */
+export class ConfigReadError extends Error {
+  constructor(
+    readonly file: string,
+    cause: unknown,
+  ) {
+    super(`cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`);
+    this.name = "ConfigReadError";
+  }
+}
+
+export async function loadConfig(file: string, options: LoadOptions): Promise<LoadResult> {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new ConfigReadError(file, error);
+  }
+  return loadConfigText(file, text, options);
+}
+
+export async function loadConfigText(file: string, text: string, options: LoadOptions): Promise<LoadResult> {
+  const env = options.env ?? process.env;
+  const path = resolve(file);
+  const parsed = ConfigSource.parse(file, text);
+  const issues = [...parsed.issues];
+  if (hasErrors(issues)) return { issues };
+  const { source } = parsed;
+
+  const interpolated = interpolateEnv(
+    parsed.value,
+    source,
+    env,
+    options.mode === "serve" ? "error" : "warning",
+  );
+  issues.push(...interpolated.issues);
+
+  // A value left empty by an unset variable is already reported; do not report it twice.
+  const schemaIssues = validateAgainstSchema(interpolated.value, source).filter(
+    (issue) => !interpolated.unresolved.has(issue.path),
+  );
+  issues.push(...schemaIssues);
+  if (schemaIssues.length) return { issues: sortIssues(issues) };
+
+  const config = interpolated.value as BrokerConfig;
+  issues.push(...checkSemantics(config, source));
+  const { catalog, issues: compileIssues } = compileCatalog(config, source);
+  issues.push(...compileIssues);
+
+  let runtime: RuntimeSettings | undefined;
+  if (options.mode === "serve" && !hasErrors(issues)) {
+    const resolved = await resolveRuntimeSettings(config, catalog, source, path);
+    issues.push(...resolved.issues);
+    runtime = resolved.settings;
+  }
+  if (hasErrors(issues)) return { issues: sortIssues(issues) };
+  return { loaded: { file: path, config, catalog, runtime }, issues: sortIssues(issues) };
+}
+
+function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
+  return [...issues].sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+export { pathToString };

@@ -1,0 +1,134 @@
+import { readFile } from "node:fs/promises";
+import { dirname, isAbsolute, resolve } from "node:path";
+import type { BrokerConfig, SecretValue } from "../../generated/broker-config.js";
+import type { CompiledCatalog } from "./compile.js";
+import type { ConfigIssue } from "./issues.js";
+import type { ConfigSource, Path } from "./source.js";
+
+/** Everything the server needs from the `broker` and `cloudify` sections, secrets resolved. */
+export interface RuntimeSettings {
+  listen: { host: string; port: number };
+  users: { username: string; password: string }[];
+  stateDir: string;
+  encryption: { keys: string[]; allowPlaintext: boolean };
+  logLevel: string;
+  maxBodyBytes: number;
+  operations: {
+    pollIntervalMs: number;
+    retryAfterSeconds: number;
+    tombstoneSeconds: number;
+    defaultTimeoutSeconds: number;
+  };
+  cloudify: {
+    url: string;
+    tenant: string;
+    auth: { username: string; password: string } | { token: string };
+    caFile?: string;
+    insecure: boolean;
+    timeoutMs: number;
+    retries: number;
+  };
+}
+
+export async function resolveRuntimeSettings(
+  config: BrokerConfig,
+  catalog: CompiledCatalog,
+  source: ConfigSource,
+  configPath: string,
+): Promise<{ settings?: RuntimeSettings; issues: ConfigIssue[] }> {
+  const issues: ConfigIssue[] = [];
+  const baseDir = dirname(configPath);
+  const secret = async (value: SecretValue | undefined, path: Path): Promise<string> => {
+    if (value === undefined) return "";
+    if (typeof value === "string") return value;
+    const file = isAbsolute(value.file) ? value.file : resolve(baseDir, value.file);
+    try {
+      return (await readFile(file, "utf8")).replace(/\r?\n$/, "");
+    } catch (error) {
+      issues.push(
+        source.issue(
+          "error",
+          [...path, "file"],
+          `cannot read secret file ${value.file}: ${(error as NodeJS.ErrnoException).code ?? "error"}`,
+        ),
+      );
+      return "";
+    }
+  };
+
+  const users: RuntimeSettings["users"] = [];
+  for (const [i, user] of config.broker.auth.users.entries()) {
+    const password = await secret(user.password, ["broker", "auth", "users", i, "password"]);
+    // An empty pair is how the example leaves a rotation slot unused: disabled, never "any password".
+    if (user.username && password) users.push({ username: user.username, password });
+  }
+  if (!users.length) {
+    issues.push(
+      source.issue(
+        "error",
+        ["broker", "auth", "users"],
+        "no usable credentials: every pair has an empty username or password",
+      ),
+    );
+  }
+
+  const encryption = config.broker.encryption;
+  const keys: string[] = [];
+  if (encryption?.key !== undefined) {
+    const key = await secret(encryption.key, ["broker", "encryption", "key"]);
+    if (key) keys.push(key);
+  }
+  for (const [i, previous] of (encryption?.previous_keys ?? []).entries()) {
+    const key = await secret(previous, ["broker", "encryption", "previous_keys", i]);
+    if (key && keys.length) keys.push(key);
+  }
+  const allowPlaintext = encryption?.allow_plaintext ?? false;
+  const anyBindable = [...catalog.plansById.values()].some((plan) => plan.bindable);
+  if (anyBindable && !keys.length && !allowPlaintext) {
+    issues.push(
+      source.issue(
+        "error",
+        ["broker", "encryption"],
+        "a plan is bindable but no encryption key is configured: set broker.encryption.key (e.g. ${BROKER_ENCRYPTION_KEY}) or, unsafely, allow_plaintext: true",
+      ),
+    );
+  }
+
+  const cfy = config.cloudify;
+  const auth =
+    "token" in cfy.auth
+      ? { token: await secret(cfy.auth.token, ["cloudify", "auth", "token"]) }
+      : {
+          username: cfy.auth.username,
+          password: await secret(cfy.auth.password, ["cloudify", "auth", "password"]),
+        };
+
+  const ops = config.broker.operations ?? {};
+  const settings: RuntimeSettings = {
+    listen: {
+      host: config.broker.listen?.host ?? "0.0.0.0",
+      port: Number(config.broker.listen?.port ?? 8080),
+    },
+    users,
+    stateDir: resolve(config.broker.state?.dir ?? "./.state"),
+    encryption: { keys, allowPlaintext },
+    logLevel: config.broker.log_level ?? "info",
+    maxBodyBytes: config.broker.max_body_bytes ?? 1024 * 1024,
+    operations: {
+      pollIntervalMs: ops.poll_interval_ms ?? 2000,
+      retryAfterSeconds: ops.retry_after_seconds ?? 5,
+      tombstoneSeconds: ops.tombstone_seconds ?? 3600,
+      defaultTimeoutSeconds: ops.default_timeout_seconds ?? 7200,
+    },
+    cloudify: {
+      url: cfy.url,
+      tenant: cfy.tenant ?? "default_tenant",
+      auth,
+      caFile: cfy.tls?.ca_file,
+      insecure: cfy.tls?.insecure ?? false,
+      timeoutMs: cfy.timeout_ms ?? 30_000,
+      retries: cfy.retries ?? 3,
+    },
+  };
+  return { settings, issues };
+}

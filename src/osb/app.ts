@@ -1,0 +1,97 @@
+import { type Context, type Handler, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { OsbEnv } from "./context.js";
+import { errorBody, OsbError } from "./errors.js";
+import { getCatalog } from "./handlers/catalog.js";
+import { apiVersion } from "./middleware/api-version.js";
+import { basicAuth } from "./middleware/basic-auth.js";
+import { originatingIdentity } from "./middleware/originating-identity.js";
+import { requestIdentity } from "./middleware/request-identity.js";
+import type { OsbPorts } from "./ports.js";
+
+export interface Route {
+  method: "GET" | "PUT" | "PATCH" | "DELETE";
+  path: string;
+  handler: Handler<OsbEnv>;
+}
+
+/**
+ * The OSB HTTP application. Middleware order matters and follows the spec and osb-checker
+ * (X3): identity echo, then auth (401), then version (412), then originating identity, and
+ * only then body/query validation inside the handlers.
+ */
+export function createOsbApp(ports: OsbPorts, extraRoutes: (ports: OsbPorts) => Route[] = () => []) {
+  const app = new Hono<OsbEnv>();
+
+  // Unauthenticated liveness/readiness for container orchestrators; says nothing secret.
+  app.get("/healthz", (c) => {
+    const health = ports.health();
+    return c.json(health, health.status === "ok" ? 200 : 503);
+  });
+
+  app.use("*", requestIdentity(ports.log));
+  app.use("/v2/*", basicAuth(ports.credentials));
+  app.use("/v2/*", apiVersion());
+  app.use("/v2/*", originatingIdentity());
+  app.use("/v2/*", (c, next) =>
+    bodyLimit({
+      maxSize: ports.maxBodyBytes(),
+      onError: (c) =>
+        respondWithError(
+          new OsbError(
+            "PayloadTooLarge",
+            `The request body exceeds the limit of ${ports.maxBodyBytes()} bytes.`,
+          ),
+          c,
+        ),
+    })(c, next),
+  );
+
+  const routes: Route[] = [
+    { method: "GET", path: "/v2/catalog", handler: getCatalog(ports) },
+    ...extraRoutes(ports),
+  ];
+  for (const route of routes) app.on(route.method, route.path, route.handler);
+
+  // A known path with a method it does not serve is 405 with Allow, not 404.
+  const methodsByPath = new Map<string, string[]>();
+  for (const route of routes)
+    methodsByPath.set(route.path, [...(methodsByPath.get(route.path) ?? []), route.method]);
+  for (const [path, methods] of methodsByPath) {
+    app.all(path, (c) =>
+      respondWithError(
+        new OsbError(
+          "MethodNotAllowed",
+          `Method ${c.req.method} is not allowed here; this path accepts ${methods.join(", ")}.`,
+          {
+            headers: { Allow: methods.join(", ") },
+          },
+        ),
+        c,
+      ),
+    );
+  }
+
+  app.notFound((c) =>
+    respondWithError(new OsbError("NotFound", `No such endpoint: ${c.req.method} ${c.req.path}.`), c),
+  );
+
+  app.onError((error, c) => respondWithError(error, c));
+  return app;
+}
+
+export function respondWithError(error: Error, c: Context<OsbEnv>): Response {
+  const log = c.get("log") ?? undefined;
+  const osb =
+    error instanceof OsbError
+      ? error
+      : new OsbError(
+          "InternalError",
+          "The broker failed to handle the request; see the broker logs for details.",
+        );
+  if (osb.status >= 500) log?.error({ err: error }, "request failed");
+  else log?.info({ status: osb.status, error: osb.code, description: osb.description }, "request refused");
+  for (const [name, value] of Object.entries(osb.options.headers ?? {})) c.header(name, value);
+  return c.json(errorBody(osb), osb.status as ContentfulStatusCode);
+}

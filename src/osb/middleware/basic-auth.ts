@@ -1,0 +1,55 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { MiddlewareHandler } from "hono";
+import type { OsbEnv } from "../context.js";
+import { OsbError } from "../errors.js";
+
+export interface Credential {
+  username: string;
+  password: string;
+}
+
+/**
+ * HTTP Basic auth against several accepted pairs (OSB H6). Comparisons are constant-time and
+ * every pair is checked, so response timing reveals neither which pair nor how much matched.
+ * `credentials` is a getter because a config reload may change the pairs.
+ */
+export function basicAuth(credentials: () => readonly Credential[]): MiddlewareHandler<OsbEnv> {
+  return async (c, next) => {
+    const presented = parseBasic(c.req.header("Authorization"));
+    let ok = false;
+    if (presented) {
+      const user = digest(presented.username);
+      const pass = digest(presented.password);
+      for (const candidate of credentials()) {
+        const match =
+          timingSafeEqual(user, digest(candidate.username)) &&
+          timingSafeEqual(pass, digest(candidate.password));
+        ok = ok || match;
+      }
+    }
+    if (!ok) {
+      c.get("log").warn(
+        { presented_user: presented ? "yes" : "no" },
+        "rejected request with missing or wrong credentials",
+      );
+      throw new OsbError("Unauthorized", "Missing or invalid HTTP Basic credentials.", {
+        headers: { "WWW-Authenticate": 'Basic realm="cloudify-osb-broker"' },
+      });
+    }
+    await next();
+  };
+}
+
+function parseBasic(header: string | undefined): Credential | undefined {
+  const match = header?.match(/^Basic\s+([A-Za-z0-9+/=]+)\s*$/i);
+  if (!match?.[1]) return undefined;
+  const decoded = Buffer.from(match[1], "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon < 0) return undefined;
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+/** Fixed-length digests make timingSafeEqual usable on inputs of any length. */
+function digest(value: string): Buffer {
+  return createHash("sha256").update(value).digest();
+}

@@ -1,0 +1,16 @@
+import type { Logger } from "../log/logger.js";
+import type { Credential } from "./middleware/basic-auth.js";
+import type { Catalog } from "./types.js";
+
+/**
+ * What the protocol layer needs from the rest of the broker. Handlers depend on these
+ * functions only, so the HTTP layer stays a thin translation of OSB onto the domain.
+ */
+export interface OsbPorts {
+  log: Logger;
+  credentials: () => readonly Credential[];
+  maxBodyBytes: () => number;
+  catalog: () => Catalog;
+  /** For /healthz: cheap, unauthenticated, says whether the broker can serve. */
+  health: () => { status: "ok" | "degraded"; checks: Record<string, string> };
+}
