@@ -9,21 +9,19 @@ import type {
 } from "../../generated/broker-config.js";
 import {
   type CompiledTemplate,
+  type CompiledValueTree,
   compileTemplate,
+  compileValueTree,
   isRelativeReference,
   TemplateSyntaxError,
 } from "../templates/index.js";
-import type { ConfigIssue } from "./issues.js";
+import { type ConfigIssue, pathToString } from "./issues.js";
 import { ParameterSchemaCompiler, type ParameterValidator } from "./parameter-schemas.js";
 import type { ConfigSource, Path } from "./source.js";
 import { BINDING_CONTEXT, checkReference, INSTANCE_CONTEXT, type RootSpec } from "./template-contexts.js";
 
 /** A config value whose string leaves containing `{{` are compiled templates; the rest is literal. */
-export type ValueTree =
-  | { kind: "literal"; value: unknown }
-  | { kind: "template"; template: CompiledTemplate }
-  | { kind: "array"; items: ValueTree[] }
-  | { kind: "object"; entries: [string, ValueTree][] };
+export type ValueTree = CompiledValueTree;
 
 export interface CompiledInput {
   name: string;
@@ -250,7 +248,7 @@ function compileBinding(
     binding.routeServiceUrl,
     binding.volumeMounts,
   ]) {
-    if (t) for (const key of treeSecretKeys(t)) keys.add(key);
+    if (t) for (const key of t.secretKeys) keys.add(key);
   }
   binding.secretKeys = [...keys];
   return binding;
@@ -281,23 +279,53 @@ export function compileTree(
   spec: RootSpec,
   params: KnownParameters,
 ): ValueTree {
+  // compileValueTree stops at the first syntax error; report it, neutralise that leaf and go
+  // on, so every broken template of the tree is listed in one run.
+  let current = value;
+  for (;;) {
+    try {
+      const tree = compileValueTree(current, pathToString(at));
+      const leaves = templateLeafPaths(current);
+      tree.templates.forEach((template, i) =>
+        checkReferences(ctx, template, [...at, ...(leaves[i] ?? [])], spec, params),
+      );
+      return tree;
+    } catch (error) {
+      if (!(error instanceof TemplateSyntaxError) || !error.valuePath) throw error;
+      const leaf = [...at, ...error.valuePath];
+      ctx.issues.push(
+        ctx.source.issue(
+          "error",
+          leaf,
+          `template syntax: ${error.reason}`,
+          templatePosition(ctx.source, leaf, error),
+        ),
+      );
+      current = replaceLeaf(current, error.valuePath, "");
+    }
+  }
+}
+
+/** Paths of the string leaves holding templates, in the order compileValueTree compiles them. */
+function templateLeafPaths(value: unknown, path: Path = [], out: Path[] = []): Path[] {
   if (typeof value === "string") {
-    if (!value.includes("{{")) return { kind: "literal", value };
-    const template = compileChecked(ctx, value, at, spec, params);
-    return template ? { kind: "template", template } : { kind: "literal", value };
+    if (value.includes("{{")) out.push(path);
+  } else if (Array.isArray(value)) value.forEach((item, i) => templateLeafPaths(item, [...path, i], out));
+  else if (value && typeof value === "object") {
+    for (const key of Object.keys(value))
+      templateLeafPaths((value as Record<string, unknown>)[key], [...path, key], out);
   }
-  if (Array.isArray(value)) {
-    return { kind: "array", items: value.map((item, i) => compileTree(ctx, item, [...at, i], spec, params)) };
-  }
-  if (value && typeof value === "object") {
-    return {
-      kind: "object",
-      entries: Object.entries(value).map(
-        ([k, v]) => [k, compileTree(ctx, v, [...at, k], spec, params)] as [string, ValueTree],
-      ),
-    };
-  }
-  return { kind: "literal", value };
+  return out;
+}
+
+function replaceLeaf(value: unknown, path: readonly (string | number)[], replacement: unknown): unknown {
+  const [head, ...rest] = path;
+  if (head === undefined) return replacement;
+  if (Array.isArray(value))
+    return value.map((item, i) => (i === head ? replaceLeaf(item, rest, replacement) : item));
+  const copy = { ...(value as Record<string, unknown>) };
+  copy[String(head)] = replaceLeaf(copy[String(head)], rest, replacement);
+  return copy;
 }
 
 function compileChecked(
@@ -305,47 +333,50 @@ function compileChecked(
   text: string,
   at: Path,
   spec: RootSpec,
-  params?: KnownParameters,
 ): CompiledTemplate | undefined {
-  const name = at
-    .map((s) => (typeof s === "number" ? `[${s}]` : `.${s}`))
-    .join("")
-    .replace(/^\./, "");
   try {
-    const template = compileTemplate(text, { name });
-    for (const reference of template.references) {
-      // Paths relative to an #each/#with block read the block's element, already checked at its root.
-      if (isRelativeReference(reference)) continue;
-      const problem = checkReference(reference, spec);
-      if (problem) {
-        ctx.issues.push(ctx.source.issue("error", at, `template reads ${reference}: ${problem}`));
-        continue;
-      }
-      const [root, param] = reference.split(".");
-      if (root === "parameters" && param && params && !params.has(param)) {
-        ctx.issues.push(
-          ctx.source.issue(
-            "error",
-            at,
-            `template reads parameters.${param}, which the plan's parameter schemas and defaults do not define`,
-          ),
-        );
-      }
-    }
+    const template = compileTemplate(text, { name: pathToString(at) });
+    checkReferences(ctx, template, at, spec, undefined);
     return template;
   } catch (error) {
-    if (error instanceof TemplateSyntaxError) {
+    if (!(error instanceof TemplateSyntaxError)) throw error;
+    ctx.issues.push(
+      ctx.source.issue(
+        "error",
+        at,
+        `template syntax: ${error.reason}`,
+        templatePosition(ctx.source, at, error),
+      ),
+    );
+    return undefined;
+  }
+}
+
+function checkReferences(
+  ctx: CompileContext,
+  template: CompiledTemplate,
+  at: Path,
+  spec: RootSpec,
+  params: KnownParameters,
+): void {
+  for (const reference of template.references) {
+    // Paths relative to an #each/#with block read the block's element, already checked at its root.
+    if (isRelativeReference(reference)) continue;
+    const problem = checkReference(reference, spec);
+    if (problem) {
+      ctx.issues.push(ctx.source.issue("error", at, `template reads ${reference}: ${problem}`));
+      continue;
+    }
+    const [root, param] = reference.split(".");
+    if (root === "parameters" && param && param !== "*" && params && !params.has(param)) {
       ctx.issues.push(
         ctx.source.issue(
           "error",
           at,
-          `template syntax: ${error.reason}`,
-          templatePosition(ctx.source, at, error),
+          `template reads parameters.${param}, which the plan's parameter schemas and defaults do not define`,
         ),
       );
-      return undefined;
     }
-    throw error;
   }
 }
 
@@ -368,17 +399,4 @@ function templateSourceLines(raw: string): { text: string }[] {
   return raw.split("\n").map((line, i) => ({
     text: (i === 0 ? line.replace(/^["'|>][-+]?\s*/, "") : line.trimStart()).replace(/["']\s*$/, ""),
   }));
-}
-
-export function treeSecretKeys(tree: ValueTree): string[] {
-  switch (tree.kind) {
-    case "literal":
-      return [];
-    case "template":
-      return [...tree.template.secretKeys];
-    case "array":
-      return tree.items.flatMap(treeSecretKeys);
-    case "object":
-      return tree.entries.flatMap(([, child]) => treeSecretKeys(child));
-  }
 }
