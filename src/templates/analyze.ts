@@ -143,7 +143,7 @@ class Analyzer {
     const max = helper?.maxBlockParams ?? 0;
     if (declared.length > max) {
       throw this.error(
-        node.program?.loc ?? node.loc,
+        node.loc,
         max === 0
           ? `{{#${name}}} does not provide block parameters`
           : `{{#${name}}} provides at most ${max} block parameter${max === 1 ? "" : "s"}`,
@@ -151,10 +151,7 @@ class Analyzer {
     }
     for (const param of declared) {
       if (param.startsWith(INTERNAL_PREFIX)) {
-        throw this.error(
-          node.program?.loc ?? node.loc,
-          `block parameter names must not start with "${INTERNAL_PREFIX}"`,
-        );
+        throw this.error(node.loc, `block parameter names must not start with "${INTERNAL_PREFIX}"`);
       }
     }
 
@@ -366,7 +363,8 @@ class Analyzer {
     }
     // `../` past the root reads nothing in Handlebars; treating it as the root keeps the reference visible.
     const index = Math.max(0, this.contexts.length - 1 - path.depth);
-    return extend(this.contexts[index] ?? [], path.parts);
+    const base = this.contexts[index];
+    return extend(base === undefined ? [] : base, path.parts);
   }
 
   /** The base a block argument gives its body; unknown for computed values. */
