@@ -1,0 +1,21 @@
+export {
+  InvalidChangeError,
+  type LockHolderInfo,
+  StateCorruptError,
+  StateError,
+  type StateErrorCode,
+  StateFormatError,
+  StateLockedError,
+  StateNotOpenError,
+  StateStoreFailedError,
+} from "./errors.js";
+export {
+  type CompactionStep,
+  FileStateStore,
+  type FileStateStoreOptions,
+  type FileStateStoreStats,
+} from "./file-store.js";
+export { FORMAT_VERSION } from "./format.js";
+export { MemoryStateStore } from "./memory-store.js";
+export { readStateDir } from "./read-only.js";
+export type { Change, JsonValue, StateExport, StateRecord, StateStore } from "./types.js";

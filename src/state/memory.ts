@@ -1,0 +1,84 @@
+import type { JsonValue, StateExport, StateRecord } from "./types.js";
+
+/** A change validated and ready to apply/write: `value` is a frozen copy, `encoded` its journal form. */
+export type PreparedChange =
+  | { type: "put"; collection: string; id: string; value: JsonValue }
+  | { type: "delete"; collection: string; id: string };
+
+const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * The in-memory image of the store: collection -> id -> deeply frozen value. Because values are
+ * immutable, reads hand them out without copying and a snapshot view is a shallow copy of the maps.
+ */
+export class MemoryState {
+  readonly #collections = new Map<string, Map<string, JsonValue>>();
+
+  get(collection: string, id: string): JsonValue | undefined {
+    return this.#collections.get(collection)?.get(id);
+  }
+
+  list(collection: string): StateRecord[] {
+    const records = this.#collections.get(collection);
+    if (!records) return [];
+    return [...records.keys()].sort(byId).map((id) => ({ id, value: records.get(id)! }));
+  }
+
+  collections(): string[] {
+    return [...this.#collections.keys()].sort(byId);
+  }
+
+  put(collection: string, id: string, value: JsonValue): void {
+    let records = this.#collections.get(collection);
+    if (!records) {
+      records = new Map();
+      this.#collections.set(collection, records);
+    }
+    records.set(id, value);
+  }
+
+  delete(collection: string, id: string): void {
+    const records = this.#collections.get(collection);
+    if (records?.delete(id) && records.size === 0) this.#collections.delete(collection);
+  }
+
+  apply(change: PreparedChange): void {
+    if (change.type === "put") this.put(change.collection, change.id, change.value);
+    else this.delete(change.collection, change.id);
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const records of this.#collections.values()) n += records.size;
+    return n;
+  }
+
+  /** A point-in-time view that later changes do not affect (values are shared: they are frozen). */
+  view(): Array<[string, Map<string, JsonValue>]> {
+    return [...this.#collections].map(([name, records]) => [name, new Map(records)]);
+  }
+
+  export(): StateExport {
+    const out: StateExport = {};
+    for (const name of this.collections()) {
+      const records = this.#collections.get(name)!;
+      // defineProperty: a collection or id named "__proto__" must stay an ordinary key.
+      const byKey: Record<string, JsonValue> = {};
+      for (const id of [...records.keys()].sort(byId)) {
+        Object.defineProperty(byKey, id, {
+          value: records.get(id),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
+      Object.defineProperty(out, name, {
+        value: byKey,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    return out;
+  }
+}

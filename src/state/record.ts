@@ -1,0 +1,89 @@
+import { crc32 } from "node:zlib";
+
+/**
+ * Record framing shared by journal and snapshot files:
+ *
+ *   0xFF | u32le payload length | u32le CRC-32 of payload | payload (UTF-8 JSON)
+ *
+ * 0xFF never occurs in UTF-8, so it cannot appear inside a payload; that makes the forward search
+ * in {@link scanRecords} reliable when it asks "is there any intact record after this damage?".
+ */
+export const RECORD_MARK = 0xff;
+export const RECORD_HEADER_BYTES = 9;
+/** Larger records are rejected on write and treated as damage on read. */
+export const MAX_RECORD_BYTES = 256 * 1024 * 1024;
+
+export function encodeRecord(payload: string): Buffer {
+  const body = Buffer.from(payload, "utf8");
+  if (body.length > MAX_RECORD_BYTES) {
+    throw new RangeError(`record of ${body.length} bytes exceeds the ${MAX_RECORD_BYTES}-byte limit`);
+  }
+  const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + body.length);
+  out[0] = RECORD_MARK;
+  out.writeUInt32LE(body.length, 1);
+  out.writeUInt32LE(crc32(body), 5);
+  body.copy(out, RECORD_HEADER_BYTES);
+  return out;
+}
+
+export interface ScannedRecord {
+  offset: number;
+  payload: Buffer;
+}
+
+export interface Damage {
+  offset: number;
+  reason: string;
+  /** True when no intact record follows: a torn tail. False means corruption before the tail. */
+  atTail: boolean;
+}
+
+export interface ScanResult {
+  records: ScannedRecord[];
+  /** Offset just past the last intact record. */
+  end: number;
+  damage?: Damage;
+}
+
+/** Why the record at `offset` is not intact, or undefined if it is. */
+function checkRecord(buf: Buffer, offset: number): string | undefined {
+  const remaining = buf.length - offset;
+  if (buf[offset] !== RECORD_MARK) return "missing record marker";
+  if (remaining < RECORD_HEADER_BYTES) return "incomplete record header";
+  const length = buf.readUInt32LE(offset + 1);
+  if (length > MAX_RECORD_BYTES) return `implausible record length ${length}`;
+  if (remaining - RECORD_HEADER_BYTES < length) return "record extends past end of file";
+  const start = offset + RECORD_HEADER_BYTES;
+  if (crc32(buf.subarray(start, start + length)) !== buf.readUInt32LE(offset + 5)) return "checksum mismatch";
+  return undefined;
+}
+
+function hasIntactRecordAfter(buf: Buffer, offset: number): boolean {
+  for (let at = buf.indexOf(RECORD_MARK, offset + 1); at >= 0; at = buf.indexOf(RECORD_MARK, at + 1)) {
+    if (checkRecord(buf, at) === undefined) return true;
+  }
+  return false;
+}
+
+/**
+ * Reads records from `start` until the end of `buf` or the first damaged record. Damage followed
+ * by no intact record is a torn tail (a write cut short by a crash, never acknowledged because the
+ * fsync had not returned); damage with intact records after it is corruption of acknowledged data.
+ */
+export function scanRecords(buf: Buffer, start = 0): ScanResult {
+  const records: ScannedRecord[] = [];
+  let offset = start;
+  while (offset < buf.length) {
+    const reason = checkRecord(buf, offset);
+    if (reason !== undefined) {
+      return { records, end: offset, damage: { offset, reason, atTail: !hasIntactRecordAfter(buf, offset) } };
+    }
+    const length = buf.readUInt32LE(offset + 1);
+    records.push({
+      offset,
+      payload: buf.subarray(offset + RECORD_HEADER_BYTES, offset + RECORD_HEADER_BYTES + length),
+    });
+    offset += RECORD_HEADER_BYTES + length;
+  }
+  return { records, end: offset };
+}

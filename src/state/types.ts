@@ -1,0 +1,51 @@
+/**
+ * The state store contract. The domain (instances, bindings, operations, tombstones, schema
+ * cache...) decides record shapes; the store only knows named collections of JSON records keyed by
+ * string id. The file backend implements it; a database backend (e.g. PostgreSQL: one table
+ * `(collection, id, value jsonb)`, `commit` = one transaction) can implement it later.
+ */
+
+/** Values the store accepts and returns: exactly what JSON can represent. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+export type Change =
+  /** Create or replace record `id`. `value` must be plain JSON data (see validation in json.ts). */
+  | { type: "put"; collection: string; id: string; value: unknown }
+  /** Remove record `id`; deleting an absent record is not an error. */
+  | { type: "delete"; collection: string; id: string };
+
+export interface StateRecord<T = JsonValue> {
+  id: string;
+  value: T;
+}
+
+/** Everything in the store: `{ [collection]: { [id]: value } }`. */
+export type StateExport = Record<string, Record<string, JsonValue>>;
+
+export interface StateStore {
+  /** Acquire exclusive use of the backing storage and load it. Call once, before anything else. */
+  open(): Promise<void>;
+  /** Wait for in-flight commits, then release the storage. Later calls fail. */
+  close(): Promise<void>;
+
+  /**
+   * Reads are synchronous from memory and reflect every acknowledged (resolved) commit. Returned
+   * values are deeply frozen: callers cannot corrupt the store by mutating them (in strict-mode
+   * code a write throws). `T` is an unchecked assertion; validate if the data may be foreign.
+   */
+  get<T = JsonValue>(collection: string, id: string): T | undefined;
+  /** The records of one collection, sorted by id so output is deterministic. */
+  list<T = JsonValue>(collection: string): StateRecord<T>[];
+  /** Names of the collections that hold at least one record, sorted. */
+  collections(): string[];
+
+  /**
+   * Apply changes atomically (all or none, across collections) and durably: resolves only once the
+   * changes are on stable storage, after which they are visible to reads. Concurrent commits are
+   * applied in call order. Rejects without applying anything if a change is invalid.
+   */
+  commit(changes: readonly Change[]): Promise<void>;
+
+  /** A plain JSON copy of all state. */
+  export(): StateExport;
+}
