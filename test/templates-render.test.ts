@@ -190,6 +190,50 @@ describe("missing variables", () => {
   });
 });
 
+describe("single-variable templates read without the Handlebars runtime", () => {
+  // Typed `{{path}}` templates take a direct path read; text templates go through Handlebars. Both must
+  // agree on what a path yields, including Handlebars' lookup quirks.
+  const inherited = Object.create({ inherited: "from prototype" }) as object;
+  const cases: [string, object][] = [
+    ["a.b", { a: { b: 1 } }],
+    ["a.b", { a: null }],
+    ["a.b", { a: 0 }],
+    ["a.b", { a: false }],
+    ["a.length", { a: "text" }],
+    ["a.[0]", { a: "text" }],
+    ["a.[1]", { a: [10, 20] }],
+    ["a.length", { a: [10, 20] }],
+    ["a.inherited", { a: inherited }],
+    ["a.toString", { a: {} }],
+    ["a.hasOwnProperty", { a: { b: 1 } }],
+    ["this.a", { a: "x" }],
+    ["./a", { a: "x" }],
+    ["@root.a.b", { a: { b: true } }],
+    ["[with space].b", { "with space": { b: "y" } }],
+  ];
+
+  it.each(cases)("%s in %j agrees with Handlebars", (path, ctx) => {
+    const typed = compileTemplate(`{{${path}}}`, { name: "t" });
+    const text = compileTemplate(`x{{${path}}}`, { name: "t" });
+    let typedResult: unknown;
+    let typedError: string | undefined;
+    try {
+      typedResult = typed.render(ctx);
+    } catch (error) {
+      typedError = (error as Error).message;
+    }
+    let textResult: unknown;
+    let textError: string | undefined;
+    try {
+      textResult = text.render(ctx);
+    } catch (error) {
+      textError = (error as Error).message;
+    }
+    expect(typedError).toBe(textError);
+    if (typedError === undefined) expect(textResult).toBe(`x${typedResult ?? ""}`);
+  });
+});
+
 describe("render contract", () => {
   it("renders the same compiled template many times with different contexts", () => {
     const template = compileTemplate("{{parameters.n}}-{{#each parameters.l}}{{this}}{{/each}}", {

@@ -1,6 +1,7 @@
 import type Handlebars from "handlebars";
 import { analyzeTemplate } from "./analyze.js";
 import type { Program } from "./ast.js";
+import { type DirectRead, directRead, readPath } from "./direct-read.js";
 import { compileProgram } from "./environment.js";
 import { positionOf, TemplateError, TemplateRenderError, TemplateSyntaxError } from "./errors.js";
 import { parseTemplate } from "./parse.js";
@@ -50,11 +51,21 @@ class HandlebarsTemplate implements CompiledTemplate {
     private readonly delegate: Handlebars.TemplateDelegate | undefined,
     /** Text of a template without any mustache: nothing to evaluate. */
     private readonly constant: string,
+    /** Single-variable template read without Handlebars (direct-read.ts): its path and its text. */
+    private readonly direct?: DirectRead,
   ) {}
 
   render(context: object, options: RenderOptions = {}): unknown {
     if (context === null || typeof context !== "object") {
       throw new TypeError(`template "${this.name}": render context must be an object`);
+    }
+    if (this.direct) {
+      const value = readPath(context, this.direct.parts);
+      if (value === undefined) {
+        const variable = this.direct.variable;
+        throw new TemplateRenderError(this.name, `variable "${variable}" is not set`, { variable });
+      }
+      return value;
     }
     if (!this.delegate) return this.constant;
     const state: RenderState = {
@@ -103,6 +114,9 @@ export function compileTemplate(source: string, options: CompileOptions): Compil
   if (constant !== undefined) {
     return new HandlebarsTemplate(name, false, references, secretKeys, usesSeed, undefined, constant);
   }
+  const direct = directRead(analysis);
+  if (direct)
+    return new HandlebarsTemplate(name, true, references, secretKeys, usesSeed, undefined, "", direct);
   const rewritten = rewriteTemplate(program, analysis);
   let delegate: Handlebars.TemplateDelegate;
   try {
