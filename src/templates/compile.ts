@@ -115,8 +115,9 @@ export function compileTemplate(source: string, options: CompileOptions): Compil
     return new HandlebarsTemplate(name, false, references, secretKeys, usesSeed, undefined, constant);
   }
   const direct = directRead(analysis);
-  if (direct)
+  if (direct) {
     return new HandlebarsTemplate(name, true, references, secretKeys, usesSeed, undefined, "", direct);
+  }
   const rewritten = rewriteTemplate(program, analysis);
   let delegate: Handlebars.TemplateDelegate;
   try {
