@@ -49,6 +49,10 @@ const put = (collection: string, id: string, value: unknown): Change => ({
 });
 const del = (collection: string, id: string): Change => ({ type: "delete", collection, id });
 
+function flip(buf: Buffer, offset: number, mask: number): void {
+  buf.writeUInt8(buf.readUInt8(offset) ^ mask, offset);
+}
+
 function journalPath(): string {
   const name = readdirSync(dir).find((n) => n.startsWith("journal-") && n.endsWith(".log"));
   if (!name) throw new Error("no journal");
@@ -220,7 +224,7 @@ describe("FileStateStore recovery", () => {
     expect(store.list("c")).toHaveLength(3);
     await store.close();
     const record = encodeRecord(JSON.stringify({ seq: 4, changes: [] }));
-    record[record.length - 1] ^= 0x01;
+    flip(record, record.length - 1, 0x01);
     appendFileSync(journal, record);
     store = await openStore();
     expect(store.list("c")).toHaveLength(3);
@@ -231,7 +235,7 @@ describe("FileStateStore recovery", () => {
     const journal = journalPath();
     const buf = readFileSync(journal);
     const second = scanRecords(buf).records[2]!; // [0] is the header
-    buf[second.offset + 12] ^= 0x20;
+    flip(buf, second.offset + 12, 0x20);
     writeFileSync(journal, buf);
     const store = new FileStateStore({ dir });
     const error = await store.open().then(

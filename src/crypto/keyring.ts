@@ -208,13 +208,15 @@ export function loadKeyring(sources: KeyringSources): Keyring {
     }
     const fromFile = parseKeyFile(file, text);
     if (fromFile.length === 0) throw new KeyringError(`key file ${file} contains no keys`);
+    const envEntry = entries[0];
     for (const entry of fromFile) {
-      const same = entries.find((e) => e.id === entry.id);
-      if (!same) {
+      // The env key may also be listed in the file (same id, same key); within the file
+      // duplicates are left to the Keyring constructor to reject.
+      if (entry.id !== envEntry?.id) {
         entries.push(entry);
         continue;
       }
-      const conflict = !same.key.equals(entry.key);
+      const conflict = !envEntry.key.equals(entry.key);
       entry.key.fill(0);
       if (conflict) {
         throw new KeyringError(
