@@ -147,6 +147,11 @@ describe("exclusive lock", () => {
     await store.close();
   });
 
+  it("refuses an unreadable lock file rather than guessing", async () => {
+    writeFileSync(join(dir, "lock"), JSON.stringify({ pid: -1, hostname: hostname() }));
+    await expect(new FileStateStore({ dir }).open()).rejects.toThrow(/lock file .*unreadable; delete it/);
+  });
+
   it("does not take over a lock from another host, and says how to clear it", async () => {
     writeFileSync(join(dir, "lock"), JSON.stringify({ pid: 1, hostname: "elsewhere", acquiredAt: "then" }));
     await expect(new FileStateStore({ dir }).open()).rejects.toThrow(/host elsewhere.*delete .*lock/);

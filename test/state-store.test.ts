@@ -84,6 +84,16 @@ describe("FileStateStore basics", () => {
     expect(store.list("bindings")).toEqual([]);
   });
 
+  it("creates a missing state directory, private to the broker", async () => {
+    const nested = join(dir, "a", "b");
+    const store = new FileStateStore({ dir: nested });
+    await store.open();
+    await store.commit([put("c", "x", 1)]);
+    await store.close();
+    expect(statSync(nested).mode & 0o777).toBe(0o700);
+    expect(readdirSync(nested).filter((f) => f.startsWith("journal-"))).toHaveLength(1);
+  });
+
   it("hands out frozen values and keeps its own copy of committed values", async () => {
     const store = await openStore();
     const value = { nested: { list: [1, 2] } };

@@ -46,13 +46,14 @@ export interface LockHolderInfo {
 
 export class StateLockedError extends StateError {
   readonly dir: string;
-  readonly holder: LockHolderInfo;
-  constructor(dir: string, holder: LockHolderInfo, hint = "") {
-    super(
-      "LOCKED",
-      `state directory ${dir} is in use by another broker process (pid ${holder.pid} on host ${holder.hostname}` +
-        `${holder.acquiredAt ? `, since ${holder.acquiredAt}` : ""}). Stop it first.${hint ? ` ${hint}` : ""}`,
-    );
+  /** Undefined when the lock file could not be understood. */
+  readonly holder: LockHolderInfo | undefined;
+  constructor(dir: string, holder: LockHolderInfo | undefined, hint = "") {
+    const who = holder
+      ? `in use by another broker process (pid ${holder.pid} on host ${holder.hostname}` +
+        `${holder.acquiredAt ? `, since ${holder.acquiredAt}` : ""}). Stop it first.`
+      : "locked.";
+    super("LOCKED", `state directory ${dir} is ${who}${hint ? ` ${hint}` : ""}`);
     this.dir = dir;
     this.holder = holder;
   }

@@ -47,13 +47,12 @@
  * The broker's state (instances, bindings, operations) is small enough to hold in memory, which is
  * what makes synchronous reads possible.
  */
-import { mkdir } from "node:fs/promises";
 import type { Logger } from "../log/logger.js";
 import { silentLogger } from "../log/logger.js";
 import { type PreparedCommit, prepareCommit } from "./changes.js";
 import { InvalidChangeError, type StateError, StateNotOpenError, StateStoreFailedError } from "./errors.js";
 import { encodeBatch, TMP_SUFFIX } from "./format.js";
-import { fsyncDir, unlinkIfExists } from "./fsutil.js";
+import { fsyncDir, mkdirDurable, unlinkIfExists } from "./fsutil.js";
 import { JournalFile } from "./journal.js";
 import { loadState } from "./loader.js";
 import { DirectoryLock } from "./lock.js";
@@ -136,14 +135,14 @@ export class FileStateStore implements StateStore {
   async open(): Promise<void> {
     if (this.#status !== "new") throw new Error("FileStateStore.open() can only be called once");
     this.#status = "opening";
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    this.#lock = await DirectoryLock.acquire(this.dir, this.#log);
     try {
+      await mkdirDurable(this.dir);
+      this.#lock = await DirectoryLock.acquire(this.dir, this.#log);
       await this.#recover();
       this.#status = "open";
     } catch (err) {
       await this.#journal?.close().catch(() => {});
-      await this.#lock.release().catch(() => {});
+      await this.#lock?.release().catch(() => {});
       this.#status = "closed";
       throw err;
     }

@@ -1,5 +1,6 @@
 import type { FileHandle } from "node:fs/promises";
-import { open, rename, unlink } from "node:fs/promises";
+import { mkdir, open, rename, unlink } from "node:fs/promises";
+import { dirname, relative, resolve, sep } from "node:path";
 
 /**
  * Makes directory entry changes (create, rename, unlink) durable. Without it a crash can lose a
@@ -47,5 +48,22 @@ export async function unlinkIfExists(path: string): Promise<void> {
     await unlink(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+}
+
+/**
+ * mkdir -p that also fsyncs the parent of every directory it creates: otherwise a power loss
+ * could make a brand-new state directory, and the acknowledged commits inside it, disappear.
+ */
+export async function mkdirDurable(dir: string): Promise<void> {
+  const target = resolve(dir);
+  const created = await mkdir(target, { recursive: true, mode: 0o700 });
+  if (created === undefined) return;
+  const levels = relative(created, target).split(sep).filter(Boolean);
+  let current = resolve(created);
+  await fsyncDir(dirname(current));
+  for (const level of levels) {
+    await fsyncDir(current);
+    current = resolve(current, level);
   }
 }

@@ -1,7 +1,7 @@
 import { type FileHandle, open, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { encodeHeader, journalFileName, TMP_SUFFIX } from "./format.js";
-import { fsyncDir, writeAll } from "./fsutil.js";
+import { fsyncDir, unlinkIfExists, writeAll } from "./fsutil.js";
 import { encodeRecord } from "./record.js";
 
 /** The journal file currently appended to. One writer; appends are serialised by the store. */
@@ -27,13 +27,17 @@ export class JournalFile {
     const tmpPath = path + TMP_SUFFIX;
     const header = encodeRecord(encodeHeader("journal", firstSeq));
     const fh = await open(tmpPath, "w", 0o600);
+    let renamed = false;
     try {
       await writeAll(fh, header, 0);
       await fh.sync();
       await rename(tmpPath, path);
+      renamed = true;
       await fsyncDir(dir);
     } catch (err) {
       await fh.close();
+      // Best effort: an unused, batch-less journal left behind is harmless but untidy.
+      await unlinkIfExists(renamed ? path : tmpPath).catch(() => {});
       throw err;
     }
     return new JournalFile(path, firstSeq, fh, header.length);

@@ -82,7 +82,10 @@ function judge(holder: LockOwner, me: LockOwner): Verdict {
 function parseOwner(text: string): LockOwner | undefined {
   try {
     const owner = JSON.parse(text) as LockOwner;
-    return Number.isSafeInteger(owner.pid) && typeof owner.hostname === "string" ? owner : undefined;
+    // pid <= 0 would make kill(pid, 0) address a process group: never a valid holder.
+    return Number.isSafeInteger(owner.pid) && owner.pid > 0 && typeof owner.hostname === "string"
+      ? owner
+      : undefined;
   } catch {
     return undefined;
   }
@@ -133,7 +136,7 @@ export class DirectoryLock {
       if (!holder) {
         throw new StateLockedError(
           dir,
-          { pid: 0, hostname: "unknown" },
+          undefined,
           `The lock file ${path} is unreadable; delete it if no broker uses this directory.`,
         );
       }
