@@ -310,23 +310,6 @@ export interface ServiceConfig {
     shareable?: boolean;
   };
   /**
-   * Cloud Foundry dashboard SSO client (served in the catalog).
-   */
-  dashboard_client?: {
-    /**
-     * OAuth client id.
-     */
-    id: string;
-    /**
-     * OAuth client secret (use ${ENV}).
-     */
-    secret: string;
-    /**
-     * OAuth redirect URI.
-     */
-    redirect_uri?: string;
-  };
-  /**
    * Handlebars template of the instance dashboard URL, over the instance template context.
    */
   dashboard_url?: string;

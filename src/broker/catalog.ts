@@ -1,5 +1,5 @@
 import type { CompiledCatalog, CompiledPlan, CompiledService, SchemaSlot } from "../config/compile.js";
-import type { Catalog, ServiceOffering, ServicePlan } from "../osb/types.js";
+import type { Catalog, JsonSchemaDocument, ServiceOffering, ServicePlan } from "../osb/types.js";
 
 /** Parameter schemas derived from blueprint inputs, by plan id (filled from Cloudify or the state cache). */
 export interface DerivedSchemas {
@@ -67,11 +67,11 @@ function renderPlan(plan: CompiledPlan, derived: DerivedSchemas | undefined): Se
   return out;
 }
 
+/** Explicit schemas were checked for `$schema` at load; derived ones are generated with it. */
 function schemaOf(
   slot: SchemaSlot,
   derived: Record<string, unknown> | undefined,
-): Record<string, unknown> | undefined {
-  if (slot.kind === "explicit") return slot.schema;
-  if (slot.kind === "blueprint") return derived;
-  return undefined;
+): JsonSchemaDocument | undefined {
+  const schema = slot.kind === "explicit" ? slot.schema : slot.kind === "blueprint" ? derived : undefined;
+  return schema as JsonSchemaDocument | undefined;
 }

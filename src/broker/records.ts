@@ -39,6 +39,8 @@ export interface Operation {
   target?: UpdateTarget;
   /** Set when a deprovision was asked to stop a provision still running. */
   cancelExecutionId?: string;
+  /** The resource's status before this operation, restored if a deprovision/unbind fails. */
+  priorStatus?: string;
 }
 
 export interface UpdateTarget {
@@ -76,6 +78,8 @@ export interface InstanceRecord {
   parameters: Record<string, unknown>;
   /** Deployment inputs last applied to Cloudify. */
   inputs: Record<string, unknown>;
+  /** Labels put on the deployment (instance, service, plan, platform ids). */
+  labels: Record<string, string>[];
   maintenanceVersion?: string;
   dashboardUrl?: string;
   /** Fingerprint of the provision request, for PUT idempotency (OSB section 12). */

@@ -1,17 +1,25 @@
-import { catalogCommand } from "./commands/catalog.js";
-import { codegenCommand } from "./commands/codegen.js";
-import { serveCommand } from "./commands/serve.js";
-import { validateCommand } from "./commands/validate.js";
 import { EXIT_USAGE } from "./exit-codes.js";
 
 type Command = (args: string[]) => Promise<number>;
 
-/** Commands whose modules pull in heavy dependencies are loaded only when used. */
+/** Each command's module is loaded only when it runs: `validate` never loads the server stack. */
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
-  validate: { run: validateCommand, summary: "check broker.yaml; prints file:line:column for every problem" },
-  codegen: { run: codegenCommand, summary: "regenerate generated/ from schema/ (--check: fail if stale)" },
-  catalog: { run: catalogCommand, summary: "print the catalog JSON the broker would serve" },
-  serve: { run: serveCommand, summary: "run the broker (--config, --host, --port, --state)" },
+  validate: {
+    run: async (args) => (await import("./commands/validate.js")).validateCommand(args),
+    summary: "check broker.yaml; prints file:line:column for every problem",
+  },
+  codegen: {
+    run: async (args) => (await import("./commands/codegen.js")).codegenCommand(args),
+    summary: "regenerate generated/ from schema/ (--check: fail if stale)",
+  },
+  catalog: {
+    run: async (args) => (await import("./commands/catalog.js")).catalogCommand(args),
+    summary: "print the catalog JSON the broker would serve",
+  },
+  serve: {
+    run: async (args) => (await import("./commands/serve.js")).serveCommand(args),
+    summary: "run the broker (--config, --host, --port, --state)",
+  },
   emulator: {
     run: async (args) => (await import("./commands/emulator.js")).emulatorCommand(args),
     summary: "run the bundled Cloudify Manager emulator (--port, --blueprints)",

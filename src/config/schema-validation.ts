@@ -11,12 +11,15 @@ let validator: ValidateFunction | undefined;
 function brokerSchemaValidator(): ValidateFunction {
   if (!validator) {
     const schema = JSON.parse(readFileSync(join(packageRoot(), "schema/broker.schema.json"), "utf8"));
+    // coerceTypes: `${VAR}` always yields a string; where the schema wants a number or a boolean
+    // (ports, intervals, flags) it is converted, while secrets stay strings whatever they spell.
     const ajv = new Ajv({
       allErrors: true,
       strict: true,
       allowUnionTypes: true,
       useDefaults: false,
       verbose: true,
+      coerceTypes: true,
     });
     ajv.addKeyword("tsType");
     validator = ajv.compile(schema);

@@ -1,3 +1,4 @@
+import type { InstanceService } from "../broker/instances.js";
 import type { Logger } from "../log/logger.js";
 import type { Credential } from "./middleware/basic-auth.js";
 import type { Catalog } from "./types.js";
@@ -11,6 +12,9 @@ export interface OsbPorts {
   credentials: () => readonly Credential[];
   maxBodyBytes: () => number;
   catalog: () => Catalog;
+  instances: () => InstanceService;
+  /** Seconds platforms should wait before polling again (Retry-After on in-progress answers). */
+  retryAfterSeconds: () => number;
   /** For /healthz: cheap, unauthenticated, says whether the broker can serve. */
   health: () => { status: "ok" | "degraded"; checks: Record<string, string> };
 }

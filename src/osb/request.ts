@@ -88,3 +88,16 @@ function describeType(value: unknown): string {
   if (Array.isArray(value)) return "an array";
   return `a ${typeof value}`;
 }
+
+/**
+ * `maintenance_info.version` if given. osb-checker always sends `"maintenance_info": {}`: an
+ * object without a version counts as absent (X5), never as a conflict.
+ */
+export function maintenanceVersion(body: Record<string, unknown> | undefined): string | undefined {
+  const info = body ? optionalObject(body, "maintenance_info") : undefined;
+  if (!info || info.version === undefined) return undefined;
+  if (typeof info.version !== "string" || !info.version) {
+    throw new OsbError("BadRequest", "Field maintenance_info.version must be a non-empty string.");
+  }
+  return info.version;
+}

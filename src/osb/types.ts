@@ -10,3 +10,4 @@ export type Catalog = Schemas["Catalog"];
 export type ServiceOffering = Schemas["ServiceOffering"];
 export type ServicePlan = Schemas["ServicePlan"];
 export type MaintenanceInfo = Schemas["MaintenanceInfo"];
+export type JsonSchemaDocument = Schemas["JsonSchemaDocument"];

@@ -1,7 +1,24 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
+import { BlueprintSchemas } from "../broker/blueprint-schemas.js";
+import { renderCatalog } from "../broker/catalog.js";
+import { cloudifyAdapter } from "../broker/cloudify-adapter.js";
+import { OperationEngine } from "../broker/engine/engine.js";
+import {
+  deprovisionMachine,
+  instanceStatusAfter,
+  provisionMachine,
+  updateMachine,
+} from "../broker/engine/instance-machines.js";
+import { InstanceService } from "../broker/instances.js";
+import { KeyedMutex } from "../broker/mutex.js";
+import { INSTANCES, type InstanceRecord } from "../broker/records.js";
+import { CloudifyClient } from "../cloudify/index.js";
 import { createLogger, type Logger } from "../log/logger.js";
 import { createOsbApp } from "../osb/app.js";
+import { instanceRoutes } from "../osb/routes.js";
+import type { Catalog } from "../osb/types.js";
+import { FileStateStore } from "../state/index.js";
 import { type ConfigOverrides, LiveConfig } from "./live-config.js";
 
 export interface BrokerServerOptions {
@@ -19,10 +36,14 @@ export interface BrokerServer {
   close(): Promise<void>;
 }
 
+/** After the succeeded period, deprovisioned ids answer last_operation with 410 this long, then are forgotten. */
+const GONE_RETENTION_SECONDS = 7 * 24 * 3600;
+const JANITOR_INTERVAL_MS = 60_000;
+
 /**
- * Starts the broker: loads and validates the config (throwing ConfigError with every issue),
- * then serves OSB over HTTP. The catalog needs nothing but the config, so it is served even
- * when Cloudify is unreachable.
+ * Starts the broker: config (throwing ConfigError with every issue), state (exclusive), the
+ * operation engine, then HTTP. The catalog needs nothing but the config and the state's
+ * schema cache, so it is served even when Cloudify is unreachable.
  */
 export async function startBrokerServer(options: BrokerServerOptions): Promise<BrokerServer> {
   const env = options.env ?? process.env;
@@ -31,33 +52,123 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
   const runtime = () => config.get().loaded.runtime!;
   const log = options.logger ?? createLogger({ level: runtime().logLevel });
 
-  const app = createOsbApp({
-    log,
-    credentials: () => runtime().users,
-    maxBodyBytes: () => runtime().maxBodyBytes,
-    catalog: () => config.get().catalog,
-    health: () => ({ status: "ok", checks: { config: "loaded" } }),
+  const store = new FileStateStore({ dir: runtime().stateDir, logger: log.child({ component: "state" }) });
+  await store.open();
+
+  const cfy = runtime().cloudify;
+  const client = new CloudifyClient({
+    url: cfy.url,
+    tenant: cfy.tenant,
+    auth: cfy.auth,
+    timeoutMs: cfy.timeoutMs,
+    retry: { attempts: cfy.retries },
+    tls: { caFile: cfy.url.startsWith("https:") ? cfy.caFile : undefined, insecure: cfy.insecure },
+    logger: log.child({ component: "cloudify" }),
+  });
+  const cloudify = cloudifyAdapter(client);
+  const mutex = new KeyedMutex();
+  const engine = new OperationEngine({
+    store,
+    cloudify,
+    mutex,
+    log: log.child({ component: "engine" }),
+    settings: () => ({ pollIntervalMs: runtime().operations.pollIntervalMs, maxBackoffMs: 60_000 }),
+  });
+  engine.register<InstanceRecord>({
+    collection: INSTANCES,
+    machine: (op) =>
+      op.type === "provision" ? provisionMachine : op.type === "update" ? updateMachine : deprovisionMachine,
+    lockKey: (record) => record.id,
+    onFinished: instanceStatusAfter,
   });
 
-  const { host, port } = runtime().listen;
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));
-    s.once("error", reject);
+  // The catalog is rendered once per config load and once per change of derived schemas.
+  let catalog: Catalog | undefined;
+  const schemas = new BlueprintSchemas({
+    store,
+    cloudify,
+    log: log.child({ component: "schemas" }),
+    retryIntervalMs: Math.max(1000, runtime().operations.pollIntervalMs * 5),
+    onChange: () => {
+      catalog = undefined;
+    },
   });
+  const currentCatalog = () => {
+    catalog ??= renderCatalog(config.get().loaded.catalog, (planId) => schemas.forPlan(planId));
+    return catalog;
+  };
+
+  const instances = new InstanceService({
+    store,
+    engine,
+    mutex,
+    log,
+    catalog: () => config.get().loaded.catalog,
+    derived: (planId) => schemas.forPlan(planId),
+    settings: () => runtime().operations,
+  });
+
+  const app = createOsbApp(
+    {
+      log,
+      credentials: () => runtime().users,
+      maxBodyBytes: () => runtime().maxBodyBytes,
+      catalog: currentCatalog,
+      instances: () => instances,
+      retryAfterSeconds: () => runtime().operations.retryAfterSeconds,
+      health: () => ({ status: "ok", checks: { config: "loaded", state: "open" } }),
+    },
+    instanceRoutes,
+  );
+
+  const { host, port } = runtime().listen;
+  let server: ReturnType<typeof serve>;
+  try {
+    server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));
+      s.once("error", reject);
+    });
+  } catch (error) {
+    await store.close();
+    await client.close();
+    throw error;
+  }
+  engine.start();
+  void schemas.load(config.get().loaded.catalog);
+  const janitor = setInterval(() => {
+    void instances
+      .purgeTombstones(GONE_RETENTION_SECONDS)
+      .catch((error) => log.error({ err: error }, "tombstone purge failed"));
+  }, JANITOR_INTERVAL_MS);
+  janitor.unref();
+
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
-  log.info({ url, config: config.file }, "broker listening");
+  log.info({ url, config: config.file, state: runtime().stateDir }, "broker listening");
 
   return {
     url,
     port: address.port,
     config,
-    reload: () => config.reload(),
-    close: () =>
-      new Promise<void>((resolve) => {
+    async reload() {
+      const result = await config.reload();
+      if (result.ok) {
+        catalog = undefined;
+        void schemas.load(config.get().loaded.catalog);
+      }
+      return result;
+    },
+    async close() {
+      clearInterval(janitor);
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // Keep-alive sockets would hold close() open; platforms reconnect.
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-      }),
+      });
+      schemas.stop();
+      await engine.stop();
+      await store.close();
+      await client.close();
+    },
   };
 }

@@ -1,8 +1,6 @@
-import { renderCatalog } from "../broker/catalog.js";
 import { ConfigError, type ConfigIssue, formatIssue } from "../config/issues.js";
 import { type LoadedConfig, loadConfig } from "../config/load.js";
 import type { Logger } from "../log/logger.js";
-import type { Catalog } from "../osb/types.js";
 
 export interface ConfigOverrides {
   host?: string;
@@ -10,10 +8,9 @@ export interface ConfigOverrides {
   stateDir?: string;
 }
 
-/** The config currently in force, with what is derived from it once per load. */
+/** The config currently in force. */
 export interface ConfigGeneration {
   loaded: LoadedConfig;
-  catalog: Catalog;
   loadedAt: Date;
 }
 
@@ -77,6 +74,6 @@ export class LiveConfig {
     if (overrides.host !== undefined) runtime.listen.host = overrides.host;
     if (overrides.port !== undefined) runtime.listen.port = overrides.port;
     if (overrides.stateDir !== undefined) runtime.stateDir = overrides.stateDir;
-    return { loaded, catalog: renderCatalog(loaded.catalog), loadedAt: new Date() };
+    return { loaded, loadedAt: new Date() };
   }
 }

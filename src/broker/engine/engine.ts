@@ -1,0 +1,249 @@
+import type { Logger } from "../../log/logger.js";
+import type { StateStore } from "../../state/index.js";
+import type { CloudifyPort } from "../cloudify-port.js";
+import type { KeyedMutex } from "../mutex.js";
+import type { Operation } from "../records.js";
+import type { StateMachine, StepOutcome } from "./steps.js";
+
+/** A kind of resource whose operations the engine drives (instances; bindings). */
+export interface ResourceKind<R extends { id: string; operation: Operation }> {
+  collection: string;
+  machine(operation: Operation): StateMachine<R>;
+  /** Records sharing a lock key never run steps concurrently (a binding locks its instance). */
+  lockKey(record: R): string;
+  /** Applies a finished operation's consequences; may return extra changes (e.g. tombstones). */
+  onFinished?(record: R, operation: Operation): R;
+}
+
+export interface EngineSettings {
+  pollIntervalMs: number;
+  /** Cap of the exponential backoff after transient Cloudify failures. */
+  maxBackoffMs: number;
+}
+
+const MAX_STEPS_PER_RUN = 20;
+
+/**
+ * Drives every in-progress operation forward, whether or not the platform polls: a timer
+ * sweeps all resources, requests kick the one they touched. Each step's outcome is committed
+ * before the next step runs, so after a crash (kill -9 included) the operation resumes from
+ * its last committed step. Transient Cloudify failures back off exponentially with jitter;
+ * the operation fails only on Cloudify's refusal or at its deadline, never because the
+ * broker restarted.
+ */
+export class OperationEngine {
+  private readonly kinds: ResourceKind<any>[] = [];
+  /** When each resource may be advanced again (in memory: waits are not worth a disk write). */
+  private readonly due = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly deps: {
+      store: StateStore;
+      cloudify: CloudifyPort;
+      mutex: KeyedMutex;
+      log: Logger;
+      settings: () => EngineSettings;
+      now?: () => number;
+    },
+  ) {}
+
+  register<R extends { id: string; operation: Operation }>(kind: ResourceKind<R>): void {
+    this.kinds.push(kind);
+  }
+
+  start(): void {
+    this.stopped = false;
+    const tick = () => {
+      if (this.stopped) return;
+      this.sweeping = this.sweep().finally(() => {
+        this.sweeping = undefined;
+        if (!this.stopped) this.timer = setTimeout(tick, this.deps.settings().pollIntervalMs);
+      });
+    };
+    tick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.sweeping;
+  }
+
+  /** Advance one resource now (after a request changed it). Errors are logged, never thrown. */
+  kick(collection: string, id: string): Promise<void> {
+    this.due.delete(`${collection}/${id}`);
+    return this.advance(collection, id).catch((error) =>
+      this.deps.log.error({ err: error, id }, "operation step failed"),
+    );
+  }
+
+  /** Every resource with an operation in progress and due now. */
+  async sweep(): Promise<void> {
+    const now = this.now();
+    const work: Promise<void>[] = [];
+    for (const kind of this.kinds) {
+      for (const { id, value } of this.deps.store.list<{ operation?: Operation }>(kind.collection)) {
+        if (value.operation?.state !== "in progress") continue;
+        if ((this.due.get(`${kind.collection}/${id}`) ?? 0) > now) continue;
+        work.push(this.kick(kind.collection, id));
+      }
+    }
+    await Promise.all(work);
+  }
+
+  private async advance(collection: string, id: string): Promise<void> {
+    const kind = this.kinds.find((k) => k.collection === collection);
+    const first = this.deps.store.get<{ id: string; operation: Operation }>(collection, id);
+    if (!kind || !first) return;
+    await this.deps.mutex.run(kind.lockKey(first), async () => {
+      for (let i = 0; i < MAX_STEPS_PER_RUN && !this.stopped; i++) {
+        const record = this.deps.store.get<{ id: string; operation: Operation }>(collection, id);
+        if (!record || record.operation.state !== "in progress") return;
+        const moved = await this.runStep(kind, record);
+        if (!moved) return;
+      }
+    });
+  }
+
+  /** Runs the operation's current step and commits the outcome; true when the next step may run at once. */
+  private async runStep(
+    kind: ResourceKind<any>,
+    record: { id: string; operation: Operation },
+  ): Promise<boolean> {
+    const op = record.operation;
+    const key = `${kind.collection}/${record.id}`;
+    const log = this.deps.log.child({
+      [kind.collection === "bindings" ? "binding_id" : "instance_id"]: record.id,
+      operation: op.id,
+      step: op.step,
+    });
+    const now = this.now();
+    if (Date.parse(op.deadline) <= now) {
+      await this.finish(kind, record, {
+        kind: "failed",
+        description: `The operation did not finish within its time limit (${op.deadline}); it was at step ${op.step}.${op.description ? ` Last status: ${op.description}` : ""}`,
+      });
+      return false;
+    }
+    const step = kind.machine(op)[op.step];
+    if (!step) {
+      await this.finish(kind, record, {
+        kind: "failed",
+        description: `Unknown step ${op.step}; this is a broker bug.`,
+      });
+      return false;
+    }
+    let outcome: StepOutcome<any>;
+    try {
+      outcome = await step({ record, operation: op, cloudify: this.deps.cloudify, log });
+    } catch (error) {
+      const failure = this.deps.cloudify.classify(error);
+      if (failure.kind !== "transient") {
+        outcome = { kind: "failed", description: `Cloudify refused a request: ${failure.message}` };
+      } else {
+        const attempts = op.attempts + 1;
+        const backoff = this.backoff(attempts);
+        log.warn(
+          { attempts, retry_in_ms: backoff, reason: failure.message },
+          "transient Cloudify failure; will retry",
+        );
+        this.due.set(key, now + backoff);
+        await this.commit(kind, {
+          ...record,
+          operation: {
+            ...op,
+            attempts,
+            updatedAt: iso(now),
+            notBefore: iso(now + backoff),
+            description: `Cloudify is not reachable, retrying: ${failure.message}`,
+          },
+        });
+        return false;
+      }
+    }
+
+    switch (outcome.kind) {
+      case "wait":
+        this.due.set(key, now + this.deps.settings().pollIntervalMs);
+        if (outcome.description && outcome.description !== op.description) {
+          await this.commit(kind, {
+            ...record,
+            operation: { ...op, description: outcome.description, updatedAt: iso(now) },
+          });
+        }
+        return false;
+      case "continue": {
+        log.debug({ next: outcome.step }, "operation step done");
+        const operation: Operation = {
+          ...op,
+          step: outcome.step,
+          attempts: 0,
+          updatedAt: iso(now),
+          notBefore: undefined,
+        };
+        operation.executionId = outcome.executionId;
+        await this.commit(kind, { ...record, ...outcome.record, operation });
+        return true;
+      }
+      default:
+        await this.finish(kind, record, outcome);
+        return false;
+    }
+  }
+
+  private async finish(
+    kind: ResourceKind<any>,
+    record: { id: string; operation: Operation },
+    outcome: StepOutcome<any>,
+  ) {
+    const now = iso(this.now());
+    const op = record.operation;
+    const operation: Operation = { ...op, updatedAt: now, finishedAt: now, notBefore: undefined };
+    if (outcome.kind === "succeeded") {
+      operation.state = "succeeded";
+      operation.description = outcome.description;
+    } else if (outcome.kind === "failed") {
+      operation.state = "failed";
+      operation.description = outcome.description;
+      if (outcome.instanceUsable !== undefined) operation.instanceUsable = outcome.instanceUsable;
+      if (outcome.updateRepeatable !== undefined) operation.updateRepeatable = outcome.updateRepeatable;
+    }
+    let next = { ...record, ...("record" in outcome ? outcome.record : {}), operation };
+    if (kind.onFinished) next = kind.onFinished(next, operation);
+    this.deps.log.info(
+      {
+        id: record.id,
+        operation: op.id,
+        type: op.type,
+        state: operation.state,
+        description: operation.description,
+      },
+      "operation finished",
+    );
+    this.due.delete(`${kind.collection}/${record.id}`);
+    await this.commit(kind, next);
+  }
+
+  private commit(kind: ResourceKind<any>, record: { id: string; operation: Operation }): Promise<void> {
+    return this.deps.store.commit([
+      { type: "put", collection: kind.collection, id: record.id, value: record },
+    ]);
+  }
+
+  private backoff(attempts: number): number {
+    const { pollIntervalMs, maxBackoffMs } = this.deps.settings();
+    const base = Math.min(maxBackoffMs, pollIntervalMs * 2 ** Math.min(attempts, 16));
+    return Math.round(base / 2 + Math.random() * (base / 2));
+  }
+
+  private now(): number {
+    return this.deps.now ? this.deps.now() : Date.now();
+  }
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}

@@ -1,0 +1,34 @@
+import type { Logger } from "../../log/logger.js";
+import type { CloudifyPort } from "../cloudify-port.js";
+import type { Operation } from "../records.js";
+
+/**
+ * One step of an operation's state machine. A step inspects Cloudify, maybe acts once, and
+ * says what happens next. Steps must be safe to run again after a crash: before starting
+ * anything they look for what a previous run may already have started (deployment by id,
+ * executions not yet known to the record), so no Cloudify work is ever done twice.
+ */
+export type StepOutcome<R> =
+  /** Go to `step` now; `executionId` (or undefined to clear) belongs to that step. */
+  | { kind: "continue"; step: string; executionId?: string; record?: Partial<R> }
+  /** Nothing to do until Cloudify moves; ask again after the poll interval. */
+  | { kind: "wait"; description?: string }
+  | { kind: "succeeded"; record?: Partial<R>; description?: string }
+  | {
+      kind: "failed";
+      description: string;
+      record?: Partial<R>;
+      instanceUsable?: boolean;
+      updateRepeatable?: boolean;
+    };
+
+export interface StepContext<R> {
+  record: R;
+  operation: Operation;
+  cloudify: CloudifyPort;
+  log: Logger;
+}
+
+export type Step<R> = (ctx: StepContext<R>) => Promise<StepOutcome<R>>;
+
+export type StateMachine<R> = Record<string, Step<R>>;
