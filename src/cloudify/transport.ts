@@ -1,0 +1,244 @@
+import { readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Agent, request } from "undici";
+import { type Logger, silentLogger } from "../log/logger.js";
+import { CloudifyApiError, CloudifyNetworkError, type NetworkErrorKind } from "./errors.js";
+import { backoffDelay, DEFAULT_RETRY, isRetryable, type RetryPolicy } from "./retry.js";
+import type { ListResponse } from "./types.js";
+
+export type CloudifyAuth = { username: string; password: string } | { token: string };
+
+export interface TlsOptions {
+  /** PEM file with the CA(s) that signed the manager's certificate. */
+  caFile?: string;
+  /** PEM text, as an alternative to `caFile`. */
+  ca?: string;
+  /** Skip certificate verification (development only). */
+  insecure?: boolean;
+}
+
+export interface TransportOptions {
+  url: string;
+  tenant: string;
+  auth: CloudifyAuth;
+  /** Per request, all retries excluded. Default 30 s. */
+  timeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+  tls?: TlsOptions;
+  /** Page size used when collecting lists. Default 1000 (the manager's own default). */
+  pageSize?: number;
+  /** Pooled keep-alive connections to the manager. Default 16. */
+  connections?: number;
+  logger?: Logger;
+}
+
+export type QueryScalar = string | number | boolean;
+export type Query = Record<string, QueryScalar | readonly QueryScalar[] | undefined | null>;
+
+export interface RequestSpec {
+  method: "GET" | "PUT" | "POST" | "PATCH" | "DELETE";
+  /** Relative to `/api/v3.1`, unless it starts with `/api/` (the un-versioned version call). */
+  path: string;
+  query?: Query;
+  body?: unknown;
+}
+
+const API_BASE = "/api/v3.1";
+
+function buildQuery(query: Query | undefined): string {
+  if (!query) return "";
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined || value === null) continue;
+    for (const v of Array.isArray(value) ? value : [value]) params.append(key, String(v));
+  }
+  const text = params.toString();
+  return text ? `?${text}` : "";
+}
+
+function errorCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string") return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function classify(error: unknown): NetworkErrorKind {
+  const code = errorCode(error);
+  if (code === "ECONNREFUSED") return "refused";
+  if (code === "ECONNRESET" || code === "EPIPE" || code === "UND_ERR_SOCKET" || code === "UND_ERR_CLOSED") {
+    return "reset";
+  }
+  if (
+    code === "ETIMEDOUT" ||
+    code === "UND_ERR_CONNECT_TIMEOUT" ||
+    code === "UND_ERR_HEADERS_TIMEOUT" ||
+    code === "UND_ERR_BODY_TIMEOUT"
+  ) {
+    return "timeout";
+  }
+  return "other";
+}
+
+/** The manager's envelope, or a short description of whatever else came back (HTML from a proxy). */
+function parseErrorBody(status: number, text: string): { code: string | null; message: string } {
+  try {
+    const body = JSON.parse(text) as { message?: unknown; detail?: unknown; error_code?: unknown };
+    const message =
+      typeof body.message === "string"
+        ? body.message
+        : typeof body.detail === "string"
+          ? body.detail
+          : undefined;
+    if (message !== undefined) {
+      return { code: typeof body.error_code === "string" ? body.error_code : null, message };
+    }
+  } catch {
+    // Not JSON: fall through.
+  }
+  const title = /<title>([^<]{1,200})<\/title>/i.exec(text)?.[1]?.trim();
+  return {
+    code: null,
+    message: title ? `non-JSON response: ${title}` : `HTTP ${status} with a non-JSON body`,
+  };
+}
+
+/**
+ * HTTP to one manager: keep-alive pool, auth and Tenant headers, per-request timeout, retries
+ * (GET/DELETE only) with exponential backoff, error envelopes turned into typed errors.
+ */
+export class Transport {
+  private readonly agent: Agent;
+  private readonly base: string;
+  private readonly headers: Record<string, string>;
+  private readonly timeoutMs: number;
+  private readonly retry: RetryPolicy;
+  private readonly log: Logger;
+  readonly pageSize: number;
+
+  constructor(options: TransportOptions) {
+    const url = new URL(options.url);
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new Error(`Cloudify url must be http(s), got ${url.protocol}`);
+    }
+    this.base = `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+    const ca =
+      options.tls?.ca ?? (options.tls?.caFile ? readFileSync(options.tls.caFile, "utf8") : undefined);
+    this.agent = new Agent({
+      connections: options.connections ?? 16,
+      keepAliveTimeout: 4_000,
+      connect: {
+        ...(ca ? { ca } : {}),
+        rejectUnauthorized: options.tls?.insecure !== true,
+      },
+    });
+    const auth: Record<string, string> =
+      "token" in options.auth
+        ? { "Authentication-Token": options.auth.token }
+        : {
+            Authorization: `Basic ${Buffer.from(`${options.auth.username}:${options.auth.password}`).toString("base64")}`,
+          };
+    this.headers = {
+      ...auth,
+      Tenant: options.tenant,
+      Accept: "application/json",
+      "User-Agent": "cloudify-osb-broker",
+    };
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.pageSize = options.pageSize ?? 1000;
+    this.log = options.logger ?? silentLogger;
+  }
+
+  async request<T>(spec: RequestSpec): Promise<T> {
+    const path = spec.path.startsWith("/api/") ? spec.path : `${API_BASE}${spec.path}`;
+    const target = `${this.base}${path}${buildQuery(spec.query)}`;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.once(spec, target, path)) as T;
+      } catch (error) {
+        if (attempt >= this.retry.attempts || !isRetryable(spec.method, error)) throw error;
+        const delay = backoffDelay(this.retry, attempt);
+        this.log.debug(
+          { method: spec.method, path, attempt, delayMs: delay, reason: (error as Error).message },
+          "retrying Cloudify call",
+        );
+        await sleep(delay);
+      }
+    }
+  }
+
+  private async once(spec: RequestSpec, target: string, path: string): Promise<unknown> {
+    const started = Date.now();
+    const timeout = new Error("request timed out");
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(timeout), this.timeoutMs);
+    const hasBody = spec.body !== undefined;
+    let status: number;
+    let text: string;
+    try {
+      const response = await request(target, {
+        method: spec.method,
+        headers: hasBody ? { ...this.headers, "Content-Type": "application/json" } : this.headers,
+        body: hasBody ? JSON.stringify(spec.body) : undefined,
+        dispatcher: this.agent,
+        signal: controller.signal,
+      });
+      status = response.statusCode;
+      text = await response.body.text();
+    } catch (error) {
+      const kind = error === timeout || controller.signal.reason === timeout ? "timeout" : classify(error);
+      const detail = kind === "timeout" ? `no answer within ${this.timeoutMs} ms` : (error as Error).message;
+      throw new CloudifyNetworkError(kind, detail, spec.method, path, error);
+    } finally {
+      clearTimeout(timer);
+    }
+    this.log.debug({ method: spec.method, path, status, ms: Date.now() - started }, "Cloudify call");
+    if (status >= 200 && status < 300) {
+      if (text === "") return undefined;
+      try {
+        return JSON.parse(text);
+      } catch {
+        throw new CloudifyApiError(status, null, "response body is not JSON", spec.method, path);
+      }
+    }
+    const { code, message } = parseErrorBody(status, text);
+    throw new CloudifyApiError(status, code, message, spec.method, path);
+  }
+
+  /**
+   * Every item of a list endpoint, following `metadata.pagination` page after page. A GET list
+   * is retried like any GET; a POST search is not.
+   */
+  async list<T>(method: "GET" | "POST", path: string, query: Query = {}, body?: unknown): Promise<T[]> {
+    const items: T[] = [];
+    const seen = new Set<string>();
+    let offset = 0;
+    for (;;) {
+      const page = await this.request<ListResponse<T>>({
+        method,
+        path,
+        query: { ...query, _offset: offset, _size: this.pageSize },
+        body,
+      });
+      for (const item of page.items) {
+        // Items shifting between pages may repeat one; keep the first copy.
+        const id = (item as { id?: unknown }).id;
+        if (typeof id === "string") {
+          if (seen.has(id)) continue;
+          seen.add(id);
+        }
+        items.push(item);
+      }
+      offset += page.items.length;
+      if (page.items.length === 0 || offset >= page.metadata.pagination.total) return items;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}
