@@ -40,9 +40,15 @@
  * A crash before 3 leaves the old snapshot plus all journals; after 3, journals whose batches are
  * all <= S are skipped and deleted on open. Every step is thus recoverable.
  *
+ * EXCLUSIVITY. DIR/lock names the holder (pid + process start time + host + boot id); a second
+ * broker refuses to open, a lock whose process is dead is taken over. Details and limits: lock.ts.
+ * `state export` reads without the lock (and never writes); `state rekey` takes it.
+ *
+ * ASSUMPTIONS. fsync/fdatasync mean what POSIX says (true for ext4/xfs on honest disks). Crashes of
+ * the process (kill -9) are tested; power loss additionally relies on the filesystem's ordering.
+ *
  * WHY A JOURNAL, NOT AN EMBEDDED DATABASE. SQLite/LevelDB/LMDB bindings are native addons that
- * must be built for each platform and Node version; this is ~1k lines of plain TypeScript on
- * node:fs. A write costs O(size of the changed records), not O(state). Recovery is one linear read
+ * must be built for each platform and Node version; this is plain TypeScript on node:fs. A write costs O(size of the changed records), not O(state). Recovery is one linear read
  * whose rules fit in this comment, and the files are inspectable with `cfy-broker state export`.
  * The broker's state (instances, bindings, operations) is small enough to hold in memory, which is
  * what makes synchronous reads possible.

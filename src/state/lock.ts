@@ -157,8 +157,8 @@ export class DirectoryLock {
     }
     throw new StateLockedError(
       dir,
-      { pid: 0, hostname: "unknown" },
-      "The lock kept changing while acquiring it.",
+      undefined,
+      "The lock kept changing while acquiring it; another broker is starting.",
     );
   }
 
