@@ -19,8 +19,9 @@ beforeEach(() => {
   ({ dir, cleanup } = tempDir());
 });
 afterEach(async () => {
-  for (const child of children.splice(0))
-    if (child.proc.exitCode === null && !child.proc.killed) await child.kill9();
+  for (const child of children.splice(0)) {
+    if (child.proc.exitCode === null && child.proc.signalCode === null) await child.kill9();
+  }
   cleanup();
 });
 
