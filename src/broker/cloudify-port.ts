@@ -1,3 +1,7 @@
+import type { BlueprintInput, ExecutionStatus } from "../cloudify/index.js";
+
+export type { BlueprintInput, ExecutionStatus };
+
 /**
  * What the domain needs from Cloudify, and nothing more. The Cloudify REST client implements
  * it through a thin adapter (src/broker/cloudify-adapter.ts); the domain never sees HTTP.
@@ -35,17 +39,6 @@ export interface CloudifyFailure {
   message: string;
 }
 
-export interface BlueprintInput {
-  type?: string;
-  default?: unknown;
-  description?: string;
-  display_label?: string;
-  required?: boolean;
-  hidden?: boolean;
-  constraints?: Record<string, unknown>[];
-  item_type?: string;
-}
-
 export interface DeploymentView {
   id: string;
   blueprintId: string;
@@ -75,18 +68,6 @@ export interface UpdateDeploymentRequest {
   inputs: Record<string, unknown>;
 }
 
-export type ExecutionStatus =
-  | "pending"
-  | "started"
-  | "cancelling"
-  | "force_cancelling"
-  | "kill_cancelling"
-  | "queued"
-  | "scheduled"
-  | "terminated"
-  | "failed"
-  | "cancelled";
-
 export interface ExecutionView {
   id: string;
   workflowId: string;
@@ -95,7 +76,7 @@ export interface ExecutionView {
   createdAt?: string;
 }
 
-export const TERMINAL_STATUSES: ReadonlySet<ExecutionStatus> = new Set(["terminated", "failed", "cancelled"]);
+export { TERMINAL_EXECUTION_STATUSES as TERMINAL_STATUSES } from "../cloudify/index.js";
 
 /** Cloudify's answers while the deployment environment is still being created: wait, then retry. */
 export const ENVIRONMENT_NOT_READY = new Set([

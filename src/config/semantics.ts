@@ -108,7 +108,10 @@ export function checkSemantics(config: BrokerConfig, source: ConfigSource): Conf
 
   const port = config.broker.listen?.port;
   if (port !== undefined && port !== "" && !isPort(port)) {
-    error(["broker", "listen", "port"], `${JSON.stringify(port)} is not a TCP port (1-65535)`);
+    error(
+      ["broker", "listen", "port"],
+      `${JSON.stringify(port)} is not a TCP port (0-65535; 0 picks a free one)`,
+    );
   }
   return issues;
 }
@@ -136,7 +139,7 @@ function checkLength(text: string, path: Path, warn: (path: Path, message: strin
 
 export function isPort(value: unknown): boolean {
   const n = typeof value === "string" ? Number(value) : value;
-  return typeof n === "number" && Number.isInteger(n) && n >= 1 && n <= 65535;
+  return typeof n === "number" && Number.isInteger(n) && n >= 0 && n <= 65535;
 }
 
 function pathLabel(path: Path): string {

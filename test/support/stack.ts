@@ -1,0 +1,153 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type EmulatorHandle, type EmulatorOptions, startEmulator } from "../../src/emulator/index.js";
+import { silentLogger } from "../../src/log/logger.js";
+import { type BrokerServer, startBrokerServer } from "../../src/server/broker-server.js";
+import { packageRoot } from "../../src/util/package-root.js";
+import { OsbClient, type OsbResponse } from "./osb-client.js";
+
+/** Ids and bodies of the example broker.yaml, which the tests run against. */
+export const PG = {
+  service: "6f1d2a3c-2b7e-4c9a-9d41-5a0f3e8b7c11",
+  small: "0b5e7b8e-6a0e-4f1f-8d2c-1c9e2f3a4b01",
+  large: "0b5e7b8e-6a0e-4f1f-8d2c-1c9e2f3a4b02",
+};
+export const REDIS = {
+  service: "9a7c4e21-3d5b-4f8e-b6a2-7e1c0d9f8a22",
+  small: "3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a33",
+  large: "3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a34",
+};
+
+export const FAST_TIMINGS = {
+  pendingMs: 5,
+  createEnvMs: 20,
+  deleteEnvMs: 20,
+  workflowMs: 30,
+  cancelMs: 5,
+  scale: 0.01,
+};
+
+export interface StackOptions {
+  emulator?: EmulatorOptions | false;
+  /** Extra or overriding environment for the broker (the example broker.yaml reads it). */
+  env?: Record<string, string>;
+  configFile?: string;
+  stateDir?: string;
+}
+
+export interface Stack {
+  emulator?: EmulatorHandle;
+  broker: BrokerServer;
+  osb: OsbClient;
+  stateDir: string;
+  env: Record<string, string>;
+  stop(options?: { keepState?: boolean }): Promise<void>;
+}
+
+/** The environment that runs the example broker.yaml against an emulator at `cloudifyUrl`. */
+export function brokerEnv(
+  cloudifyUrl: string,
+  stateDir: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? "",
+    BROKER_USERNAME: "platform",
+    BROKER_PASSWORD: "s3cret-platform-password",
+    BROKER_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+    BROKER_HOST: "127.0.0.1",
+    BROKER_PORT: "0",
+    BROKER_STATE_DIR: stateDir,
+    BROKER_POLL_INTERVAL_MS: "20",
+    BROKER_RETRY_AFTER_SECONDS: "1",
+    CLOUDIFY_URL: cloudifyUrl,
+    LOG_LEVEL: "silent",
+    ...extra,
+  };
+}
+
+/** The emulator and the broker (in this process), talking real HTTP on 127.0.0.1. */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const emulator =
+    options.emulator === false
+      ? undefined
+      : await startEmulator({ timings: FAST_TIMINGS, logger: silentLogger, ...options.emulator });
+  const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), "osb-state-")));
+  const env = brokerEnv(emulator?.url ?? "http://127.0.0.1:9", stateDir, options.env);
+  const broker = await startBrokerServer({
+    configFile: options.configFile ?? join(packageRoot(), "broker.yaml"),
+    env,
+    logger: silentLogger,
+  });
+  const osb = new OsbClient(broker.url, env.BROKER_USERNAME!, env.BROKER_PASSWORD!);
+  return {
+    emulator,
+    broker,
+    osb,
+    stateDir,
+    env,
+    async stop({ keepState = false } = {}) {
+      await broker.close();
+      await emulator?.close();
+      if (!keepState) await rm(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function newId(): string {
+  return randomUUID();
+}
+
+export function provisionBody(planId = PG.small, extra: Record<string, unknown> = {}) {
+  return {
+    service_id: planId === REDIS.small || planId === REDIS.large ? REDIS.service : PG.service,
+    plan_id: planId,
+    organization_guid: "org-guid-1",
+    space_guid: "space-guid-1",
+    context: {
+      platform: "cloudfoundry",
+      organization_guid: "org-guid-1",
+      space_guid: "space-guid-1",
+      instance_name: "orders-db",
+    },
+    maintenance_info: {},
+    ...extra,
+  };
+}
+
+/** Polls last_operation until it leaves `in progress` (bounded), returning the final answer. */
+export async function waitForInstanceOperation(
+  osb: OsbClient,
+  instanceId: string,
+  timeoutMs = 15_000,
+): Promise<OsbResponse> {
+  return waitFor(() => osb.get(`/v2/service_instances/${instanceId}/last_operation`), timeoutMs);
+}
+
+export async function waitFor(poll: () => Promise<OsbResponse>, timeoutMs = 15_000): Promise<OsbResponse> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const response = await poll();
+    if (response.status !== 200 || response.body?.state !== "in progress") return response;
+    if (Date.now() > deadline)
+      throw new Error(`still in progress after ${timeoutMs} ms: ${JSON.stringify(response.body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** Provisions and waits; fails the test unless it succeeded. */
+export async function provisionInstance(
+  osb: OsbClient,
+  instanceId: string,
+  body = provisionBody(),
+): Promise<void> {
+  const response = await osb.put(`/v2/service_instances/${instanceId}`, body, {
+    query: { accepts_incomplete: "true" },
+  });
+  if (response.status !== 202)
+    throw new Error(`provision answered ${response.status}: ${JSON.stringify(response.body)}`);
+  const last = await waitForInstanceOperation(osb, instanceId);
+  if (last.body?.state !== "succeeded") throw new Error(`provision ended ${JSON.stringify(last.body)}`);
+}
