@@ -21,6 +21,7 @@ export function cloudifyAdapter(client: CloudifyClient): CloudifyPort {
   const view = (e: Execution): ExecutionView => ({
     id: e.id,
     workflowId: e.workflow_id,
+    parameters: e.parameters ?? undefined,
     status: e.status,
     error: e.error,
     createdAt: e.created_at,

@@ -71,6 +71,7 @@ export interface UpdateDeploymentRequest {
 export interface ExecutionView {
   id: string;
   workflowId: string;
+  parameters?: Record<string, unknown>;
   status: ExecutionStatus;
   error?: string | null;
   createdAt?: string;

@@ -120,8 +120,11 @@ export class InstanceService {
             `Service instance ${req.instanceId} already exists with different attributes.`,
           );
         }
-        if (existing.status === "provisioning")
+        if (existing.status === "provisioning") {
+          // A 202 is only allowed to a request that accepts incomplete operations (A2).
+          if (!req.acceptsIncomplete) throw new OsbError("AsyncRequired", ASYNC_REQUIRED_DESCRIPTION);
           return { kind: "accepted", operation: existing.operation.id, dashboardUrl: existing.dashboardUrl };
+        }
         if (existing.status === "provisioned" || existing.status === "updating")
           return { kind: "done", dashboardUrl: existing.dashboardUrl };
         if (existing.status === "deprovisioning") {
@@ -196,7 +199,10 @@ export class InstanceService {
 
       const op = record.operation;
       if (op.state === "in progress") {
-        if (op.type === "update" && op.fingerprint === print) return { kind: "accepted", operation: op.id };
+        if (op.type === "update" && op.fingerprint === print) {
+          if (!req.acceptsIncomplete) throw new OsbError("AsyncRequired", ASYNC_REQUIRED_DESCRIPTION);
+          return { kind: "accepted", operation: op.id };
+        }
         throw new OsbError(
           "ConcurrencyError",
           `Service instance ${req.instanceId} has a ${op.type} in progress.`,

@@ -90,3 +90,49 @@ export interface InstanceRecord {
   createdAt: string;
   deletedAt?: string;
 }
+
+export type BindingStatus =
+  | "binding"
+  | "bound"
+  | "bind_failed"
+  | "unbinding"
+  /** Unbound; the record is a tombstone answering last_operation for a while. */
+  | "deleted";
+
+/** What a bind returns to the platform; stored sealed (encrypted), never in clear. */
+export interface BindingResult {
+  credentials: Record<string, unknown>;
+  endpoints?: { host: string; ports: string[]; protocol?: string }[];
+  syslog_drain_url?: string;
+  route_service_url?: string;
+  volume_mounts?: unknown[];
+}
+
+export interface BindingRecord {
+  id: string;
+  instanceId: string;
+  serviceId: string;
+  planId: string;
+  status: BindingStatus;
+  mode: "outputs" | "workflow";
+  /** Fingerprint of the bind request: an identical re-send gets 200/202, a different one 409. */
+  fingerprint: string;
+  appGuid?: string;
+  bindResource?: Record<string, unknown>;
+  context?: Record<string, unknown>;
+  /** Binding parameters as given; sealed, since users pass secrets in them. */
+  parameters: unknown;
+  predecessorBindingId?: string;
+  /** Seed of the `password`/`uuid` helpers (sealed), so re-rendering gives the same values. */
+  seed: unknown;
+  /** Sealed BindingResult once bound. */
+  result?: unknown;
+  /** Workflow parameters the create workflow ran with; the delete workflow gets the same identity. */
+  workflowParameters?: Record<string, unknown>;
+  expiresAt?: string;
+  renewBefore?: string;
+  executionIds: string[];
+  operation: Operation;
+  createdAt: string;
+  deletedAt?: string;
+}

@@ -1,4 +1,4 @@
-import { type Context, type Handler, Hono } from "hono";
+import { type Context, type Handler, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { OsbEnv } from "./context.js";
@@ -34,18 +34,9 @@ export function createOsbApp(ports: OsbPorts, extraRoutes: (ports: OsbPorts) => 
   app.use("/v2/*", basicAuth(ports.credentials));
   app.use("/v2/*", apiVersion());
   app.use("/v2/*", originatingIdentity());
-  app.use("/v2/*", (c, next) =>
-    bodyLimit({
-      maxSize: ports.maxBodyBytes(),
-      onError: (c) =>
-        respondWithError(
-          new OsbError(
-            "PayloadTooLarge",
-            `The request body exceeds the limit of ${ports.maxBodyBytes()} bytes.`,
-          ),
-          c,
-        ),
-    })(c, next),
+  app.use(
+    "/v2/*",
+    limitBody(() => ports.maxBodyBytes()),
   );
 
   const routes: Route[] = [
@@ -79,6 +70,31 @@ export function createOsbApp(ports: OsbPorts, extraRoutes: (ports: OsbPorts) => 
 
   app.onError((error, c) => respondWithError(error, c));
   return app;
+}
+
+/**
+ * 413 for bodies over the limit. A declared Content-Length is checked without touching the
+ * body: opening the body stream and then not reading it (a 404, a 405, a handler refusing
+ * before it reads) left the connection unusable for the client's next request. Only bodies
+ * of unknown length are counted while read. A 413 closes the connection, as the rest of the
+ * body is never read.
+ */
+function limitBody(maxBytes: () => number): MiddlewareHandler<OsbEnv> {
+  return async (c, next) => {
+    const max = maxBytes();
+    const tooLarge = (c: Context<OsbEnv>) =>
+      respondWithError(
+        new OsbError("PayloadTooLarge", `The request body exceeds the limit of ${max} bytes.`, {
+          headers: { Connection: "close" },
+        }),
+        c,
+      );
+    const length = c.req.header("Content-Length");
+    if (length !== undefined && c.req.header("Transfer-Encoding") === undefined) {
+      return Number(length) > max ? tooLarge(c) : next();
+    }
+    return bodyLimit({ maxSize: max, onError: tooLarge })(c, next);
+  };
 }
 
 export function respondWithError(error: Error, c: Context<OsbEnv>): Response {

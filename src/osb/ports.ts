@@ -1,3 +1,4 @@
+import type { BindingService } from "../broker/bindings.js";
 import type { InstanceService } from "../broker/instances.js";
 import type { Logger } from "../log/logger.js";
 import type { Credential } from "./middleware/basic-auth.js";
@@ -13,6 +14,7 @@ export interface OsbPorts {
   maxBodyBytes: () => number;
   catalog: () => Catalog;
   instances: () => InstanceService;
+  bindings: () => BindingService;
   /** Seconds platforms should wait before polling again (Retry-After on in-progress answers). */
   retryAfterSeconds: () => number;
   /** For /healthz: cheap, unauthenticated, says whether the broker can serve. */

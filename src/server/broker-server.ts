@@ -1,8 +1,10 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
+import { BindingService } from "../broker/bindings.js";
 import { BlueprintSchemas } from "../broker/blueprint-schemas.js";
 import { renderCatalog } from "../broker/catalog.js";
 import { cloudifyAdapter } from "../broker/cloudify-adapter.js";
+import { bindingMachines, bindingStatusAfter } from "../broker/engine/binding-machines.js";
 import { OperationEngine } from "../broker/engine/engine.js";
 import {
   deprovisionMachine,
@@ -12,11 +14,13 @@ import {
 } from "../broker/engine/instance-machines.js";
 import { InstanceService } from "../broker/instances.js";
 import { KeyedMutex } from "../broker/mutex.js";
-import { INSTANCES, type InstanceRecord } from "../broker/records.js";
+import { BINDINGS, type BindingRecord, INSTANCES, type InstanceRecord } from "../broker/records.js";
+import { Sealer } from "../broker/sealing.js";
 import { CloudifyClient } from "../cloudify/index.js";
+import { keyringFromSpecs } from "../crypto/index.js";
 import { createLogger, type Logger } from "../log/logger.js";
 import { createOsbApp } from "../osb/app.js";
-import { instanceRoutes } from "../osb/routes.js";
+import { osbRoutes } from "../osb/routes.js";
 import type { Catalog } from "../osb/types.js";
 import { FileStateStore } from "../state/index.js";
 import { type ConfigOverrides, LiveConfig } from "./live-config.js";
@@ -52,6 +56,14 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
   const runtime = () => config.get().loaded.runtime!;
   const log = options.logger ?? createLogger({ level: runtime().logLevel });
 
+  const { keys, allowPlaintext } = runtime().encryption;
+  const sealer = new Sealer(keys.length ? keyringFromSpecs(keys) : undefined);
+  if (!sealer.encrypting && allowPlaintext) {
+    log.warn(
+      "UNSAFE: no encryption key; binding credentials are stored in plain text (broker.encryption.allow_plaintext)",
+    );
+  }
+
   const store = new FileStateStore({ dir: runtime().stateDir, logger: log.child({ component: "state" }) });
   await store.open();
 
@@ -82,6 +94,15 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     onFinished: instanceStatusAfter,
   });
 
+  const machines = bindingMachines({ store, catalog: () => config.get().loaded.catalog, sealer });
+  engine.register<BindingRecord>({
+    collection: BINDINGS,
+    machine: (op) => (op.type === "bind" ? machines.bind : machines.unbind),
+    // Bindings run Cloudify workflows on their instance's deployment: one at a time per instance.
+    lockKey: (record) => record.instanceId,
+    onFinished: bindingStatusAfter,
+  });
+
   // The catalog is rendered once per config load and once per change of derived schemas.
   let catalog: Catalog | undefined;
   const schemas = new BlueprintSchemas({
@@ -108,6 +129,17 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     settings: () => runtime().operations,
   });
 
+  const bindings = new BindingService({
+    store,
+    engine,
+    mutex,
+    cloudify,
+    sealer,
+    log,
+    catalog: () => config.get().loaded.catalog,
+    settings: () => runtime().operations,
+  });
+
   const app = createOsbApp(
     {
       log,
@@ -115,10 +147,11 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
       maxBodyBytes: () => runtime().maxBodyBytes,
       catalog: currentCatalog,
       instances: () => instances,
+      bindings: () => bindings,
       retryAfterSeconds: () => runtime().operations.retryAfterSeconds,
       health: () => ({ status: "ok", checks: { config: "loaded", state: "open" } }),
     },
-    instanceRoutes,
+    osbRoutes,
   );
 
   const { host, port } = runtime().listen;
