@@ -6,7 +6,8 @@ import { type EmulatorHandle, type EmulatorOptions, startEmulator } from "../../
 import { silentLogger } from "../../src/log/logger.js";
 import { type BrokerServer, startBrokerServer } from "../../src/server/broker-server.js";
 import { packageRoot } from "../../src/util/package-root.js";
-import { OsbClient, type OsbResponse } from "./osb-client.js";
+import { OsbClient, type OsbResponse, type RequestOptions } from "./osb-client.js";
+import { pathTemplateFor, validateResponse } from "./osb-openapi.js";
 
 /** Ids and bodies of the example broker.yaml, which the tests run against. */
 export const PG = {
@@ -150,4 +151,40 @@ export async function provisionInstance(
     throw new Error(`provision answered ${response.status}: ${JSON.stringify(response.body)}`);
   const last = await waitForInstanceOperation(osb, instanceId);
   if (last.body?.state !== "succeeded") throw new Error(`provision ended ${JSON.stringify(last.body)}`);
+}
+
+/**
+ * An OSB client that checks every answer against schema/osb-openapi.yaml: each 2xx must be
+ * `application/json` with a body valid for its operation and status (X9), and every error
+ * status must be one the document declares, with a valid error body. A violation throws, so
+ * the test making the request fails on it.
+ */
+export class ValidatingOsbClient extends OsbClient {
+  override async request(
+    method: string,
+    path: string,
+    body?: unknown,
+    options: RequestOptions = {},
+  ): Promise<OsbResponse> {
+    const response = await super.request(method, path, body, options);
+    const template = pathTemplateFor(path);
+    if (!template) throw new Error(`no OpenAPI path template for ${path}`);
+    const problems: string[] = [];
+    if (response.status >= 200 && response.status < 300) {
+      const type = response.headers.get("content-type") ?? "";
+      if (!type.startsWith("application/json")) problems.push(`2xx with Content-Type ${type || "(none)"}`);
+    }
+    problems.push(...validateResponse(method, template, response.status, response.body));
+    if (problems.length) {
+      throw new Error(
+        `${method} ${path} answered ${response.status} ${JSON.stringify(response.body)}, which does not match the OSB OpenAPI document: ${problems.join("; ")}`,
+      );
+    }
+    return response;
+  }
+}
+
+/** The stack's broker through a validating client. */
+export function validatingClient(stack: Pick<Stack, "broker" | "env">): ValidatingOsbClient {
+  return new ValidatingOsbClient(stack.broker.url, stack.env.BROKER_USERNAME!, stack.env.BROKER_PASSWORD!);
 }
