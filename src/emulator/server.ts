@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { type Logger, silentLogger } from "../log/logger.js";
 import { handleAdmin } from "./admin.js";
@@ -45,6 +46,8 @@ export interface EmulatorOptions {
   /** Reported by /api/version. Default 7.0.4 / community. */
   version?: string;
   edition?: "community" | "premium";
+  /** Serve HTTPS with this PEM key and certificate (a real manager usually does). */
+  tls?: { key: string; cert: string };
   /** How long a sync PUT /deployments waits before a 500 (the manager's ~120 s). */
   syncCreateTimeoutMs?: number;
   logger?: Logger;
@@ -259,7 +262,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   const listen = () =>
     new Promise<void>((resolve, reject) => {
-      server = createServer((req, res) => {
+      const onRequest = (req: IncomingMessage, res: ServerResponse) => {
         handler(req, res).catch((err) => {
           log.error({ err }, "emulator request crashed");
           send(res, {
@@ -271,7 +274,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
             },
           });
         });
-      });
+      };
+      server = options.tls ? createHttpsServer(options.tls, onRequest) : createServer(onRequest);
       server.keepAliveTimeout = 5_000;
       server.once("error", reject);
       server.listen(port, host, () => {
@@ -296,7 +300,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   const handle: EmulatorHandle = {
     get url() {
-      return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+      return `${options.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
     },
     host,
     get port() {

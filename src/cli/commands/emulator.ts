@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { startEmulator } from "../../emulator/index.js";
 import { DEFAULT_TIMINGS, type EmulatorTimings } from "../../emulator/timings.js";
@@ -14,6 +15,8 @@ Runs an emulated Cloudify Manager 7.x (REST API v3.1) until SIGINT/SIGTERM.
   --blueprints FILE       blueprint catalogue (default: the shipped emulator/blueprints.yaml)
   --username NAME         admin user (default admin)
   --password PASSWORD     admin password (default admin)
+  --tls-cert FILE         serve HTTPS with this PEM certificate (needs --tls-key)
+  --tls-key FILE          PEM private key for --tls-cert
   --pending-ms N          pending → started for every execution (default ${DEFAULT_TIMINGS.pendingMs})
   --create-env-ms N       create_deployment_environment duration (default ${DEFAULT_TIMINGS.createEnvMs})
   --delete-env-ms N       delete_deployment_environment duration (default ${DEFAULT_TIMINGS.deleteEnvMs})
@@ -53,6 +56,8 @@ export async function emulatorCommand(args: string[]): Promise<number> {
       username: { type: "string" },
       password: { type: "string" },
       "log-level": { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
       help: { type: "boolean", short: "h" },
       ...Object.fromEntries(Object.keys(TIMING_FLAGS).map((f) => [f, { type: "string" as const }])),
     });
@@ -69,6 +74,19 @@ export async function emulatorCommand(args: string[]): Promise<number> {
       const raw = (values as Record<string, unknown>)[flag];
       if (typeof raw === "string") timings[key] = number(flag, raw);
     }
+    const certFile = values["tls-cert"];
+    const keyFile = values["tls-key"];
+    if ((typeof certFile === "string") !== (typeof keyFile === "string")) {
+      throw new UsageError("cfy-broker emulator: --tls-cert and --tls-key go together");
+    }
+    let tls: { cert: string; key: string } | undefined;
+    if (typeof certFile === "string" && typeof keyFile === "string") {
+      try {
+        tls = { cert: readFileSync(certFile, "utf8"), key: readFileSync(keyFile, "utf8") };
+      } catch (error) {
+        throw new UsageError(`cfy-broker emulator: ${(error as Error).message}`);
+      }
+    }
     const username = typeof values.username === "string" ? values.username : "admin";
     const password = typeof values.password === "string" ? values.password : "admin";
     options = {
@@ -77,6 +95,7 @@ export async function emulatorCommand(args: string[]): Promise<number> {
       // A relative --blueprints is relative to where the user runs the command.
       ...(typeof values.blueprints === "string" ? { blueprints: resolve(values.blueprints) } : {}),
       timings,
+      ...(tls ? { tls } : {}),
       users: [{ username, password }],
       logger: createLogger({
         level: typeof values["log-level"] === "string" ? values["log-level"] : undefined,

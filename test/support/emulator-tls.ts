@@ -1,0 +1,25 @@
+/**
+ * A self-signed certificate for 127.0.0.1 / localhost (EC P-256, valid for 100 years), made for
+ * these tests only: it lets the emulator serve HTTPS so the client's TLS options are exercised.
+ * The key protects nothing; never use it anywhere else.
+ */
+export const TEST_TLS_CERT = `-----BEGIN CERTIFICATE-----
+MIIBtjCCAVugAwIBAgIUYOscsNCSKs5QKroLZ4XYklfsE8gwCgYIKoZIzj0EAwIw
+ITEfMB0GA1UEAwwWY2xvdWRpZnktZW11bGF0b3ItdGVzdDAgFw0yNjExMjMxOTI5
+MTZaGA8yMTI2MTAzMDE5MjkxNlowITEfMB0GA1UEAwwWY2xvdWRpZnktZW11bGF0
+b3ItdGVzdDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABDQvqg9Q++1vT7uw8CSZ
+MLVjUXhWAjKhGBtH3bUqspXpKrN7vmLz10tHJEDisjaMHxCvaB1xVjhd0fampstD
+zeujbzBtMB0GA1UdDgQWBBScKk5WOKmSjUHrMdXuajYF6suDtDAfBgNVHSMEGDAW
+gBScKk5WOKmSjUHrMdXuajYF6suDtDAPBgNVHRMBAf8EBTADAQH/MBoGA1UdEQQT
+MBGHBH8AAAGCCWxvY2FsaG9zdDAKBggqhkjOPQQDAgNJADBGAiEArH4l7mgse817
+A4NoYj/bLVotL9sxCD3pVEBSOJnyN7MCIQDCzye3iAqNauLgI3pVnS/XTKQCc7Wb
+RJ/KMETVfdKQ3Q==
+-----END CERTIFICATE-----
+`;
+
+export const TEST_TLS_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgHt8R3Cw5b8BZ9N4O
+7HZu1itUItZiMnKbs1H3GclUqNmhRANCAAQ0L6oPUPvtb0+7sPAkmTC1Y1F4VgIy
+oRgbR921KrKV6Sqze75i89dLRyRA4rI2jB8Qr2gdcVY4XdH2pqbLQ83r
+-----END PRIVATE KEY-----
+`;
