@@ -64,3 +64,9 @@ export function pyRepr(value: unknown): string {
 export function clone<T>(value: T): T {
   return structuredClone(value);
 }
+
+/** The last non-empty line of a traceback: what the manager quotes from a failed execution. */
+export function lastLine(text: string | null): string {
+  const lines = (text ?? "").split("\n").filter((l) => l.trim() !== "");
+  return lines[lines.length - 1] ?? "";
+}

@@ -5,11 +5,12 @@ import { bodyBool, type RequestContext } from "../http/request.js";
 import type { Router } from "../http/router.js";
 import type { ParamDef, WorkflowDef } from "../model/blueprints.js";
 import { DslValidationError, validateValue } from "../model/constraints.js";
+import { newExecution } from "../state/factory.js";
 import type { DeploymentRecord, ExecutionRecord, TenantData } from "../state/records.js";
 import { ACTIVE_STATUSES } from "../state/records.js";
 import { isWorkflowAvailable, nodesActivity, renderExecution } from "../state/render.js";
-import { newId, nowIso } from "../util.js";
-import { executionsOf, expectDict, getDeployment } from "./deployments.js";
+import { lastLine } from "../util.js";
+import { executionsOf, expectDict, getDeployment } from "./common.js";
 
 export function renderExec(data: TenantData, exec: ExecutionRecord): Record<string, unknown> {
   return renderExecution(exec, data.deployments.get(exec.deploymentId)?.displayName ?? exec.deploymentId);
@@ -22,11 +23,6 @@ function requireString(body: Record<string, unknown>, name: string): string {
     throw badParameters(`${name} parameter is expected to be of type str but is of type ${typeof value}`);
   }
   return value;
-}
-
-function lastLine(text: string | null): string {
-  const lines = (text ?? "").split("\n").filter((l) => l.trim() !== "");
-  return lines[lines.length - 1] ?? "";
 }
 
 /** MGR `verify_deployment_environment_created_successfully`; `queue` does not bypass it. */
@@ -164,25 +160,18 @@ function startExecution(ctx: RequestContext, app: App) {
     }
     status = "queued";
   }
-  const exec: ExecutionRecord = {
-    id: newId(),
+  const exec = newExecution({
     tenant: dep.tenant,
     kind: "workflow",
     workflowId,
     deploymentId: dep.id,
     blueprintId: dep.blueprintId,
     status,
-    error: null,
-    createdAt: nowIso(),
-    startedAt: null,
-    endedAt: null,
     parameters,
     isDryRun: dryRun,
     allowCustomParameters: allowCustom,
     createdBy: ctx.user.username,
-    totalOperations: 0,
-    finishedOperations: 0,
-  };
+  });
   data.executions.set(exec.id, exec);
   app.engine.submit(exec);
   return { status: 201, body: renderExec(data, exec) };

@@ -6,7 +6,7 @@ import type { Router } from "../http/router.js";
 import type { SecretRecord } from "../state/records.js";
 import { renderSecret } from "../state/render.js";
 import { nowIso, pyList } from "../util.js";
-import { validateId } from "./deployments.js";
+import { validateId } from "./common.js";
 
 /** Secrets (MGR `resources_v3/secrets.py`); values never appear in lists or write responses. */
 

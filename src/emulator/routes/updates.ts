@@ -3,10 +3,11 @@ import { ManagerError, notFound } from "../errors.js";
 import { listReply, parseInclude, project } from "../http/listing.js";
 import { bodyBool, type RequestContext } from "../http/request.js";
 import type { Router } from "../http/router.js";
-import type { DeploymentUpdateRecord, ExecutionRecord } from "../state/records.js";
+import { newExecution } from "../state/factory.js";
+import type { DeploymentUpdateRecord } from "../state/records.js";
 import { renderUpdate } from "../state/render.js";
 import { newId, nowIso } from "../util.js";
-import { checkInputNames, expectDict, getDeployment } from "./deployments.js";
+import { checkInputNames, expectDict, getDeployment } from "./common.js";
 import { verifyEnvironmentCreated } from "./executions.js";
 
 /**
@@ -71,26 +72,17 @@ function initiate(ctx: RequestContext, app: App) {
   data.updates.set(update.id, update);
   if (preview) return { status: 200, body: renderUpdate(update) };
 
-  const exec: ExecutionRecord = {
-    id: newId(),
+  const exec = newExecution({
     tenant: dep.tenant,
     kind: "update",
     workflowId: "update",
     deploymentId: dep.id,
     blueprintId: bp.id,
-    status: "pending",
-    error: null,
-    createdAt: nowIso(),
-    startedAt: null,
-    endedAt: null,
     parameters: { update_id: update.id, preview, ...flags },
-    isDryRun: false,
     allowCustomParameters: true,
     createdBy: ctx.user.username,
-    totalOperations: 0,
-    finishedOperations: 0,
     updateId: update.id,
-  };
+  });
   update.executionId = exec.id;
   data.executions.set(exec.id, exec);
   app.engine.submit(exec);
