@@ -224,6 +224,10 @@ export class InstanceService {
       const targetVersion = target.config.maintenance_info?.version;
       const upgrade =
         req.maintenanceVersion !== undefined && req.maintenanceVersion !== record.maintenanceVersion;
+      // After a plan change the instance runs the target plan, so it carries that plan's version
+      // (platforms that send `maintenance_info: {}` would otherwise see an upgrade forever).
+      const maintenanceVersion =
+        upgrade || target.id !== current.id ? targetVersion : record.maintenanceVersion;
 
       const derived = this.deps.derived(target.id);
       const updateSlot =
@@ -292,7 +296,7 @@ export class InstanceService {
               planId: target.id,
               parameters: storedParameters,
               context,
-              maintenanceVersion: upgrade ? targetVersion : record.maintenanceVersion,
+              maintenanceVersion,
               dashboardUrl: dashboardUrl ?? record.dashboardUrl,
             },
           },
@@ -308,7 +312,7 @@ export class InstanceService {
         inputs,
         changedInputs: changed,
         context,
-        maintenanceVersion: upgrade ? targetVersion : record.maintenanceVersion,
+        maintenanceVersion,
         dashboardUrl,
       };
       const operation = this.newOperation("update", "start_update", print, target, this.now());
