@@ -87,6 +87,8 @@ const TRANSIENT_CODES = new Set<string>([
 /**
  * "Try again later": the manager was unreachable, timed out, sat behind a failing proxy
  * (502/503/504) or is in maintenance. Anything else means the request itself was refused.
+ * Every network error counts, TLS and DNS failures included: from the caller's side the manager
+ * is unreachable, and nothing was done (the client itself only retries refused/reset/timeout).
  */
 export function isTransient(error: unknown): boolean {
   if (error instanceof CloudifyNetworkError) return true;

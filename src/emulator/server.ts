@@ -109,6 +109,8 @@ export interface EmulatorHandle {
 
 const DEFAULT_TENANT = "default_tenant";
 const MAX_BODY = 16 * 1024 * 1024;
+/** The request log keeps the most recent entries only, so a long-running emulator stays small. */
+const MAX_LOGGED_REQUESTS = 50_000;
 
 function loadCatalogue(source: EmulatorOptions["blueprints"]): Catalogue {
   if (source === undefined) return loadCatalogueFile(shippedBlueprintsPath());
@@ -219,6 +221,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       return;
     }
     requests.push({ method, path: url.pathname, at: nowIso() });
+    if (requests.length > MAX_LOGGED_REQUESTS) requests.splice(0, requests.length - MAX_LOGGED_REQUESTS);
     const decision = faults.forRequest(method, url.pathname);
     if (decision.latencyMs > 0) await sleep(decision.latencyMs);
     if (decision.drop) {
