@@ -286,9 +286,9 @@ export function compileTree(
     try {
       const tree = compileValueTree(current, pathToString(at));
       const leaves = templateLeafPaths(current);
-      tree.templates.forEach((template, i) =>
-        checkReferences(ctx, template, [...at, ...(leaves[i] ?? [])], spec, params),
-      );
+      tree.templates.forEach((template, i) => {
+        checkReferences(ctx, template, [...at, ...(leaves[i] ?? [])], spec, params);
+      });
       return tree;
     } catch (error) {
       if (!(error instanceof TemplateSyntaxError) || !error.valuePath) throw error;
@@ -298,7 +298,7 @@ export function compileTree(
           "error",
           leaf,
           `template syntax: ${error.reason}`,
-          templatePosition(ctx.source, leaf, error),
+          templatePosition(ctx.source, leaf, error, String(leafAt(current, error.valuePath))),
         ),
       );
       current = replaceLeaf(current, error.valuePath, "");
@@ -310,12 +310,21 @@ export function compileTree(
 function templateLeafPaths(value: unknown, path: Path = [], out: Path[] = []): Path[] {
   if (typeof value === "string") {
     if (value.includes("{{")) out.push(path);
-  } else if (Array.isArray(value)) value.forEach((item, i) => templateLeafPaths(item, [...path, i], out));
-  else if (value && typeof value === "object") {
+  } else if (Array.isArray(value)) {
+    value.forEach((item, i) => {
+      templateLeafPaths(item, [...path, i], out);
+    });
+  } else if (value && typeof value === "object") {
     for (const key of Object.keys(value))
       templateLeafPaths((value as Record<string, unknown>)[key], [...path, key], out);
   }
   return out;
+}
+
+function leafAt(value: unknown, path: readonly (string | number)[]): unknown {
+  let node = value;
+  for (const segment of path) node = (node as Record<string | number, unknown> | undefined)?.[segment];
+  return node;
 }
 
 function replaceLeaf(value: unknown, path: readonly (string | number)[], replacement: unknown): unknown {
@@ -345,7 +354,7 @@ function compileChecked(
         "error",
         at,
         `template syntax: ${error.reason}`,
-        templatePosition(ctx.source, at, error),
+        templatePosition(ctx.source, at, error, text),
       ),
     );
     return undefined;
@@ -380,23 +389,41 @@ function checkReferences(
   }
 }
 
-/** Maps a line/column inside a template to the file, by finding that template line in the scalar's source. */
-function templatePosition(source: ConfigSource, at: Path, error: TemplateSyntaxError) {
-  const scalar = source.scalarSource(at);
+/**
+ * Maps a line/column inside a template to the file. The template is the scalar's value, which
+ * YAML may have built from several source lines (block scalars drop their indentation and
+ * header, folded and quoted scalars join lines), so the value is aligned with the raw source
+ * character by character rather than line by line.
+ */
+function templatePosition(source: ConfigSource, at: Path, error: TemplateSyntaxError, template: string) {
   const fallback = source.position(at);
+  const scalar = source.scalarSource(at);
   if (!scalar) return fallback;
-  const templateLines = source.text.length ? templateSourceLines(scalar.raw) : [];
-  const wanted = templateLines[error.line - 1];
-  if (wanted === undefined) return fallback;
-  const index = scalar.raw.indexOf(wanted.text);
-  if (index < 0) return fallback;
-  return source.positionOfOffset(scalar.start + index + Math.max(0, error.column - 1));
+  const lines = template.split("\n");
+  if (error.line < 1 || error.line > lines.length) return fallback;
+  let index = Math.max(0, error.column - 1);
+  for (const line of lines.slice(0, error.line - 1)) index += line.length + 1;
+  const offset = rawOffset(template, scalar.raw, Math.min(index, template.length));
+  return offset === undefined ? fallback : source.positionOfOffset(scalar.start + offset);
 }
 
-function templateSourceLines(raw: string): { text: string }[] {
-  // The first raw line may carry the opening quote or a block indicator; strip those so the
-  // text of each template line can be found verbatim in the source.
-  return raw.split("\n").map((line, i) => ({
-    text: (i === 0 ? line.replace(/^["'|>][-+]?\s*/, "") : line.trimStart()).replace(/["']\s*$/, ""),
-  }));
+/**
+ * Offset in `raw` (a scalar's source text) of character `index` of its value. What YAML drops
+ * between two characters of the value is whitespace, line breaks, quotes and escape
+ * backslashes, so each character of the value is the next matching one in the source (a space
+ * may come from a folded line break). Undefined when they do not line up (escapes such as \t,
+ * or `${VAR}` replaced by its value), so the caller falls back to the start of the scalar.
+ */
+function rawOffset(value: string, raw: string, index: number): number | undefined {
+  // Skip a block scalar's header line (indicators and a comment) or a quoted scalar's quote.
+  let j = /^[|>]/.test(raw) ? raw.indexOf("\n") + 1 : /^["']/.test(raw) ? 1 : 0;
+  if (j === 0 && /^[|>]/.test(raw)) return undefined;
+  for (let i = 0; i < value.length; i++) {
+    const char = value[i];
+    while (j < raw.length && raw[j] !== char && !(char === " " && raw[j] === "\n")) j++;
+    if (j >= raw.length) return undefined;
+    if (i === index) return j;
+    j++;
+  }
+  return index === value.length ? j : undefined;
 }
