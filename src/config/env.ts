@@ -2,8 +2,11 @@ import type { ConfigIssue } from "./issues.js";
 import { pathToString } from "./issues.js";
 import type { ConfigSource, Path } from "./source.js";
 
-/** `${NAME}`, `${NAME:-default}`; `$${` is a literal `${`. */
-const REFERENCE = /\$(\$)?\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+/**
+ * `${NAME}`, `${NAME:-default}`; `$${` is a literal `${`. Any other `${` matches with no name:
+ * it is malformed (`${NAME:default}`, `${NAME`), reported instead of silently kept as text.
+ */
+const REFERENCE = /\$\$\{|\$\{(?:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\})?/g;
 
 export interface InterpolationResult {
   value: unknown;
@@ -31,8 +34,19 @@ export function interpolateEnv(
       if (!node.includes("${")) return node;
       return node.replace(
         REFERENCE,
-        (match, escaped: string | undefined, name: string, fallback?: string) => {
-          if (escaped) return match.slice(1);
+        (match: string, name: string | undefined, fallback: string | undefined, offset: number) => {
+          if (match === "$${") return "${";
+          if (name === undefined) {
+            const text = node.slice(offset).match(/^\$\{[^}\s]{0,40}\}?/)?.[0] ?? match;
+            issues.push(
+              source.issue(
+                "error",
+                path,
+                `malformed environment reference ${JSON.stringify(text)}: write \${NAME} or \${NAME:-default}, or $\${ for a literal \${`,
+              ),
+            );
+            return match;
+          }
           const set = env[name];
           if (set !== undefined && set !== "") return set;
           if (fallback !== undefined) return fallback;
