@@ -12,9 +12,10 @@ import {
   renderBindingResult,
 } from "./credentials.js";
 import type { OperationEngine } from "./engine/engine.js";
-import { fingerprint, newOperationId } from "./ids.js";
+import { fingerprint } from "./ids.js";
 import { type LastOperationView, operationView } from "./instances.js";
 import type { KeyedMutex } from "./mutex.js";
+import { purgeTombstones, startOperation, tombstoneAnswers } from "./operations.js";
 import { checkParameters, mergeParameters, type Parameters } from "./parameters.js";
 import {
   BINDINGS,
@@ -23,6 +24,7 @@ import {
   INSTANCES,
   type InstanceRecord,
   type Operation,
+  type OperationType,
 } from "./records.js";
 import { type Sealer, sealContext } from "./sealing.js";
 
@@ -131,7 +133,11 @@ export class BindingService {
           );
         }
         if (existing.status === "bound") return { kind: "exists", binding: this.view(existing) };
-        if (existing.status === "binding") return { kind: "accepted", operation: existing.operation.id };
+        if (existing.status === "binding") {
+          // A 202 is only allowed to a request that accepts incomplete operations (A2).
+          if (!req.acceptsIncomplete) throw new OsbError("AsyncRequired", ASYNC_REQUIRED_DESCRIPTION);
+          return { kind: "accepted", operation: existing.operation.id };
+        }
         if (existing.status === "unbinding")
           throw new OsbError("ConcurrencyError", `Service binding ${req.bindingId} is being unbound.`);
         // bind_failed: an identical request tries again.
@@ -168,7 +174,9 @@ export class BindingService {
         parameters: this.deps.sealer.seal(merged, sealContext(id, "parameters")),
         predecessorBindingId: req.predecessorBindingId,
         seed: this.deps.sealer.seal(seed, sealContext(id, "seed")),
-        executionIds: existing?.executionIds ?? [],
+        // Every execution an earlier binding with this id ran (its tombstone's too), so none of
+        // them is ever adopted as this bind's create workflow.
+        executionIds: this.deps.store.get<BindingRecord>(BINDINGS, id)?.executionIds ?? [],
         operation: this.newOperation("bind", "start_workflow", print, plan, now),
         createdAt: new Date(now).toISOString(),
         ...this.lifetime(plan, now),
@@ -206,7 +214,10 @@ export class BindingService {
         );
       }
       const op = record.operation;
-      if (op.state === "in progress" && op.type === "unbind") return { kind: "accepted", operation: op.id };
+      if (op.state === "in progress" && op.type === "unbind") {
+        if (!req.acceptsIncomplete) throw new OsbError("AsyncRequired", ASYNC_REQUIRED_DESCRIPTION);
+        return { kind: "accepted", operation: op.id };
+      }
       const plan = this.deps.catalog().plansById.get(record.planId);
       const revokes = record.mode === "workflow" && Boolean(plan?.binding.delete);
       if (!revokes) {
@@ -256,9 +267,9 @@ export class BindingService {
     if (!record || record.instanceId !== instanceId)
       throw new OsbError("NotFound", `Service binding ${bindingId} is unknown.`);
     if (record.status === "deleted") {
-      const age = this.now() - Date.parse(record.deletedAt ?? record.operation.updatedAt);
-      if (age < this.deps.settings().tombstoneSeconds * 1000)
+      if (tombstoneAnswers(record, this.now(), this.deps.settings().tombstoneSeconds)) {
         return { state: "succeeded", description: "Unbound." };
+      }
       throw new OsbError("Gone", `Service binding ${bindingId} was unbound.`);
     }
     const view = operationView(record.operation);
@@ -267,17 +278,13 @@ export class BindingService {
     return view;
   }
 
-  async purgeTombstones(goneRetentionSeconds: number): Promise<number> {
-    const limit = this.now() - (this.deps.settings().tombstoneSeconds + goneRetentionSeconds) * 1000;
-    const expired = this.deps.store
-      .list<BindingRecord>(BINDINGS)
-      .filter(
-        ({ value }) =>
-          value.status === "deleted" && Date.parse(value.deletedAt ?? value.operation.updatedAt) < limit,
-      );
-    if (expired.length)
-      await this.deps.store.commit(expired.map(({ id }) => ({ type: "delete", collection: BINDINGS, id })));
-    return expired.length;
+  /** Forgets tombstones that have answered long enough (their 410 period included). */
+  purgeTombstones(goneRetentionSeconds: number): Promise<number> {
+    return purgeTombstones(
+      this.deps.store,
+      BINDINGS,
+      this.now() - (this.deps.settings().tombstoneSeconds + goneRetentionSeconds) * 1000,
+    );
   }
 
   private async renderNow(
@@ -399,25 +406,19 @@ export class BindingService {
   }
 
   private newOperation(
-    type: Operation["type"],
+    type: OperationType,
     step: string,
     print: string,
     plan: CompiledPlan | undefined,
     now: number,
   ): Operation {
-    const limit = plan?.config.maximum_polling_duration ?? this.deps.settings().defaultTimeoutSeconds;
-    const at = new Date(now).toISOString();
-    return {
-      id: newOperationId(type),
+    return startOperation(
       type,
-      state: "in progress",
       step,
-      fingerprint: print,
-      attempts: 0,
-      startedAt: at,
-      updatedAt: at,
-      deadline: new Date(now + limit * 1000).toISOString(),
-    };
+      print,
+      plan?.config.maximum_polling_duration ?? this.deps.settings().defaultTimeoutSeconds,
+      now,
+    );
   }
 
   private async save(record: BindingRecord): Promise<void> {

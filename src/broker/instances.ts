@@ -6,8 +6,9 @@ import type { StateStore } from "../state/index.js";
 import type { DerivedPlanSchemas } from "./blueprint-schemas.js";
 import { assertUpdatable, changedInputs, deploymentLabels, renderInputs } from "./deployment-inputs.js";
 import type { OperationEngine } from "./engine/engine.js";
-import { canonicalJson, deploymentIdFor, fingerprint, newOperationId } from "./ids.js";
+import { canonicalJson, deploymentIdFor, fingerprint } from "./ids.js";
 import type { KeyedMutex } from "./mutex.js";
+import { purgeTombstones, startOperation, tombstoneAnswers } from "./operations.js";
 import {
   checkParameters,
   effectiveSchema,
@@ -340,15 +341,18 @@ export class InstanceService {
       const print = fingerprint({ deprovision: req.instanceId });
       // A provision still running is halted first (OSB section 8), then everything is removed.
       const halting = op.state === "in progress" && op.type === "provision";
+      // A provision that failed at its deadline may have left its Cloudify execution running:
+      // stop it too rather than queue the uninstall behind it (cancelling a finished one is a no-op).
+      const stale = op.state === "failed" && op.type === "provision" && op.executionId !== undefined;
       const operation = this.newOperation(
         "deprovision",
-        halting ? "cancel_provision" : "start_uninstall",
+        halting || stale ? "cancel_provision" : "start_uninstall",
         print,
         plan,
         this.now(),
       );
       operation.priorStatus = halting ? "provision_failed" : record.status;
-      if (halting && op.executionId) operation.cancelExecutionId = op.executionId;
+      if ((halting || stale) && op.executionId) operation.cancelExecutionId = op.executionId;
       await this.save({ ...record, status: "deprovisioning", operation });
       return { kind: "accepted", operation: operation.id };
     });
@@ -385,36 +389,26 @@ export class InstanceService {
     if (!record) throw new OsbError("NotFound", `Service instance ${instanceId} is unknown.`);
     if (record.status === "deleted") {
       // Tombstone: keep answering succeeded for a while after an async delete (A8, X7), then 410.
-      if (this.tombstoneAnswers(record))
+      if (tombstoneAnswers(record, this.now(), this.deps.settings().tombstoneSeconds))
         return { state: "succeeded", description: record.operation.description ?? "Deprovisioned." };
       throw new OsbError("Gone", `Service instance ${instanceId} was deprovisioned.`);
     }
     return operationView(record.operation);
   }
 
-  /** Removes tombstones that have answered long enough (their 410 period included). */
-  async purgeTombstones(goneRetentionSeconds: number): Promise<number> {
-    const limit = this.now() - (this.deps.settings().tombstoneSeconds + goneRetentionSeconds) * 1000;
-    const expired = this.deps.store
-      .list<InstanceRecord>(INSTANCES)
-      .filter(
-        ({ value }) =>
-          value.status === "deleted" && Date.parse(value.deletedAt ?? value.operation.updatedAt) < limit,
-      );
-    if (expired.length)
-      await this.deps.store.commit(expired.map(({ id }) => ({ type: "delete", collection: INSTANCES, id })));
-    return expired.length;
+  /** Forgets tombstones that have answered long enough (their 410 period included). */
+  purgeTombstones(goneRetentionSeconds: number): Promise<number> {
+    return purgeTombstones(
+      this.deps.store,
+      INSTANCES,
+      this.now() - (this.deps.settings().tombstoneSeconds + goneRetentionSeconds) * 1000,
+    );
   }
 
   /** The record of an instance that exists (tombstones do not). */
   live(instanceId: string): InstanceRecord | undefined {
     const record = this.deps.store.get<InstanceRecord>(INSTANCES, instanceId);
     return record && record.status !== "deleted" ? record : undefined;
-  }
-
-  private tombstoneAnswers(record: InstanceRecord): boolean {
-    const deletedAt = Date.parse(record.deletedAt ?? record.operation.updatedAt);
-    return this.now() - deletedAt < this.deps.settings().tombstoneSeconds * 1000;
   }
 
   private resolvePlan(serviceId: string, planId: string): CompiledPlan {
@@ -455,19 +449,13 @@ export class InstanceService {
     plan: CompiledPlan | undefined,
     now: number,
   ): Operation {
-    const limit = plan?.config.maximum_polling_duration ?? this.deps.settings().defaultTimeoutSeconds;
-    const at = new Date(now).toISOString();
-    return {
-      id: newOperationId(type),
+    return startOperation(
       type,
-      state: "in progress",
       step,
-      fingerprint: print,
-      attempts: 0,
-      startedAt: at,
-      updatedAt: at,
-      deadline: new Date(now + limit * 1000).toISOString(),
-    };
+      print,
+      plan?.config.maximum_polling_duration ?? this.deps.settings().defaultTimeoutSeconds,
+      now,
+    );
   }
 
   /** Durable before the caller answers; then the engine starts on it at once. */

@@ -12,3 +12,17 @@ export function accepted(c: Context<OsbEnv>, ports: OsbPorts, body: Record<strin
 export function compact(body: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined));
 }
+
+/** The answer to PROV and UPD: 202 with the operation while Cloudify works, else 200. */
+export function instanceOutcome(
+  c: Context<OsbEnv>,
+  ports: OsbPorts,
+  outcome:
+    | { kind: "accepted"; operation: string; dashboardUrl?: string }
+    | { kind: "done"; dashboardUrl?: string },
+) {
+  if (outcome.kind === "accepted") {
+    return accepted(c, ports, compact({ operation: outcome.operation, dashboard_url: outcome.dashboardUrl }));
+  }
+  return c.json(compact({ dashboard_url: outcome.dashboardUrl }), 200);
+}

@@ -8,7 +8,7 @@ import {
   readJsonObject,
   requiredString,
 } from "../request.js";
-import { accepted, compact } from "../responses.js";
+import { instanceOutcome } from "../responses.js";
 
 /** PROV: PUT /v2/service_instances/:instance_id (OSB section 5). */
 export function provision(ports: OsbPorts) {
@@ -28,13 +28,6 @@ export function provision(ports: OsbPorts) {
       acceptsIncomplete,
       originatingIdentity: c.get("originatingIdentity"),
     });
-    if (outcome.kind === "accepted") {
-      return accepted(
-        c,
-        ports,
-        compact({ operation: outcome.operation, dashboard_url: outcome.dashboardUrl }),
-      );
-    }
-    return c.json(compact({ dashboard_url: outcome.dashboardUrl }), 200);
+    return instanceOutcome(c, ports, outcome);
   };
 }

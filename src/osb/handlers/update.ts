@@ -9,7 +9,7 @@ import {
   readJsonObject,
   requiredString,
 } from "../request.js";
-import { accepted, compact } from "../responses.js";
+import { instanceOutcome } from "../responses.js";
 
 /** UPD: PATCH /v2/service_instances/:instance_id (OSB section 7). An unknown instance is 404. */
 export function update(ports: OsbPorts) {
@@ -26,13 +26,6 @@ export function update(ports: OsbPorts) {
       acceptsIncomplete,
       originatingIdentity: c.get("originatingIdentity"),
     });
-    if (outcome.kind === "accepted") {
-      return accepted(
-        c,
-        ports,
-        compact({ operation: outcome.operation, dashboard_url: outcome.dashboardUrl }),
-      );
-    }
-    return c.json(compact({ dashboard_url: outcome.dashboardUrl }), 200);
+    return instanceOutcome(c, ports, outcome);
   };
 }
