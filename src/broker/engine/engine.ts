@@ -22,6 +22,7 @@ export interface EngineSettings {
 }
 
 const MAX_STEPS_PER_RUN = 20;
+const SWEEP_CONCURRENCY = 16;
 
 /**
  * Drives every in-progress operation forward, whether or not the platform polls: a timer
@@ -83,15 +84,24 @@ export class OperationEngine {
   /** Every resource with an operation in progress and due now. */
   async sweep(): Promise<void> {
     const now = this.now();
-    const work: Promise<void>[] = [];
+    const due: [string, string][] = [];
     for (const kind of this.kinds) {
       for (const { id, value } of this.deps.store.list<{ operation?: Operation }>(kind.collection)) {
         if (value.operation?.state !== "in progress") continue;
         if ((this.due.get(`${kind.collection}/${id}`) ?? 0) > now) continue;
-        work.push(this.kick(kind.collection, id));
+        due.push([kind.collection, id]);
       }
     }
-    await Promise.all(work);
+    // A bounded number at a time: a thousand operations in flight must not become a thousand
+    // concurrent requests to the manager every tick.
+    let next = 0;
+    const worker = async () => {
+      while (next < due.length && !this.stopped) {
+        const [collection, id] = due[next++]!;
+        await this.kick(collection, id);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(SWEEP_CONCURRENCY, due.length) }, worker));
   }
 
   private async advance(collection: string, id: string): Promise<void> {
