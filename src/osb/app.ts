@@ -4,6 +4,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { OsbEnv } from "./context.js";
 import { errorBody, OsbError } from "./errors.js";
 import { getCatalog } from "./handlers/catalog.js";
+import { accessLog } from "./middleware/access-log.js";
 import { apiVersion } from "./middleware/api-version.js";
 import { basicAuth } from "./middleware/basic-auth.js";
 import { originatingIdentity } from "./middleware/originating-identity.js";
@@ -31,6 +32,7 @@ export function createOsbApp(ports: OsbPorts, extraRoutes: (ports: OsbPorts) => 
   });
 
   app.use("*", requestIdentity(ports.log));
+  app.use("*", accessLog());
   app.use("/v2/*", basicAuth(ports.credentials));
   app.use("/v2/*", apiVersion());
   app.use("/v2/*", originatingIdentity());
