@@ -169,9 +169,11 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
   engine.start();
   void schemas.load(config.get().loaded.catalog);
   const janitor = setInterval(() => {
-    void instances
-      .purgeTombstones(GONE_RETENTION_SECONDS)
-      .catch((error) => log.error({ err: error }, "tombstone purge failed"));
+    for (const service of [instances, bindings]) {
+      void service
+        .purgeTombstones(GONE_RETENTION_SECONDS)
+        .catch((error) => log.error({ err: error }, "tombstone purge failed"));
+    }
   }, JANITOR_INTERVAL_MS);
   janitor.unref();
 
