@@ -2,17 +2,10 @@ import type { BlueprintDef, LabelPair } from "../model/blueprints.js";
 
 /** In-memory rows of the emulated manager. Responses are rendered from these in `render.ts`. */
 
-export type ExecutionStatus =
-  | "pending"
-  | "started"
-  | "cancelling"
-  | "force_cancelling"
-  | "kill_cancelling"
-  | "queued"
-  | "scheduled"
-  | "terminated"
-  | "failed"
-  | "cancelled";
+// The statuses are the wire protocol's, shared with the client rather than declared twice.
+import { type ExecutionStatus, TERMINAL_EXECUTION_STATUSES } from "../../cloudify/types.js";
+
+export type { ExecutionStatus };
 
 export const ACTIVE_STATUSES: ReadonlySet<ExecutionStatus> = new Set([
   "pending",
@@ -21,7 +14,7 @@ export const ACTIVE_STATUSES: ReadonlySet<ExecutionStatus> = new Set([
   "force_cancelling",
   "kill_cancelling",
 ]);
-export const TERMINAL_STATUSES: ReadonlySet<ExecutionStatus> = new Set(["terminated", "failed", "cancelled"]);
+export const TERMINAL_STATUSES = TERMINAL_EXECUTION_STATUSES;
 
 export type ExecutionKind = "create_env" | "delete_env" | "update" | "workflow";
 
