@@ -305,7 +305,13 @@ describe("BIND workflow mode (pg small)", () => {
 
   it("BIND A4 concurrent identical binds start one create_user and share one operation", async () => {
     const bid = newId();
-    const responses = await Promise.all(Array.from({ length: 5 }, () => bind(bid)));
+    const release = holdExecutions(emulator);
+    let responses: Awaited<ReturnType<typeof bind>>[];
+    try {
+      responses = await Promise.all(Array.from({ length: 5 }, () => bind(bid)));
+    } finally {
+      release();
+    }
     for (const response of responses) expect(response.status).toBe(202);
     expect(new Set(responses.map((r) => r.body.operation)).size).toBe(1);
     expect((await waitForBinding(osb, iid, bid)).body.state).toBe("succeeded");
