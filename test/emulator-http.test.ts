@@ -11,6 +11,10 @@ let emulator: EmulatorHandle;
 
 beforeAll(async () => {
   emulator = await startTestEmulator({
+    // Several tests observe executions while they run (in_progress summaries, refusals while
+    // busy). Phases of a few hundred milliseconds keep those windows open on a loaded CI
+    // machine; the fast defaults made them flaky.
+    timings: { pendingMs: 30, createEnvMs: 150, deleteEnvMs: 250, workflowMs: 250, cancelMs: 30, scale: 0.1 },
     tenants: ["default_tenant", "other_tenant"],
     users: [
       { username: "admin", password: "admin" },
