@@ -2,11 +2,12 @@ import {
   CloudifyApiError,
   type CloudifyClient,
   CloudifyNetworkError,
+  type Deployment,
   type Execution,
   isNotFound,
   isTransient,
 } from "../cloudify/index.js";
-import type { CloudifyFailure, CloudifyPort, ExecutionView } from "./cloudify-port.js";
+import type { CloudifyFailure, CloudifyPort, DeploymentView, ExecutionView } from "./cloudify-port.js";
 
 /** The domain's view of Cloudify, on the REST client: not-found becomes `undefined`. */
 export function cloudifyAdapter(client: CloudifyClient): CloudifyPort {
@@ -40,13 +41,13 @@ export function cloudifyAdapter(client: CloudifyClient): CloudifyPort {
           include: ["id", "blueprint_id", "create_execution", "labels"],
         }),
       );
-      if (!d) return undefined;
-      return {
-        id: d.id,
-        blueprintId: d.blueprint_id,
-        createExecutionId: d.create_execution ?? undefined,
-        labels: (d.labels ?? []).map((l) => ({ key: l.key, value: l.value })),
-      };
+      return d ? deploymentView(d) : undefined;
+    },
+    async findDeployments(labels) {
+      const found = await client.deployments.searchByLabels(labels, {
+        include: ["id", "blueprint_id", "create_execution", "labels"],
+      });
+      return found.map(deploymentView);
     },
     async createDeployment(request) {
       const d = await client.deployments.create(request.deploymentId, {
@@ -104,6 +105,15 @@ export function cloudifyAdapter(client: CloudifyClient): CloudifyPort {
       return secret?.value;
     },
     classify,
+  };
+}
+
+function deploymentView(d: Deployment): DeploymentView {
+  return {
+    id: d.id,
+    blueprintId: d.blueprint_id,
+    createExecutionId: d.create_execution ?? undefined,
+    labels: (d.labels ?? []).map((l) => ({ key: l.key, value: l.value })),
   };
 }
 

@@ -10,6 +10,8 @@ export type { BlueprintInput, ExecutionStatus };
 export interface CloudifyPort {
   getBlueprintInputs(blueprintId: string): Promise<Record<string, BlueprintInput> | undefined>;
   getDeployment(deploymentId: string): Promise<DeploymentView | undefined>;
+  /** Deployments carrying all these labels. */
+  findDeployments(labels: Record<string, string>): Promise<DeploymentView[]>;
   /** Starts an asynchronous create; returns the create_deployment_environment execution id. */
   createDeployment(request: CreateDeploymentRequest): Promise<{ createExecutionId: string }>;
   /** Asks Cloudify to delete; removal is asynchronous. Resolves quietly when already gone. */

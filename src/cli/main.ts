@@ -28,6 +28,11 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
     run: async (args) => (await import("./commands/state.js")).stateCommand(args),
     summary: "inspect or maintain the state directory (export, rekey)",
   },
+  orphans: {
+    run: async (args) => (await import("./commands/orphans.js")).orphansCommand(args),
+    summary:
+      "list Cloudify deployments of the broker that no instance owns, and instances whose deployment is gone",
+  },
   demo: {
     run: async (args) => (await import("./commands/demo.js")).demoCommand(args),
     summary: "run the broker against the bundled emulator with generated demo credentials",
@@ -50,5 +55,5 @@ export async function main(argv: string[]): Promise<number> {
 
 function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return `Usage: cfy-broker <command> [options]\n\nCommands:\n${lines.join("\n")}\n\nEvery command accepts --config FILE (default ./broker.yaml).\n`;
+  return `Usage: cfy-broker <command> [options]\n\nCommands:\n${lines.join("\n")}\n\nCommands that read the configuration take --config FILE (default ./broker.yaml).\n`;
 }

@@ -3,7 +3,6 @@ import { serve } from "@hono/node-server";
 import { BindingService } from "../broker/bindings.js";
 import { BlueprintSchemas } from "../broker/blueprint-schemas.js";
 import { renderCatalog } from "../broker/catalog.js";
-import { cloudifyAdapter } from "../broker/cloudify-adapter.js";
 import { bindingMachines, bindingStatusAfter } from "../broker/engine/binding-machines.js";
 import { OperationEngine } from "../broker/engine/engine.js";
 import {
@@ -16,13 +15,13 @@ import { InstanceService } from "../broker/instances.js";
 import { KeyedMutex } from "../broker/mutex.js";
 import { BINDINGS, type BindingRecord, INSTANCES, type InstanceRecord } from "../broker/records.js";
 import { Sealer } from "../broker/sealing.js";
-import { CloudifyClient } from "../cloudify/index.js";
 import { keyringFromSpecs } from "../crypto/index.js";
 import { createLogger, type Logger } from "../log/logger.js";
 import { createOsbApp } from "../osb/app.js";
 import { osbRoutes } from "../osb/routes.js";
 import type { Catalog } from "../osb/types.js";
 import { FileStateStore } from "../state/index.js";
+import { connectCloudify } from "./cloudify-connection.js";
 import { type ConfigOverrides, LiveConfig } from "./live-config.js";
 
 export interface BrokerServerOptions {
@@ -67,17 +66,10 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
   const store = new FileStateStore({ dir: runtime().stateDir, logger: log.child({ component: "state" }) });
   await store.open();
 
-  const cfy = runtime().cloudify;
-  const client = new CloudifyClient({
-    url: cfy.url,
-    tenant: cfy.tenant,
-    auth: cfy.auth,
-    timeoutMs: cfy.timeoutMs,
-    retry: { attempts: cfy.retries },
-    tls: { caFile: cfy.url.startsWith("https:") ? cfy.caFile : undefined, insecure: cfy.insecure },
-    logger: log.child({ component: "cloudify" }),
-  });
-  const cloudify = cloudifyAdapter(client);
+  const { client, port: cloudify } = connectCloudify(
+    runtime().cloudify,
+    log.child({ component: "cloudify" }),
+  );
   const mutex = new KeyedMutex();
   const engine = new OperationEngine({
     store,
