@@ -191,7 +191,10 @@ describe("DEPROV status table", () => {
     expect((await deprovision(osb, id)).status).toBe(202);
     expect((await waitForInstanceOperation(osb, id)).body.state).toBe("succeeded");
     // osb-checker polls 3 times per step, with or without the literal operation (X6, X7).
-    for (const query of [{}, { operation: "deprovision" }, { operation: "whatever" }, {}]) {
+    for (const query of [{}, { operation: "deprovision" }, { operation: "whatever" }, {}] as Record<
+      string,
+      string
+    >[]) {
       const last = await lastOperation(osb, id, query);
       expect(last.status).toBe(200);
       expect(last.body.state).toBe("succeeded");
