@@ -119,7 +119,7 @@ describe("PROV status table", () => {
     }
   });
 
-  it("PROV 202 A5 an identical re-send while in progress answers 202 with the same operation, never 200", async () => {
+  it("PROV 202 A5 §12 in progress + identical: 202 with the same operation, never 200", async () => {
     const id = newId();
     const release = holdCreate(id);
     try {
@@ -153,7 +153,7 @@ describe("PROV status table", () => {
     expect((await waitForInstanceOperation(osb, id)).body.state).toBe("succeeded");
   });
 
-  it("PROV 200 X8 an identical PUT of a provisioned instance answers 200, with or without accepts_incomplete", async () => {
+  it("PROV 200 X8 §12 done + identical: 200, with or without accepts_incomplete", async () => {
     const id = newId();
     await provisionInstance(osb, id);
     const puts = emulator.requests.count({ method: "PUT", path: deploymentPath(id) });
@@ -166,7 +166,7 @@ describe("PROV status table", () => {
     expect(emulator.requests.count({ method: "PUT", path: deploymentPath(id) })).toBe(puts);
   });
 
-  it("PROV 409 on different attributes of a provisioned instance (plan, parameters, space, context)", async () => {
+  it("PROV 409 §12 done + different attributes (plan, parameters, org, space, context)", async () => {
     const id = newId();
     await provisionInstance(osb, id, provisionBody(PG.small, { parameters: { db_name: "orders" } }));
     const base = provisionBody(PG.small, { parameters: { db_name: "orders" } });
@@ -184,7 +184,7 @@ describe("PROV status table", () => {
     expect(emulator.requests.count({ method: "PUT", path: deploymentPath(id) })).toBe(1);
   });
 
-  it("PROV 409 on different attributes while the provision is in progress", async () => {
+  it("PROV 409 §12 in progress + different attributes", async () => {
     const id = newId();
     const release = holdCreate(id);
     try {
@@ -380,6 +380,37 @@ describe("PROV behaviour", () => {
     }
     expect((await waitForInstanceOperation(osb, id)).body.state).toBe("succeeded");
     expect((await osb.get(instancePath(id))).status).toBe(200);
+  });
+});
+
+describe("GETI and H9", () => {
+  it("GETI 404 for an unknown instance", async () => {
+    expectError(await osb.get(instancePath(newId())), 404, "NotFound");
+  });
+
+  it("PROV H9 an instance id with reserved characters is decoded, kept exactly, and never yields a malformed dashboard_url", async () => {
+    const raw = `odd id é/ 1?x=y#z% ${newId()}`;
+    const id = encodeURIComponent(raw);
+    const response = await put(id, provisionBody());
+    expect(response.status).toBe(202);
+    // The validating client already rejects a dashboard_url that is not a URI; with this id the
+    // example template cannot make one, so the broker leaves it out rather than send it broken.
+    expect(response.body.dashboard_url).toBeUndefined();
+    expect((await waitForInstanceOperation(osb, id)).body.state).toBe("succeeded");
+    expect((await osb.get(instancePath(id))).body.plan_id).toBe(PG.small);
+    const deployments = emulator.requests
+      .list()
+      .filter((r) => r.method === "PUT" && r.path.startsWith("/api/v3.1/deployments/osb-odd_id"));
+    expect(deployments).toHaveLength(1);
+    const deployment = emulator.state.deployment(deployments[0]!.path.split("/").at(-1)!) as {
+      labels: { key: string; value: string }[];
+    };
+    expect(deployment.labels.find((l) => l.key === "osb-instance-id")?.value).toBe(raw);
+    const deleted = await osb.delete(instancePath(id), {
+      query: { service_id: PG.service, plan_id: PG.small, accepts_incomplete: "true" },
+    });
+    expect(deleted.status).toBe(202);
+    expect((await waitForInstanceOperation(osb, id)).body.state).toBe("succeeded");
   });
 });
 

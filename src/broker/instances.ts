@@ -439,7 +439,17 @@ export class InstanceService {
     const template = plan.service.dashboardUrl;
     if (!template) return undefined;
     const value = template.render(context);
-    return typeof value === "string" && value ? value : undefined;
+    if (typeof value !== "string" || !value) return undefined;
+    // A malformed URL in a 202 body makes platforms orphan-mitigate (section 13): leave it out.
+    // Instance ids may hold any character (H9); templates should pass them through urlencode.
+    if (!isAbsoluteUri(value)) {
+      this.deps.log.error(
+        { service: plan.service.config.name, dashboard_url: value },
+        "the dashboard_url template rendered no valid absolute URI (use {{urlencode ...}} for ids); answering without it",
+      );
+      return undefined;
+    }
+    return value;
   }
 
   private newOperation(
@@ -478,4 +488,9 @@ export function operationView(op: Operation): LastOperationView {
     if (op.type === "update") view.update_repeatable = op.updateRepeatable ?? true;
   }
   return view;
+}
+
+/** RFC 3986 absolute URI: scheme, then only URI characters, every `%` starting an escape. */
+function isAbsoluteUri(value: string): boolean {
+  return /^[A-Za-z][A-Za-z0-9+.-]*:(?:[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*$/.test(value);
 }
