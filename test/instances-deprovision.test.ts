@@ -128,7 +128,7 @@ describe("DEPROV status table", () => {
     expect(emulator.state.deployment(`osb-${id}`)).toBeDefined();
   });
 
-  it("DEPROV 202 A5 a re-send while the deletion is in flight answers 202 with the same operation, never 200", async () => {
+  it("DEPROV 202 A5 §12 in progress: a re-send answers 202 with the same operation, never 200", async () => {
     const id = await provisioned();
     const release = holdDelete(id);
     try {
@@ -186,7 +186,7 @@ describe("DEPROV status table", () => {
     expect((await lastOperation(osb, id)).status).toBe(404);
   });
 
-  it("DEPROV 410 once deleted; X7 last_operation answers succeeded after deprovision, with any operation hint", async () => {
+  it("DEPROV 410 §12 gone (identical or different request); X7 last_operation answers succeeded after deprovision", async () => {
     const id = await provisioned();
     expect((await deprovision(osb, id)).status).toBe(202);
     expect((await waitForInstanceOperation(osb, id)).body.state).toBe("succeeded");
@@ -200,7 +200,55 @@ describe("DEPROV status table", () => {
       expect(last.body.state).toBe("succeeded");
     }
     expectError(await deprovision(osb, id), 410, "Gone");
+    expectError(
+      await deprovision(osb, id, {
+        service_id: REDIS.service,
+        plan_id: REDIS.large,
+        accepts_incomplete: "true",
+      }),
+      410,
+      "Gone",
+    );
     expect((await osb.get(instancePath(id))).status).toBe(404);
+  });
+
+  it("DEPROV uninstall tasks failing in Cloudify do not block the deletion (uninstall runs with ignore_failure)", async () => {
+    const id = await provisioned();
+    emulator.faults.add({
+      type: "fail_workflow",
+      workflowId: "uninstall",
+      deploymentId: `osb-${id}`,
+      message: "volume vol-0a1b is still attached",
+      times: 1,
+    });
+    expect((await deprovision(osb, id)).status).toBe(202);
+    expect((await waitForInstanceOperation(osb, id)).body.state).toBe("succeeded");
+    expect(emulator.state.deployment(`osb-${id}`)).toBeUndefined();
+  });
+
+  it("DEPROV A6 Cloudify refusing the deletion is reported failed with instance_usable; a second DELETE finishes", async () => {
+    const id = await provisioned();
+    emulator.faults.add({
+      type: "http_error",
+      status: 400,
+      errorCode: "illegal_action_error",
+      method: "DELETE",
+      path: deploymentPath(id),
+      times: 1,
+    });
+    expect((await deprovision(osb, id)).status).toBe(202);
+    const failed = await waitForInstanceOperation(osb, id);
+    expect(failed.body.state).toBe("failed");
+    expect(failed.body.description).toContain("illegal_action_error");
+    expect(failed.body.instance_usable).toBe(false);
+    // update_repeatable belongs to updates only (H12).
+    expect(failed.body).not.toHaveProperty("update_repeatable");
+    expect(emulator.state.deployment(`osb-${id}`)).toBeDefined();
+    // The instance still exists: the platform keeps it and may DELETE again.
+    expect((await osb.get(instancePath(id))).status).toBe(200);
+    expect((await deprovision(osb, id)).status).toBe(202);
+    expect((await waitForInstanceOperation(osb, id)).body.state).toBe("succeeded");
+    expect(emulator.state.deployment(`osb-${id}`)).toBeUndefined();
   });
 });
 

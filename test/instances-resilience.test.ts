@@ -84,8 +84,15 @@ describe("Cloudify refuses or fails the work", () => {
     // instance_usable / update_repeatable belong to failed updates and deprovisions only (A6, H12).
     expect(last.body).not.toHaveProperty("instance_usable");
     expect(last.body).not.toHaveProperty("update_repeatable");
-    // A failed provision is no instance (GETI 404), and it cannot be updated.
+    // A failed provision is no instance (GETI 404), and it cannot be updated (UPD 422).
     expect((await osb.get(instancePath(id))).status).toBe(404);
+    const update = await osb.patch(
+      instancePath(id),
+      { service_id: PG.service, parameters: { backup_retention_days: 1 } },
+      ASYNC,
+    );
+    expect(update.status).toBe(422);
+    expect(update.body.error).toBe("UnprocessableEntity");
 
     // Orphan mitigation (section 13): the DELETE removes what was created.
     expect((await osb.delete(instancePath(id), DEPROV)).status).toBe(202);

@@ -126,7 +126,7 @@ describe("UPD status table", () => {
     expect((await osb.get(instancePath(id))).body.parameters).toEqual({});
   });
 
-  it("UPD 202 A5 an identical re-send while in flight answers 202 with the same operation; a different one 422 ConcurrencyError", async () => {
+  it("UPD 202 A5 §12 in progress: identical re-send 202 with the same operation, different 422 ConcurrencyError; GETI/DEPROV 422", async () => {
     const id = await provisioned();
     const body = { service_id: PG.service, parameters: { backup_retention_days: 9 } };
     const release = holdUpdate(id);
