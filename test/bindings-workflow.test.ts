@@ -518,6 +518,10 @@ describe("UNBIND workflow mode", () => {
       expect(response.status).toBe(202);
       operation = response.body.operation;
       expect(typeof operation).toBe("string");
+      // While the half-created binding is being removed it still has no binding data: GETB 404.
+      expectError(await getb(bid), 404, "NotFound");
+      expect((await lastBindingOperation(osb, iid, bid)).body.state).toBe("in progress");
+      expect((await unbind(bid)).body).toEqual({ operation });
     } finally {
       release();
     }

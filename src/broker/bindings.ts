@@ -242,14 +242,19 @@ export class BindingService {
     });
   }
 
-  /** GETB: 404 while the binding is still being created or its creation failed (OSB section 10). */
+  /**
+   * GETB: 404 while the binding is still being created or its creation failed (OSB section 10),
+   * and while a binding that never got its data is being removed (an unbind halting a bind or
+   * cleaning up a failed one): there is nothing to deliver, and `{credentials: {}}` would be wrong.
+   */
   fetch(instanceId: string, bindingId: string): BindingView {
     const record = this.live(bindingId);
     if (
       !record ||
       record.instanceId !== instanceId ||
       record.status === "binding" ||
-      record.status === "bind_failed"
+      record.status === "bind_failed" ||
+      record.result === undefined
     ) {
       throw new OsbError(
         "NotFound",
