@@ -146,6 +146,45 @@ describe("unset variables", () => {
     expect(half.loaded?.runtime?.users).toHaveLength(1);
   });
 
+  it("an encryption key the keyring cannot use is an error at its position when serving", async () => {
+    const text = exampleText();
+    const short = Buffer.from("too-short-key").toString("base64");
+    const bad = await load(text, { ...FULL_ENV, BROKER_ENCRYPTION_KEY: short }, "serve");
+    expect(bad.loaded).toBeUndefined();
+    expect(bad.issues).toEqual([
+      expect.objectContaining({
+        severity: "error",
+        ...positionOf(text, "${BROKER_ENCRYPTION_KEY}"),
+        path: "broker.encryption.key",
+        message: "encryption key: key must be base64 of 32 bytes, decodes to 13",
+      }),
+    ]);
+    expect(JSON.stringify(bad.issues)).not.toContain(short);
+
+    const twice = await load(
+      text,
+      { ...FULL_ENV, BROKER_PREVIOUS_ENCRYPTION_KEY: FULL_ENV.BROKER_ENCRYPTION_KEY },
+      "serve",
+    );
+    expect(twice.issues).toEqual([
+      expect.objectContaining({
+        ...positionOf(text, "${BROKER_PREVIOUS_ENCRYPTION_KEY:-}"),
+        path: "broker.encryption.previous_keys[0]",
+        message: "the same encryption key is listed twice",
+      }),
+    ]);
+
+    const keyFile = await writeConfig(dir, "not-a-key\n", "old.key");
+    const fromFile = await load(text, { ...FULL_ENV, BROKER_PREVIOUS_KEY_FILE: keyFile }, "serve");
+    expect(fromFile.issues).toEqual([
+      expect.objectContaining({
+        ...positionOf(text, '"${BROKER_PREVIOUS_KEY_FILE:-/dev/null}"'),
+        path: "broker.encryption.previous_keys[1].file",
+        message: expect.stringMatching(/^encryption key: key must be base64 of 32 bytes/),
+      }),
+    ]);
+  });
+
   it("messages name the variable, never its value", async () => {
     const result = await load(exampleText(), { ...FULL_ENV, BROKER_POLL_INTERVAL_MS: "hunter2-is-secret" });
     expect(result.issues.map((i) => i.path)).toEqual(["broker.operations.poll_interval_ms"]);

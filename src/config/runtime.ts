@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
 import type { BrokerConfig, SecretValue } from "../../generated/broker-config.js";
+import { KeyringError, parseKeySpec } from "../crypto/index.js";
 import type { CompiledCatalog } from "./compile.js";
 import type { ConfigIssue } from "./issues.js";
 import type { ConfigSource, Path } from "./source.js";
@@ -74,17 +75,37 @@ export async function resolveRuntimeSettings(
 
   const encryption = config.broker.encryption;
   const keys: string[] = [];
+  const keyIds = new Set<string>();
+  let unusableKey = false;
+  // The keyring is built from these at startup; a key it cannot use is a config error here,
+  // at its position, instead of an exception (and a stack trace) when the server starts.
+  const addKey = (key: string, path: Path, value: SecretValue) => {
+    const at = typeof value === "string" ? path : [...path, "file"];
+    try {
+      const entry = parseKeySpec(key, "encryption key");
+      entry.key.fill(0);
+      if (keyIds.has(entry.id))
+        issues.push(source.issue("error", at, "the same encryption key is listed twice"));
+      keyIds.add(entry.id);
+      keys.push(key);
+    } catch (error) {
+      if (!(error instanceof KeyringError)) throw error;
+      // KeyringError messages name where the key came from and its length, never key material.
+      issues.push(source.issue("error", at, error.message));
+      unusableKey = true;
+    }
+  };
   if (encryption?.key !== undefined) {
     const key = await secret(encryption.key, ["broker", "encryption", "key"]);
-    if (key) keys.push(key);
+    if (key) addKey(key, ["broker", "encryption", "key"], encryption.key);
   }
   for (const [i, previous] of (encryption?.previous_keys ?? []).entries()) {
     const key = await secret(previous, ["broker", "encryption", "previous_keys", i]);
-    if (key && keys.length) keys.push(key);
+    if (key && keys.length) addKey(key, ["broker", "encryption", "previous_keys", i], previous);
   }
   const allowPlaintext = encryption?.allow_plaintext ?? false;
   const anyBindable = [...catalog.plansById.values()].some((plan) => plan.bindable);
-  if (anyBindable && !keys.length && !allowPlaintext) {
+  if (anyBindable && !keys.length && !allowPlaintext && !unusableKey) {
     issues.push(
       source.issue(
         "error",
