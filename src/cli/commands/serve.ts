@@ -46,7 +46,15 @@ export async function serveCommand(args: string[]): Promise<number> {
     throw error;
   }
 
-  process.on("SIGHUP", () => void server.reload());
+  // A reload that cannot even read the file (an editor saving by rename, a mounted ConfigMap
+  // being swapped) rejects instead of reporting issues; it must not end the process.
+  process.on("SIGHUP", () => {
+    server.reload().catch((error: unknown) => {
+      process.stderr.write(
+        `${options.configFile}: reload failed, the previous configuration stays in force: ${(error as Error).message}\n`,
+      );
+    });
+  });
   return new Promise<number>((resolve) => {
     const stop = () => {
       void server.close().then(() => resolve(0));
