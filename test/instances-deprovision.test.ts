@@ -287,10 +287,10 @@ describe("DEPROV while provisioning (section 8: halt the create and delete)", ()
   let slow: Stack;
   let slowOsb: ValidatingOsbClient;
   beforeAll(async () => {
-    // Installs that take long enough to be caught running (postgresql: 3000 ms × 0.3).
+    // Environments and installs that take long enough to be caught running (install: 3000 ms × 0.3).
     slow = await startStack({
       emulator: {
-        timings: { pendingMs: 5, createEnvMs: 20, deleteEnvMs: 20, workflowMs: 30, cancelMs: 5, scale: 0.3 },
+        timings: { pendingMs: 5, createEnvMs: 600, deleteEnvMs: 20, workflowMs: 30, cancelMs: 5, scale: 0.3 },
       },
     });
     slowOsb = validatingClient(slow);
@@ -336,6 +336,27 @@ describe("DEPROV while provisioning (section 8: halt the create and delete)", ()
     expect(await cloudifyStatus(em, id)).toBe(404);
     expect((await slowOsb.get(instancePath(id))).status).toBe(404);
     expectError(await deprovision(slowOsb, id), 410, "Gone");
+  });
+
+  it("DEPROV 202 while Cloudify creates the deployment environment: creation cancelled, deployment deleted", async () => {
+    const id = newId();
+    const em = slow.emulator!;
+    expect((await slowOsb.put(instancePath(id), provisionBody(), ASYNC)).status).toBe(202);
+    const deadline = Date.now() + 10_000;
+    const create = () =>
+      em.state.executions(`osb-${id}`).find((e) => e.workflow_id === "create_deployment_environment");
+    while (create()?.status !== "started") {
+      if (Date.now() > deadline)
+        throw new Error(`environment creation never started: ${JSON.stringify(create())}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const workflowsStarted = em.requests.count({ method: "POST", path: "/api/v3.1/executions" });
+    expect((await deprovision(slowOsb, id)).status).toBe(202);
+    expect((await waitForInstanceOperation(slowOsb, id)).body.state).toBe("succeeded");
+    expect(em.state.deployment(`osb-${id}`)).toBeUndefined();
+    expect(await cloudifyStatus(em, id)).toBe(404);
+    // Neither install nor uninstall: an environment that never came up has nothing installed.
+    expect(em.requests.count({ method: "POST", path: "/api/v3.1/executions" })).toBe(workflowsStarted);
   });
 
   it("DEPROV 202 before Cloudify created anything: nothing is created afterwards", async () => {
