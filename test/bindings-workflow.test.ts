@@ -592,6 +592,19 @@ describe("UNBIND workflow mode", () => {
     expect(userExecutions(emulator, iid, "create_user", usernameOf(bid))).toHaveLength(2);
   });
 
+  it("BIND survives Cloudify dropping the create_user request and restarting: exactly one create_user, LOB succeeded", async () => {
+    const bid = newId();
+    emulator.faults.add({ type: "drop", method: "POST", path: "/api/v3.1/executions", times: 1 });
+    expect((await bind(bid)).status).toBe(202);
+    await emulator.restart({ downMs: 200 });
+    expect((await waitForBinding(osb, iid, bid)).body.state).toBe("succeeded");
+    const creates = userExecutions(emulator, iid, "create_user", usernameOf(bid));
+    expect(creates).toHaveLength(1);
+    expect((await getb(bid)).body.credentials.password).toBe(
+      databaseUsers(emulator, iid)[usernameOf(bid)]!.password,
+    );
+  });
+
   it("LOB 404 for a binding the broker never saw", async () => {
     expectError(await lastBindingOperation(osb, iid, newId()), 404, "NotFound");
   });
