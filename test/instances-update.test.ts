@@ -28,6 +28,16 @@ beforeAll(async () => {
   stack = await startStack();
   osb = validatingClient(stack);
   emulator = stack.emulator!;
+  // The large plan's schemas are derived from its blueprint once the broker has read it from
+  // Cloudify; tests of their validation need them in force.
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const catalog = await osb.get("/v2/catalog");
+    const services: { id: string; plans: { id: string; schemas?: unknown }[] }[] = catalog.body.services;
+    if (services.find((s) => s.id === PG.service)?.plans.find((p) => p.id === PG.large)?.schemas) break;
+    if (Date.now() > deadline) throw new Error("the large plan never got its derived schemas");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 });
 afterAll(async () => {
   await stack?.stop();
@@ -254,6 +264,26 @@ describe("UPD plans, inputs, context and maintenance_info", () => {
     expect(fetched.body.plan_id).toBe(PG.large);
     // The instance now runs the large plan's maintenance version.
     expect(fetched.body.maintenance_info).toEqual({ version: "2.1.0" });
+  });
+
+  it("UPD derived update schema (large ← postgresql-v2): pg_version moves to 17 in Cloudify; db_name is refused", async () => {
+    const id = await provisioned(provisionBody(PG.large, { parameters: { db_name: "ledger" } }));
+    const refused = await patch(id, {
+      service_id: PG.service,
+      parameters: { db_name: "other", pg_version: "14" },
+    });
+    expectError(refused, 400, "BadRequest");
+    expect(refused.body.description).toContain("parameters.db_name");
+    expect(refused.body.description).toContain("parameters.pg_version");
+    expect(updates(id)).toBe(0);
+
+    expect((await patch(id, { service_id: PG.service, parameters: { pg_version: "17" } })).status).toBe(202);
+    expect((await waitForInstanceOperation(osb, id)).body.state).toBe("succeeded");
+    expect(deployment(id).inputs).toMatchObject({ pg_version: "17", db_name: "ledger", cpu: 4 });
+    expect((await osb.get(instancePath(id))).body.parameters).toEqual({
+      db_name: "ledger",
+      pg_version: "17",
+    });
   });
 
   it("UPD 400 an update that would change an `updatable: false` input is refused naming it", async () => {
