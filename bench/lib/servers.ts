@@ -1,0 +1,82 @@
+/** Parent side of bench/lib/server-child.ts: fork, start, stop. */
+import { type ChildProcess, fork } from "node:child_process";
+import { once } from "node:events";
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import type { ReadyMessage, StartMessage } from "./server-child.js";
+
+export interface Servers extends ReadyMessage {
+  pid: number;
+  stop(): Promise<void>;
+}
+
+function nextReply<T extends { type: string }>(child: ChildProcess): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: T | { type: "error"; message: string }) => {
+      cleanup();
+      if (message.type === "error")
+        reject(new Error(`bench server: ${(message as { message: string }).message}`));
+      else resolve(message as T);
+    };
+    const onExit = (code: number | null, signal: string | null) => {
+      cleanup();
+      reject(new Error(`bench server exited (${code ?? signal})`));
+    };
+    const cleanup = () => {
+      child.off("message", onMessage);
+      child.off("exit", onExit);
+    };
+    child.on("message", onMessage);
+    child.on("exit", onExit);
+  });
+}
+
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined
+ * elsewhere. Used to say whether a server was CPU-bound during a phase.
+ */
+export async function cpuSeconds(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
+export async function startServers(options: Omit<StartMessage, "type">): Promise<Servers> {
+  const child = fork(fileURLToPath(new URL("./server-child.ts", import.meta.url)), [], {
+    execArgv: [
+      "--import",
+      "tsx",
+      ...(process.env.BENCH_CHILD_ARGS ? process.env.BENCH_CHILD_ARGS.split(" ") : []),
+    ],
+    env: { ...process.env, LOG_LEVEL: "silent" },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const ready = nextReply<ReadyMessage>(child);
+  child.send({ type: "start", ...options } satisfies StartMessage);
+  let started: ReadyMessage;
+  try {
+    started = await ready;
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
+  }
+  return {
+    ...started,
+    pid: child.pid!,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = once(child, "exit");
+      const stopped = nextReply<{ type: "stopped" }>(child).catch(() => undefined);
+      child.send({ type: "stop" });
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await stopped;
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

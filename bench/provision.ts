@@ -1,0 +1,206 @@
+/**
+ * Provision acceptance: `PUT /v2/service_instances/:id?accepts_incomplete=true` answered 202.
+ * The broker authenticates, validates the body and parameters (JSON Schema), renders the plan's
+ * inputs, and answers only after the new instance record is appended to the journal and
+ * fdatasynced. Baseline: the bare durable write, a FileHandle append + fdatasync of a record of
+ * the same size in the same directory (same filesystem and disk), no HTTP, no logic.
+ *   - sequential: one provision and one append+fdatasync alternated, many pairs; the latency
+ *     ratio says how many bare durable writes one provision costs end to end;
+ *   - 16 concurrent clients against 16 concurrent appenders (time phases, interleaved rounds).
+ *     Concurrent fdatasyncs on one file are coalesced by the kernel, so the baseline's
+ *     throughput is what the disk can absorb; the broker's ratio to it says whether fsync or
+ *     CPU per request bounds it. The broker's own grouping shows as provisions per fdatasync.
+ * This measures acceptance: what the platform waits for. After the 202 the operation engine
+ * starts the deployment in Cloudify in the background; here the emulator holds those calls
+ * (a latency fault on PUT /deployments longer than the suite) so that the background steps,
+ * whose cost belongs to the emulated manager as much as to the broker, neither add CPU nor
+ * commits to the rounds. Every fdatasynced batch in the journal is then a provision's.
+ */
+import { randomUUID } from "node:crypto";
+import { mkdtemp, open, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { encodeBatch } from "../src/state/format.js";
+import { readStateDir } from "../src/state/read-only.js";
+import { encodeRecord, scanRecords } from "../src/state/record.js";
+import { LoadTarget, runLoops } from "./lib/load.js";
+import {
+  fixed,
+  type Headline,
+  line,
+  median,
+  paired,
+  pairedSummary,
+  ratios,
+  ratioWithSpread,
+  rotate,
+} from "./lib/measure.js";
+import { cpuSeconds, startServers } from "./lib/servers.js";
+
+const CONCURRENCY = 16;
+const PAIRS = 400;
+const PHASE_MS = 500;
+const ROUNDS = 7;
+
+const SERVICE_ID = "6f1d2a3c-2b7e-4c9a-9d41-5a0f3e8b7c11";
+const SMALL_PLAN = "0b5e7b8e-6a0e-4f1f-8d2c-1c9e2f3a4b01";
+
+function provisionBody(): string {
+  return JSON.stringify({
+    service_id: SERVICE_ID,
+    plan_id: SMALL_PLAN,
+    organization_guid: "org-guid-1",
+    space_guid: "space-guid-1",
+    parameters: { db_name: "orders", backup_retention_days: 14 },
+    context: {
+      platform: "cloudfoundry",
+      organization_guid: "org-guid-1",
+      space_guid: "space-guid-1",
+      instance_name: "orders-db",
+    },
+  });
+}
+
+/**
+ * Seq of the last batch in the broker's journals: batch seqs increase by one, so the difference
+ * between two readings counts fdatasynced batches, even across a compaction (which deletes old
+ * journals). The engine is parked, so every commit in between is a provision's.
+ */
+async function lastBatchSeq(dir: string): Promise<number> {
+  let last = 0;
+  for (const name of (await readdir(dir)).sort()) {
+    if (!name.startsWith("journal-") || !name.endsWith(".log")) continue;
+    const { records } = scanRecords(await readFile(join(dir, name)));
+    for (const [index, record] of records.entries()) {
+      const { seq } = JSON.parse(record.payload.toString("utf8")) as { seq: number };
+      // The header holds the journal's first seq, the batch it is waiting for.
+      last = Math.max(last, index === 0 ? seq - 1 : seq);
+    }
+  }
+  return last;
+}
+
+export async function benchProvision(): Promise<Headline[]> {
+  line("## Provision acceptance (202, durable) vs append + fdatasync of the same record size");
+  const root = await mkdtemp(join(tmpdir(), "bench-provision-"));
+  const stateDir = join(root, "state");
+  const servers = await startServers({
+    stateDir,
+    pollIntervalMs: 60_000,
+    // Client timeout in broker.yaml is 30 s; the suite takes about 20 s.
+    emulatorFaults: [{ type: "latency", ms: 600_000, method: "PUT", path: "/api/v3.1/deployments" }],
+  });
+  const target = new LoadTarget(servers.brokerUrl, CONCURRENCY);
+  const headers = {
+    Authorization: `Basic ${Buffer.from(`${servers.username}:${servers.password}`).toString("base64")}`,
+    "X-Broker-API-Version": "2.17",
+    "Content-Type": "application/json",
+  };
+  const body = provisionBody();
+  const provision = (concurrency: number, durationMs = PHASE_MS) =>
+    target.run({
+      concurrency,
+      durationMs,
+      expectStatus: 202,
+      request: () => ({
+        method: "PUT",
+        path: `/v2/service_instances/${randomUUID()}?accepts_incomplete=true`,
+        headers,
+        body,
+      }),
+    });
+
+  const baselineFile = await open(join(root, "baseline.log"), "a", 0o600);
+  try {
+    // Warm-up (JIT, connections), then the exact size of the journal record one provision appends.
+    const warm = (await provision(CONCURRENCY, 1500)).ops + (await provision(1, 500)).ops;
+    const instances = (await readStateDir(stateDir)).instances ?? {};
+    const [id, value] = Object.entries(instances)[0]!;
+    const change = JSON.stringify({ op: "put", c: "instances", id, v: value });
+    const record = encodeRecord(encodeBatch(1_000_000, [change]));
+    line(`provision journal record ${fixed(record.length)} bytes (after ${warm} warm-up provisions)`);
+    const appendOnce = async () => {
+      await baselineFile.appendFile(record);
+      await baselineFile.datasync();
+    };
+    const provisionOnce = () =>
+      target.send(
+        {
+          method: "PUT",
+          path: `/v2/service_instances/${randomUUID()}?accepts_incomplete=true`,
+          headers,
+          body,
+        },
+        202,
+      );
+    const appendConcurrent = () =>
+      runLoops({ concurrency: CONCURRENCY, durationMs: PHASE_MS, op: appendOnce });
+
+    const before = await lastBatchSeq(stateDir);
+    const sequential = await paired(PAIRS, appendOnce, provisionOnce);
+    const afterSequential = await lastBatchSeq(stateDir);
+    line(
+      `sequential, ${PAIRS} alternated pairs: median ms (informative only) append+fdatasync ${fixed(median(sequential.baseline), 2)}, provision ${fixed(median(sequential.subject), 2)}`,
+    );
+    line(`  provision latency / append+fdatasync: ${pairedSummary(sequential)}`);
+
+    line(`concurrent, ${CONCURRENCY} clients, ${ROUNDS} rounds × ${PHASE_MS} ms per phase:`);
+    let provisioned = 0;
+    const brokerCpu: number[] = [];
+    const cpuPerProvision: number[] = [];
+    const concurrent = await rotate(ROUNDS, {
+      baseline: async () => (await appendConcurrent()).opsPerSecond,
+      broker: async () => {
+        const cpuBefore = await cpuSeconds(servers.pid);
+        const result = await provision(CONCURRENCY);
+        const cpuAfter = await cpuSeconds(servers.pid);
+        if (cpuBefore !== undefined && cpuAfter !== undefined) {
+          brokerCpu.push((cpuAfter - cpuBefore) / (result.elapsedMs / 1000));
+          cpuPerProvision.push(((cpuAfter - cpuBefore) * 1000) / result.ops);
+        }
+        provisioned += result.ops;
+        return result.opsPerSecond;
+      },
+    });
+    const after = await lastBatchSeq(stateDir);
+    const concThroughput = ratios(concurrent.broker, concurrent.baseline);
+    line(
+      `  median ops/s (informative only): append+fdatasync ${fixed(median(concurrent.baseline))}, provision ${fixed(median(concurrent.broker))}`,
+    );
+    line(`  provision throughput / append+fdatasync: ${ratioWithSpread(concThroughput)}`);
+    if (brokerCpu.length)
+      line(
+        `  broker process CPU while provisioning (informative only): ${Math.round(median(brokerCpu) * 100)}% of one core, ${fixed(median(cpuPerProvision), 2)} ms per provision (emulator included, idle here)`,
+      );
+    const commitsPerSync = provisioned / (after - afterSequential);
+    line(
+      `  broker journal: ${fixed(provisioned)} provisions in ${fixed(after - afterSequential)} fdatasynced batches, ${commitsPerSync.toFixed(1)} per fsync (sequential: ${fixed(PAIRS)} in ${fixed(afterSequential - before)})`,
+    );
+    line();
+    return [
+      {
+        suite: "provision",
+        what: "provision 202 latency / append+fdatasync (sequential)",
+        ratio: sequential.ratio,
+        note: "HTTP + validation + render + durable commit, in fsyncs",
+      },
+      {
+        suite: "provision",
+        what: `provision throughput / append+fdatasync (${CONCURRENCY} concurrent)`,
+        ratio: median(concThroughput),
+        note: "<1: per-request CPU, not the disk, is the limit",
+      },
+      {
+        suite: "provision",
+        what: `provisions per fdatasync (${CONCURRENCY} concurrent)`,
+        ratio: commitsPerSync,
+        note: "group commit (1 when sequential)",
+      },
+    ];
+  } finally {
+    await baselineFile.close();
+    await target.close();
+    await servers.stop();
+    await rm(root, { recursive: true, force: true });
+  }
+}
