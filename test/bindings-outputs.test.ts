@@ -251,6 +251,12 @@ describe("BIND rotation in outputs mode", () => {
     expect((await osb.put(bindingPath(pg, rotated), { predecessor_binding_id: old })).status).toBe(200);
     expect((await unbind(pg, old, PG.large)).status).toBe(200);
     expect((await getb(pg, rotated)).status).toBe(200);
+    // Section 12: the identical rotation request re-sent after the predecessor is gone is still 200.
+    const late = await osb.put(bindingPath(pg, rotated), { predecessor_binding_id: old });
+    expect(late.status, JSON.stringify(late.body)).toBe(200);
+    expect(late.body.credentials).toEqual(fresh.credentials);
+    // A new rotation from the unbound predecessor is refused.
+    expectError(await osb.put(bindingPath(pg, newId()), { predecessor_binding_id: old }), 400, "BadRequest");
   });
 
   it("BIND rotation refused on a plan that is not binding_rotatable (redis cache-small); nothing stored", async () => {

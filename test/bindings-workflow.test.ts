@@ -658,6 +658,11 @@ describe("BIND rotation (binding_rotatable: true)", () => {
       fresh.credentials.password,
     );
     expect((await getb(rotated)).body.credentials).toEqual(fresh.credentials);
+    // Section 12: the identical rotation request re-sent after the predecessor is gone is still 200.
+    const late = await bind(rotated, { predecessor_binding_id: old });
+    expect(late.status, JSON.stringify(late.body)).toBe(200);
+    expect(late.body.credentials).toEqual(fresh.credentials);
+    expect(userExecutions(emulator, iid, "create_user", usernameOf(rotated))).toHaveLength(1);
   });
 
   it("BIND rotation 400 when the predecessor is not a bound binding of this instance", async () => {

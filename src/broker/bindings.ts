@@ -87,7 +87,18 @@ export class BindingService {
   async bind(req: BindRequest): Promise<BindOutcome> {
     return this.deps.mutex.run(req.instanceId, async () => {
       const instance = this.instance(req.instanceId);
-      const predecessor = req.predecessorBindingId ? this.predecessor(req, instance) : undefined;
+      const existing = this.live(req.bindingId);
+      // A re-sent rotation may name a predecessor that is gone by now (unbound once rotated):
+      // the binding the rotation made carries the same inherited request, so it answers instead.
+      const rotationResend =
+        req.predecessorBindingId !== undefined &&
+        existing?.instanceId === instance.id &&
+        existing.predecessorBindingId === req.predecessorBindingId;
+      const predecessor = !req.predecessorBindingId
+        ? undefined
+        : rotationResend
+          ? existing
+          : this.predecessor(req, instance);
       const serviceId = req.serviceId ?? instance.serviceId;
       const planId = req.planId ?? instance.planId;
       if (serviceId !== instance.serviceId || planId !== instance.planId) {
@@ -124,7 +135,6 @@ export class BindingService {
         appGuid,
         predecessor: req.predecessorBindingId,
       });
-      const existing = this.live(req.bindingId);
       if (existing) {
         if (existing.instanceId !== instance.id || existing.fingerprint !== print) {
           throw new OsbError(
