@@ -200,6 +200,52 @@ describe("Cloudify transiently unavailable", () => {
   });
 });
 
+describe("derived schemas before Cloudify described the blueprint", () => {
+  let blind: Stack;
+  let blindOsb: ValidatingOsbClient;
+  beforeAll(async () => {
+    // Cloudify never answers for blueprints, and the fresh state has no cached inputs.
+    blind = await startStack({
+      emulator: {
+        faults: [
+          { type: "http_error", status: 503, method: "GET", path: "/api/v3.1/blueprints", times: 1_000_000 },
+        ],
+      },
+    });
+    blindOsb = validatingClient(blind);
+  });
+  afterAll(async () => {
+    await blind?.stop();
+  });
+
+  it("PROV 400 parameters the plan fixes, and UPD 400 parameters its update schema excludes, even before derivation", async () => {
+    const catalog = await blindOsb.get("/v2/catalog");
+    const large = catalog.body.services[0].plans.find((p: { id: string }) => p.id === PG.large);
+    expect(large.schemas).toBeUndefined();
+
+    const fixed = await blindOsb.put(
+      instancePath(newId()),
+      provisionBody(PG.large, { parameters: { cpu: 64, memory_gb: 64 } }),
+      ASYNC,
+    );
+    expect(fixed.status).toBe(400);
+    expect(fixed.body.description).toContain("parameters.cpu");
+    expect(fixed.body.description).toContain("parameters.memory_gb");
+
+    const id = newId();
+    await provisionInstance(blindOsb, id, provisionBody(PG.large, { parameters: { db_name: "ledger" } }));
+    const excluded = await blindOsb.patch(
+      instancePath(id),
+      { service_id: PG.service, parameters: { db_name: "renamed" } },
+      ASYNC,
+    );
+    expect(excluded.status).toBe(400);
+    expect(excluded.body.description).toContain("parameters.db_name");
+    const deployment = blind.emulator!.state.deployment(`osb-${id}`) as { inputs: Record<string, unknown> };
+    expect(deployment.inputs.db_name).toBe("ledger");
+  });
+});
+
 describe("A9 maximum_polling_duration", () => {
   let slow: Stack;
   let slowOsb: ValidatingOsbClient;

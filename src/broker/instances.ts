@@ -15,6 +15,7 @@ import {
   mergeParameters,
   type Parameters,
   passThroughInputs,
+  underivedValidator,
 } from "./parameters.js";
 import {
   INSTANCES,
@@ -100,7 +101,11 @@ export class InstanceService {
     this.checkMaintenanceInfo(plan, req.maintenanceVersion);
     const derived = this.deps.derived(plan.id);
     const schema = effectiveSchema(plan.schemas.instanceCreate, derived?.instanceCreate);
-    checkParameters(req.parameters, schema?.validate ?? derived?.validateCreate, "provision");
+    checkParameters(
+      req.parameters,
+      schema?.validate ?? derived?.validateCreate ?? underivedValidator(plan, plan.schemas.instanceCreate),
+      "provision",
+    );
 
     // "Identical" (OSB section 12) = same service, plan, parameters, organization, space and context.
     const print = fingerprint({
@@ -242,7 +247,11 @@ export class InstanceService {
       const derivedValidator =
         updateSlot === target.schemas.instanceUpdate ? derived?.validateUpdate : derived?.validateCreate;
       if (req.parameters !== undefined)
-        checkParameters(req.parameters, schema?.validate ?? derivedValidator, "update");
+        checkParameters(
+          req.parameters,
+          schema?.validate ?? derivedValidator ?? underivedValidator(target, updateSlot),
+          "update",
+        );
 
       const contextChanged =
         req.context !== undefined && canonicalJson(req.context) !== canonicalJson(record.context ?? {});

@@ -57,6 +57,29 @@ export function checkParameters(
   }
 }
 
+/**
+ * What a blueprint-derived schema is known to refuse before Cloudify has described the
+ * blueprint (fresh state, Cloudify unreachable): inputs the plan fixes, and names the slot
+ * excludes or does not include. Types and constraints are left to Cloudify meanwhile, which
+ * checks them when it creates or updates the deployment.
+ */
+export function underivedValidator(
+  plan: CompiledPlan,
+  slot: SchemaSlot,
+): ((parameters: unknown) => string[]) | undefined {
+  if (slot.kind !== "blueprint") return undefined;
+  const fixed = new Set(plan.inputs.map((input) => input.name));
+  return (parameters) =>
+    Object.keys(parameters && typeof parameters === "object" ? parameters : {})
+      .filter(
+        (name) =>
+          fixed.has(name) ||
+          slot.exclude?.includes(name) ||
+          (slot.include !== undefined && !slot.include.includes(name)),
+      )
+      .map((name) => `parameters.${name}: is not an accepted parameter`);
+}
+
 /** For plans whose schema is derived from the blueprint, user parameters feed the inputs of the same name. */
 export function passThroughInputs(
   plan: CompiledPlan,
