@@ -560,6 +560,33 @@ describe("UNBIND workflow mode", () => {
     expectError(await unbind(bid), 410, "Gone");
   });
 
+  it("UNBIND that fails (delete_user fails): LOB failed with the reason, the binding and its user stay usable, a later unbind succeeds", async () => {
+    const bid = newId();
+    const fetched = await bound(bid);
+    const fault = emulator.faults.add({
+      type: "fail_workflow",
+      workflowId: "delete_user",
+      deploymentId: deploymentId(iid),
+      message: "user owns objects",
+      times: 1,
+    });
+    try {
+      expect((await unbind(bid)).status).toBe(202);
+      const last = await waitForBinding(osb, iid, bid);
+      expect(last.body.state).toBe("failed");
+      expect(last.body.description).toContain("user owns objects");
+    } finally {
+      emulator.faults.remove(fault);
+    }
+    expect((await getb(bid)).body).toEqual(fetched);
+    expect(databaseUsers(emulator, iid)[usernameOf(bid)]!.password).toBe(fetched.credentials.password);
+    expect((await bind(bid)).status).toBe(200);
+    expect((await unbind(bid)).status).toBe(202);
+    expect((await waitForBinding(osb, iid, bid)).body.state).toBe("succeeded");
+    expect(databaseUsers(emulator, iid)[usernameOf(bid)]).toBeUndefined();
+    expect(userExecutions(emulator, iid, "delete_user", usernameOf(bid))).toHaveLength(2);
+  });
+
   it("BIND after a failed bind: an identical request tries again and succeeds with a new create_user", async () => {
     const bid = newId();
     const fault = emulator.faults.add({
