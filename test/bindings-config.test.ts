@@ -46,6 +46,7 @@ const NOBIND = "3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a35";
 const BROKEN = "3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a36";
 const NOSECRET = "3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a37";
 const SMALL_BROKEN = "0b5e7b8e-6a0e-4f1f-8d2c-1c9e2f3a4b03";
+const RAW = "3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a38";
 
 // biome-ignore lint/suspicious/noExplicitAny: tests edit the YAML tree freely
 type Plan = Record<string, any>;
@@ -70,7 +71,9 @@ function variantConfig() {
   nosecret.binding.credentials.ca_certificate = "{{secret 'redis_ca_cert'}}";
   const smallBroken = copy(small, SMALL_BROKEN, "small-broken");
   smallBroken.binding.credentials.replica_host = "{{outputs.replica_host}}";
-  redisService.plans.push(nobind, broken, nosecret);
+  const raw = copy(cacheLarge, RAW, "cache-raw");
+  raw.binding = { mode: "outputs" };
+  redisService.plans.push(nobind, broken, nosecret, raw);
   pgService.plans.push(smallBroken);
   return config;
 }
@@ -138,6 +141,24 @@ describe("BIND on a plan that is not bindable", () => {
       expect(response.body.description).toContain("cache-nobind");
     }
     await expectNothingStored(iid, bid, NOBIND);
+  });
+});
+
+describe("BIND without a credentials template", () => {
+  it("BIND 201 the credentials are the deployment's outputs overlaid with its capabilities", async () => {
+    const iid = await provision(RAW);
+    const created = await osb.put(bindingPath(iid, newId()), redisBody(RAW), SYNC);
+    expect(created.status).toBe(201);
+    const cache = stack.emulator!.state.nodeInstances(`osb-${iid}`).find((n) => n.nodeId === "cache")!
+      .runtimeProperties as Record<string, unknown>;
+    expect(created.body.credentials).toEqual({
+      host: cache.host,
+      port: 6379,
+      tls: true,
+      password: cache.password,
+      uri: `rediss://:${cache.password}@${cache.host}:6379`,
+    });
+    expect(created.body).not.toHaveProperty("syslog_drain_url");
   });
 });
 
