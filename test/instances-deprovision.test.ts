@@ -287,10 +287,10 @@ describe("DEPROV while provisioning (section 8: halt the create and delete)", ()
   let slow: Stack;
   let slowOsb: ValidatingOsbClient;
   beforeAll(async () => {
-    // Environments and installs that take long enough to be caught running (install: 3000 ms × 0.3).
+    // Environments and installs that take long enough to be caught running (install: 3000 ms × 0.5).
     slow = await startStack({
       emulator: {
-        timings: { pendingMs: 5, createEnvMs: 600, deleteEnvMs: 20, workflowMs: 30, cancelMs: 5, scale: 0.3 },
+        timings: { pendingMs: 5, createEnvMs: 600, deleteEnvMs: 20, workflowMs: 30, cancelMs: 5, scale: 0.5 },
       },
     });
     slowOsb = validatingClient(slow);

@@ -251,14 +251,14 @@ describe("A9 maximum_polling_duration", () => {
   let slowOsb: ValidatingOsbClient;
   let dir: string;
   beforeAll(async () => {
-    // The example config with a 1 s limit on plan small, against a Cloudify whose postgresql
-    // installs take 5 s (and uninstalls 50 ms, so the clean-up fits in the limit).
+    // The example config with a 2 s limit on plan small, against a Cloudify whose postgresql
+    // installs take 8 s (and uninstalls 50 ms, so the clean-up fits in the limit).
     dir = await mkdtemp(join(tmpdir(), "osb-timeout-"));
     const config = (await readFile(join(packageRoot(), "broker.yaml"), "utf8")).replace(
       "maximum_polling_duration: 3600",
-      "maximum_polling_duration: 1",
+      "maximum_polling_duration: 2",
     );
-    expect(config).toContain("maximum_polling_duration: 1\n");
+    expect(config).toContain("maximum_polling_duration: 2\n");
     await writeFile(join(dir, "broker.yaml"), config);
     const catalogue = parse(await readFile(shippedBlueprintsPath(), "utf8"), { merge: true }) as {
       blueprints: { id: string; workflows: Record<string, Record<string, unknown>> }[];
@@ -266,7 +266,7 @@ describe("A9 maximum_polling_duration", () => {
     const postgresql = catalogue.blueprints.find((b) => b.id === "postgresql")!;
     postgresql.workflows = {
       ...postgresql.workflows,
-      install: { ...postgresql.workflows.install, duration_ms: 5000 },
+      install: { ...postgresql.workflows.install, duration_ms: 8000 },
       uninstall: { ...postgresql.workflows.uninstall, duration_ms: 50 },
     };
     slow = await startStack({
@@ -288,7 +288,7 @@ describe("A9 maximum_polling_duration", () => {
     const em = slow.emulator!;
     const catalog = await slowOsb.get("/v2/catalog");
     const small = catalog.body.services[0].plans.find((p: { id: string }) => p.id === PG.small);
-    expect(small.maximum_polling_duration).toBe(1);
+    expect(small.maximum_polling_duration).toBe(2);
 
     expect((await slowOsb.put(instancePath(id), provisionBody(), ASYNC)).status).toBe(202);
     const last = await finalState(slowOsb, id);

@@ -58,11 +58,26 @@ export class BlueprintSchemas {
     if (this.retryTimer) clearTimeout(this.retryTimer);
   }
 
+  /**
+   * Fetches blueprint inputs. A newer load() or stop() makes it give up after its current
+   * Cloudify call (the state may be closed by then); it never rejects.
+   */
   private async refresh(catalog: CompiledCatalog, blueprints: string[], generation: number): Promise<void> {
+    try {
+      await this.fetch(catalog, blueprints, generation);
+    } catch (error) {
+      if (generation === this.generation)
+        this.deps.log.error({ err: error }, "refreshing blueprint parameter schemas failed");
+    }
+  }
+
+  private async fetch(catalog: CompiledCatalog, blueprints: string[], generation: number): Promise<void> {
     const missing: string[] = [];
     for (const id of blueprints) {
+      if (generation !== this.generation) return;
       try {
         const inputs = await this.deps.cloudify.getBlueprintInputs(id);
+        if (generation !== this.generation) return;
         if (!inputs) {
           this.deps.log.error(
             { blueprint: id },
@@ -73,6 +88,7 @@ export class BlueprintSchemas {
         const value: CachedInputs = { inputs, fetchedAt: new Date().toISOString() };
         await this.deps.store.commit([{ type: "put", collection: BLUEPRINT_CACHE, id, value }]);
       } catch (error) {
+        if (generation !== this.generation) return;
         missing.push(id);
         this.deps.log.warn(
           {
