@@ -88,6 +88,21 @@ describe("interpolation", () => {
     expect(result.loaded?.runtime?.operations.pollIntervalMs).toBe(25);
   });
 
+  it("only interpolated values are coerced: the same number written in the file is an error", async () => {
+    const text = example([
+      "    poll_interval_ms: ${BROKER_POLL_INTERVAL_MS:-2000}",
+      '    poll_interval_ms: "25"',
+    ]);
+    const result = await load(text, FULL_ENV);
+    expect(result.issues).toEqual([
+      expect.objectContaining({
+        path: "broker.operations.poll_interval_ms",
+        message: 'must be a number, not the string "25"',
+        ...positionOf(text, '"25"'),
+      }),
+    ]);
+  });
+
   it("an interpolated value of the wrong type is a schema error at the value", async () => {
     const text = exampleText();
     const result = await load(text, { ...FULL_ENV, BROKER_POLL_INTERVAL_MS: "often" });

@@ -145,6 +145,51 @@ describe("JSON Schema problems", () => {
     expectErrors(result, [{ at: "[yes]", path: "services[0].bindable", message: /^must be a boolean$/ }]);
   });
 
+  it("a value written in the file is never coerced: an empty value or 1 is not a boolean", async () => {
+    const TAGS = "    tags: [postgresql, relational, sql]\n    bindable: true";
+    const empty = await validate(
+      example([TAGS, "    tags: [postgresql, relational, sql]\n    bindable: # todo"]),
+    );
+    expectErrors(empty, [
+      {
+        at: "bindable: # todo",
+        path: "services[0].bindable",
+        message: /^has no value; must be a boolean$/,
+      },
+    ]);
+    const one = await validate(example([TAGS, "    tags: [postgresql, relational, sql]\n    bindable: 1"]));
+    expectErrors(one, [
+      {
+        at: "bindable: 1",
+        shift: "bindable: ".length,
+        path: "services[0].bindable",
+        message: /^must be a boolean, not the number 1$/,
+      },
+    ]);
+    const quoted = await validate(
+      example([TAGS, '    tags: [postgresql, relational, sql]\n    bindable: "true"']),
+    );
+    expectErrors(quoted, [
+      {
+        at: 'bindable: "true"',
+        shift: "bindable: ".length,
+        path: "services[0].bindable",
+        message: /^must be a boolean, not the string "true"$/,
+      },
+    ]);
+  });
+
+  it("a number where a string belongs must be quoted, so 2.10 cannot silently become 2.1", async () => {
+    const result = await validate(example(["          version: 2.1.0\n", "          version: 2.10\n"]));
+    expectErrors(result, [
+      {
+        at: "2.10\n",
+        path: "services[0].plans[1].maintenance_info.version",
+        message: /^must be a string, not the number 2\.1 \(quote it\)$/,
+      },
+    ]);
+  });
+
   it("a value outside an enum lists the allowed values", async () => {
     const result = await validate(example(["log_level: ${LOG_LEVEL:-info}", "log_level: loud"]));
     expectErrors(result, [

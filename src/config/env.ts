@@ -13,6 +13,8 @@ export interface InterpolationResult {
   issues: ConfigIssue[];
   /** Dotted paths of values that referenced an unset variable (left empty). */
   unresolved: Set<string>;
+  /** Dotted paths of values with at least one reference replaced: only these may be type-coerced. */
+  interpolated: Set<string>;
 }
 
 /**
@@ -28,6 +30,7 @@ export function interpolateEnv(
 ): InterpolationResult {
   const issues: ConfigIssue[] = [];
   const unresolved = new Set<string>();
+  const interpolated = new Set<string>();
 
   const visit = (node: unknown, path: Path): unknown => {
     if (typeof node === "string") {
@@ -47,6 +50,7 @@ export function interpolateEnv(
             );
             return match;
           }
+          interpolated.add(pathToString(path));
           const set = env[name];
           if (set !== undefined && set !== "") return set;
           if (fallback !== undefined) return fallback;
@@ -65,5 +69,5 @@ export function interpolateEnv(
     return node;
   };
 
-  return { value: visit(value, []), issues, unresolved };
+  return { value: visit(value, []), issues, unresolved, interpolated };
 }

@@ -70,7 +70,7 @@ export async function loadConfigText(file: string, text: string, options: LoadOp
   issues.push(...interpolated.issues);
 
   // A value left empty by an unset variable is already reported; do not report it twice.
-  const schemaIssues = validateAgainstSchema(interpolated.value, source).filter(
+  const schemaIssues = validateAgainstSchema(interpolated.value, source, interpolated.interpolated).filter(
     (issue) => !interpolated.unresolved.has(issue.path),
   );
   issues.push(...schemaIssues);

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { packageRoot } from "../util/package-root.js";
-import type { ConfigIssue } from "./issues.js";
+import { type ConfigIssue, pathToString } from "./issues.js";
 import type { ConfigSource, Path } from "./source.js";
 
 let validator: ValidateFunction | undefined;
@@ -27,10 +27,53 @@ function brokerSchemaValidator(): ValidateFunction {
   return validator;
 }
 
-export function validateAgainstSchema(value: unknown, source: ConfigSource): ConfigIssue[] {
+/**
+ * Validates (and coerces) `value` in place. Coercion is for `${VAR}` results only: a value
+ * written in the file must already have its type, so `bindable:` (null) or `bindable: 1` is a
+ * type error rather than a silent false or true. `interpolated` holds the dotted paths of
+ * values that came from interpolation.
+ */
+export function validateAgainstSchema(
+  value: unknown,
+  source: ConfigSource,
+  interpolated: ReadonlySet<string> = new Set(),
+): ConfigIssue[] {
   const validate = brokerSchemaValidator();
-  if (validate(value)) return [];
-  return collapse(validate.errors ?? []).map((error) => toIssue(error, source));
+  const written = structuredClone(value);
+  let issues = validate(value) ? [] : collapse(validate.errors ?? []).map((error) => toIssue(error, source));
+  for (const { path, from, to } of coercions(written, value)) {
+    const where = pathToString(path);
+    if (interpolated.has(where)) continue;
+    // Whatever else was said about this value was said about its coerced form.
+    issues = issues.filter((issue) => issue.path !== where);
+    const type = to === null ? "null" : typeof to;
+    const message =
+      from === null
+        ? `has no value; must be ${article(type)}`
+        : `must be ${article(type)}, not the ${typeof from} ${JSON.stringify(from)}${type === "string" ? " (quote it)" : ""}`;
+    // An empty value has no text of its own: point at its key.
+    issues.push(source.issue("error", path, message, from === null ? source.keyPosition(path) : undefined));
+  }
+  return issues;
+}
+
+/** Scalars whose type the validator changed, comparing the document as written with the result. */
+function coercions(
+  written: unknown,
+  result: unknown,
+  path: Path = [],
+  out: { path: Path; from: unknown; to: unknown }[] = [],
+): { path: Path; from: unknown; to: unknown }[] {
+  if (written !== null && typeof written === "object") {
+    if (result === null || typeof result !== "object") return out;
+    for (const [key, child] of Object.entries(written)) {
+      const segment = Array.isArray(written) ? Number(key) : key;
+      coercions(child, (result as Record<string, unknown>)[key], [...path, segment], out);
+    }
+  } else if (written !== result && (written === null || typeof written !== typeof result)) {
+    out.push({ path, from: written, to: result });
+  }
+  return out;
 }
 
 /**
