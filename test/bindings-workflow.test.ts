@@ -7,6 +7,7 @@
  * document by the validating client.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { shortId } from "../src/broker/ids.js";
 import type { EmulatorHandle } from "../src/emulator/index.js";
 import {
   ASYNC,
@@ -38,6 +39,7 @@ import {
   startStack,
   type ValidatingOsbClient,
   validatingClient,
+  waitFor,
   waitForInstanceOperation,
 } from "./support/stack.js";
 
@@ -630,6 +632,23 @@ describe("UNBIND workflow mode", () => {
     expect((await getb(bid)).body.credentials.password).toBe(
       databaseUsers(emulator, iid)[usernameOf(bid)]!.password,
     );
+  });
+
+  it("BIND H9 a binding id with reserved and non-ASCII characters arrives percent-encoded and works end to end", async () => {
+    const bid = `orders app/${newId()} ü`;
+    const encoded = encodeURIComponent(bid);
+    const path = bindingPath(iid, encoded);
+    expect((await osb.put(path, body(), ASYNC)).status).toBe(202);
+    expect((await waitFor(() => osb.get(`${path}/last_operation`))).body.state).toBe("succeeded");
+    const fetched = await osb.get(path);
+    expect(fetched.status).toBe(200);
+    // Not a GUID: the user name comes from a hash of the decoded id, still a valid identifier.
+    expect(fetched.body.credentials.username).toBe(`u_${shortId(bid)}`);
+    expect(fetched.body.credentials.username).toMatch(/^u_[0-9a-f]{16}$/);
+    expect(databaseUsers(emulator, iid)[fetched.body.credentials.username]).toBeDefined();
+    expect((await osb.delete(path, unbindQuery(PG.small))).status).toBe(202);
+    expect((await waitFor(() => osb.get(`${path}/last_operation`))).body.state).toBe("succeeded");
+    expect(databaseUsers(emulator, iid)[fetched.body.credentials.username]).toBeUndefined();
   });
 
   it("LOB 404 for a binding the broker never saw", async () => {
