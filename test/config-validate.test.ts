@@ -306,6 +306,25 @@ describe("catalog rules the schema cannot express", () => {
     ]);
   });
 
+  it("C3 maintenance_info.version must be exactly semver 2.0: no v prefix, no spaces; build metadata is fine", async () => {
+    for (const version of ["v2.1.0", '" 2.1.0"', "2.1.0.1", "02.1.0"]) {
+      const result = await validate(
+        example(["          version: 2.1.0\n", `          version: ${version} # bad\n`]),
+      );
+      expectErrors(result, [
+        {
+          at: `${version} # bad`,
+          path: "services[0].plans[1].maintenance_info.version",
+          message: /is not a semantic version/,
+        },
+      ]);
+    }
+    const build = await validate(
+      example(["          version: 2.1.0\n", "          version: 2.1.0-rc.1+build.5\n"]),
+    );
+    expect(build.issues).toEqual([]);
+  });
+
   it("every plan needs a blueprint, from the plan or its service", async () => {
     const result = await validate(example(["    blueprint_id: redis\n", ""]));
     expectErrors(result, [

@@ -1,10 +1,16 @@
-import semver from "semver";
 import type { BrokerConfig } from "../../generated/broker-config.js";
 import type { ConfigIssue } from "./issues.js";
 import type { ConfigSource, Path } from "./source.js";
 
 /** OSB C2/C3 recommend CLI-friendly names; spaces and other punctuation break platform CLIs. */
 const CLI_FRIENDLY = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/**
+ * OSB C3: maintenance_info.version is a Semantic Versioning 2.0.0 string (the regex semver.org
+ * gives). semver.valid() is looser: it accepts "v1.2.0" and " 1.2.0", which the catalog would
+ * then serve verbatim.
+ */
+const SEMVER =
+  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
 /** OSB H15 recommends catalog strings of at most 255 characters. */
 const MAX_CATALOG_STRING = 255;
 
@@ -49,7 +55,7 @@ export function checkSemantics(config: BrokerConfig, source: ConfigSource): Conf
       checkLength(plan.description, [...planAt, "description"], warn);
 
       const version = plan.maintenance_info?.version;
-      if (version !== undefined && !semver.valid(version)) {
+      if (version !== undefined && !SEMVER.test(version)) {
         error(
           [...planAt, "maintenance_info", "version"],
           `"${version}" is not a semantic version (e.g. 1.2.0)`,
