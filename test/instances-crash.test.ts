@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -45,9 +45,18 @@ interface Broker {
 }
 
 beforeAll(async () => {
-  // The child runs the compiled CLI: build it first (type errors elsewhere do not stop emitting).
+  // The child runs the compiled CLI: build it first. tsc emits even when it reports type errors
+  // (from work in progress elsewhere), so insist on fresh output rather than on its exit code.
+  const buildStart = Date.now();
   await promisify(execFile)("npm", ["run", "build"], { cwd: ROOT }).catch(() => undefined);
-  await readFile(join(ROOT, "dist/src/cli/main.js"));
+  for (const file of [
+    "dist/src/cli/main.js",
+    "dist/src/broker/instances.js",
+    "dist/src/broker/engine/engine.js",
+  ]) {
+    const { mtimeMs } = await stat(join(ROOT, file));
+    if (mtimeMs < buildStart - 2_000) throw new Error(`npm run build did not emit ${file}`);
+  }
 
   // Workflows long enough to be caught running (the shipped timings scaled to 1.5 s each).
   const catalogue = parse(await readFile(shippedBlueprintsPath(), "utf8"), { merge: true }) as {
