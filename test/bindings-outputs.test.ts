@@ -391,14 +391,21 @@ describe("BIND refused by the instance's state (outputs mode)", () => {
     expect((await lastBindingOperation(osb, iid, bid)).status).toBe(404);
   });
 
-  it("BIND 404 on a deprovisioned instance", async () => {
+  it("BIND 404 on a deprovisioned instance; GETB 404 for its bindings (no stale credentials); UNBIND still cleans up", async () => {
     const iid = newId();
     await provisionInstance(osb, iid, provisionBody(REDIS.large));
+    const bid = newId();
+    expectCreated(await bind(iid, bid, REDIS.large));
     const deleting = await osb.delete(instancePath(iid), {
       query: { service_id: REDIS.service, plan_id: REDIS.large, accepts_incomplete: "true" },
     });
     expect(deleting.status).toBe(202);
     expect((await waitForInstanceOperation(osb, iid)).body.state).toBe("succeeded");
     expectError(await bind(iid, newId(), REDIS.large), 404, "NotFound");
+    expectError(await bind(iid, bid, REDIS.large), 404, "NotFound");
+    expectError(await getb(iid, bid), 404, "NotFound");
+    // The platform's (late) unbind is answered, and then the binding is gone.
+    expect((await unbind(iid, bid, REDIS.large)).status).toBe(200);
+    expectError(await unbind(iid, bid, REDIS.large), 410, "Gone");
   });
 });

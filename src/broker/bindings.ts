@@ -264,7 +264,8 @@ export class BindingService {
       record.instanceId !== instanceId ||
       record.status === "binding" ||
       record.status === "bind_failed" ||
-      record.result === undefined
+      record.result === undefined ||
+      !this.instanceExists(instanceId)
     ) {
       throw new OsbError(
         "NotFound",
@@ -387,6 +388,12 @@ export class BindingService {
     if (instance.status === "deprovisioning")
       throw new OsbError("UnprocessableEntity", `Service instance ${instanceId} is being deprovisioned.`);
     return instance;
+  }
+
+  /** A binding outlives a deprovision only as something to unbind: its credentials went with the deployment. */
+  private instanceExists(instanceId: string): boolean {
+    const instance = this.deps.store.get<InstanceRecord>(INSTANCES, instanceId);
+    return instance !== undefined && instance.status !== "deleted";
   }
 
   private predecessor(req: BindRequest, instance: InstanceRecord): BindingRecord {
