@@ -368,5 +368,5 @@ describe("Dockerfile entrypoint as a process", () => {
     expect(Date.now() - stopAt).toBeLessThan(8000);
     // A clean stop releases the state lock, so the next container starts without a takeover.
     expect(readdirSync(stateDir)).not.toContain("lock");
-  });
+  }, 60_000);
 });

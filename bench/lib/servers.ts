@@ -51,6 +51,7 @@ export async function startServers(options: Omit<StartMessage, "type">): Promise
     execArgv: [
       "--import",
       "tsx",
+      // Extra node flags for the server process, e.g. BENCH_CHILD_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
       ...(process.env.BENCH_CHILD_ARGS ? process.env.BENCH_CHILD_ARGS.split(" ") : []),
     ],
     env: { ...process.env, LOG_LEVEL: "silent" },
