@@ -5,6 +5,7 @@
  * error bodies (H12), content type (X9), unknown routes and methods, body limits and
  * malformed bodies (H7, H14).
  */
+import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { OsbClient, OsbResponse } from "./support/osb-client.js";
 import { validateComponent, validateResponse } from "./support/osb-openapi.js";
@@ -114,6 +115,43 @@ describe("H6 HTTP Basic auth", () => {
       expect((await half.osb.get("/v2/catalog")).status).toBe(200);
     } finally {
       await half.stop();
+    }
+  });
+});
+
+describe("H6 no path spelling reaches an endpoint without credentials", () => {
+  it("H6 encoded, doubled, dotted or re-cased paths to the catalog are refused or unknown", async () => {
+    const { port } = new URL(stack.broker.url);
+    const raw = (path: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        // node:http sends the path exactly as written (fetch would normalise dot segments).
+        const request = http.get(
+          { host: "127.0.0.1", port: Number(port), path, headers: { "X-Broker-API-Version": "2.17" } },
+          (response) => {
+            let body = "";
+            response.setEncoding("utf8").on("data", (chunk: string) => {
+              body += chunk;
+            });
+            response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+          },
+        );
+        request.on("error", reject);
+      });
+    for (const path of [
+      "/v2/catalog",
+      "/%762/catalog",
+      "/v2/%63atalog",
+      "/v2//catalog",
+      "/v2/./catalog",
+      "/x/../v2/catalog",
+      "//v2/catalog",
+      "/V2/catalog",
+      "/v2/catalog/",
+      "/v2%2Fcatalog",
+    ]) {
+      const response = await raw(path);
+      expect([401, 404], path).toContain(response.status);
+      expect(Object.keys(JSON.parse(response.body)).sort(), path).toEqual(["description", "error"]);
     }
   });
 });
