@@ -97,7 +97,7 @@ describe("interpolation", () => {
     expect(result.issues).toEqual([
       expect.objectContaining({
         path: "broker.operations.poll_interval_ms",
-        message: 'must be a number, not the string "25"',
+        message: "must be a number, not a string",
         ...positionOf(text, '"25"'),
       }),
     ]);

@@ -50,7 +50,8 @@ export function validateAgainstSchema(
     const message =
       from === null
         ? `has no value; must be ${article(type)}`
-        : `must be ${article(type)}, not the ${typeof from} ${JSON.stringify(from)}${type === "string" ? " (quote it)" : ""}`;
+        : // Never the value itself: this may be a secret written in the file.
+          `must be ${article(type)}, not ${article(typeof from)}${type === "string" ? " (quote it)" : ""}`;
     // An empty value has no text of its own: point at its key.
     issues.push(source.issue("error", path, message, from === null ? source.keyPosition(path) : undefined));
   }
