@@ -72,7 +72,7 @@ describe("interpolation", () => {
       ["error", "services[0].description", at.line, at.column],
     ]);
     expect(result.issues[0]?.message).toBe(
-      'malformed environment reference "${TEAM:platform}": write ${NAME} or ${NAME:-default}, or $${ for a literal ${',
+      'malformed environment reference "${TEAM:…": write ${NAME} or ${NAME:-default}, or $${ for a literal ${',
     );
     expect(result.issues[1]?.message).toMatch(/^malformed environment reference "\$\{TEAM":/);
   });

@@ -40,7 +40,9 @@ export function interpolateEnv(
         (match: string, name: string | undefined, fallback: string | undefined, offset: number) => {
           if (match === "$${") return "${";
           if (name === undefined) {
-            const text = node.slice(offset).match(/^\$\{[^}\s]{0,40}\}?/)?.[0] ?? match;
+            // Up to the first character that breaks the reference: what follows may be a secret.
+            const head = node.slice(offset).match(/^\$\{[A-Za-z0-9_]*/)?.[0] ?? match;
+            const text = node.length > offset + head.length ? `${head}${node[offset + head.length]}…` : head;
             issues.push(
               source.issue(
                 "error",
