@@ -58,7 +58,15 @@ export function assertUpdatable(plan: CompiledPlan, changed: Record<string, unkn
   }
 }
 
-const LABEL_VALUE_UNSAFE = /["\u0000-\u001f\u007f]/g;
+/** Cloudify label values may not hold quotes or control characters. */
+function labelValue(value: string): string {
+  let out = "";
+  for (const ch of value) {
+    const code = ch.codePointAt(0) ?? 0;
+    out += ch === '"' || code < 0x20 || code === 0x7f ? "_" : ch;
+  }
+  return out.slice(0, 256);
+}
 
 /**
  * Labels on every deployment, so instances can be found by label search and orphans (labelled
@@ -87,10 +95,6 @@ export function deploymentLabels(
   if (typeof org === "string") labels.push({ "osb-organization-guid": org });
   if (typeof space === "string") labels.push({ "osb-space-guid": space });
   return labels
-    .map((label) =>
-      Object.fromEntries(
-        Object.entries(label).map(([k, v]) => [k, v.replace(LABEL_VALUE_UNSAFE, "_").slice(0, 256)]),
-      ),
-    )
+    .map((label) => Object.fromEntries(Object.entries(label).map(([k, v]) => [k, labelValue(v)])))
     .filter((label) => Object.values(label).every((v) => v.length > 0));
 }

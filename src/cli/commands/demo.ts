@@ -35,11 +35,16 @@ export async function demoCommand(args: string[]): Promise<number> {
   }
 
   await mkdir(options.dir, { recursive: true, mode: 0o700 });
-  const password = await persistent(join(options.dir, "broker-password"), () => randomBytes(12).toString("base64url"));
+  const password = await persistent(join(options.dir, "broker-password"), () =>
+    randomBytes(12).toString("base64url"),
+  );
   const key = await persistent(join(options.dir, "encryption-key"), () => randomBytes(32).toString("base64"));
   const log = createLogger({ level: process.env.LOG_LEVEL ?? "info" });
 
-  const emulator = await startEmulator({ port: options.emulatorPort, logger: log.child({ component: "emulator" }) });
+  const emulator = await startEmulator({
+    port: options.emulatorPort,
+    logger: log.child({ component: "emulator" }),
+  });
   let broker: Awaited<ReturnType<typeof startBrokerServer>>;
   try {
     broker = await startBrokerServer({
