@@ -353,6 +353,37 @@ describe("BIND refused by the instance's state", () => {
     await bound(newId(), body(), instance);
   });
 
+  it("UPD 422 ConcurrencyError A4 while a workflow bind runs on the instance; the update works afterwards", async () => {
+    const instance = newId();
+    await provisionInstance(osb, instance, provisionBody(PG.small));
+    const bid = newId();
+    const release = holdExecutions(emulator);
+    let update: Awaited<ReturnType<typeof osb.patch>>;
+    try {
+      expect((await bind(bid, body(), ASYNC, instance)).status).toBe(202);
+      update = await osb.patch(
+        instancePath(instance),
+        { service_id: PG.service, parameters: { backup_retention_days: 3 } },
+        ASYNC,
+      );
+      expect(update.status, JSON.stringify(update.body)).toBe(422);
+      expect(update.body.error).toBe("ConcurrencyError");
+      expect(update.body.description).toContain("binding");
+    } finally {
+      release();
+    }
+    expect((await waitFor(() => osb.get(`${bindingPath(instance, bid)}/last_operation`))).body.state).toBe(
+      "succeeded",
+    );
+    update = await osb.patch(
+      instancePath(instance),
+      { service_id: PG.service, parameters: { backup_retention_days: 3 } },
+      ASYNC,
+    );
+    expect(update.status).toBe(202);
+    expect((await waitForInstanceOperation(osb, instance)).body.state).toBe("succeeded");
+  });
+
   it("BIND 422 on an instance still being provisioned, with a description saying so", async () => {
     const instance = newId();
     const release = hold(emulator, "PUT", `/api/v3.1/deployments/${deploymentId(instance)}`);
@@ -632,6 +663,28 @@ describe("UNBIND workflow mode", () => {
     expect((await getb(bid)).body.credentials.password).toBe(
       databaseUsers(emulator, iid)[usernameOf(bid)]!.password,
     );
+  });
+
+  it("BIND two binding ids sharing their first 16 hex digits get distinct database users", async () => {
+    const prefix = "aaaaaaaa-bbbb-4ccc-8ddd-";
+    const first = `${prefix}${newId().slice(-12)}`;
+    const second = `${prefix}${newId().slice(-12)}`;
+    for (const bid of [first, second]) {
+      expect((await osb.put(bindingPath(iid, bid), body(), ASYNC)).status).toBe(202);
+      expect((await waitFor(() => osb.get(`${bindingPath(iid, bid)}/last_operation`))).body.state).toBe(
+        "succeeded",
+      );
+    }
+    const [a, b] = [(await getb(first)).body.credentials, (await getb(second)).body.credentials];
+    expect(a.username).not.toBe(b.username);
+    expect(a.password).not.toBe(b.password);
+    // Unbinding one revokes only its own user.
+    expect((await osb.delete(bindingPath(iid, first), unbindQuery(PG.small))).status).toBe(202);
+    expect((await waitFor(() => osb.get(`${bindingPath(iid, first)}/last_operation`))).body.state).toBe(
+      "succeeded",
+    );
+    expect(databaseUsers(emulator, iid)[a.username]).toBeUndefined();
+    expect(databaseUsers(emulator, iid)[b.username]).toBeDefined();
   });
 
   it("BIND H9 a binding id with reserved and non-ASCII characters arrives percent-encoded and works end to end", async () => {

@@ -15,12 +15,12 @@ export function deploymentIdFor(instanceId: string): string {
 }
 
 /**
- * A short lower-case alphanumeric id for templates (database user names, host names): the
- * first 16 hex digits of a GUID, which stay recognisable in Cloudify, else 16 of a hash.
+ * A short lower-case hex id for templates (database user names, host names): 16 hex digits
+ * of a hash of the id. A hash, not a prefix: ids are chosen by the platform, and two that
+ * share a prefix must not share a database user.
  */
 export function shortId(id: string): string {
-  const compact = id.toLowerCase().replace(/-/g, "");
-  return /^[0-9a-f]{16,}$/.test(compact) ? compact.slice(0, 16) : hash(id).slice(0, 16);
+  return hash(id).slice(0, 16);
 }
 
 export function newOperationId(type: string): string {

@@ -18,6 +18,8 @@ import {
   underivedValidator,
 } from "./parameters.js";
 import {
+  BINDINGS,
+  type BindingRecord,
   INSTANCES,
   type InstanceRecord,
   type Operation,
@@ -204,6 +206,13 @@ export class InstanceService {
       const print = fingerprint({ ...req, acceptsIncomplete: undefined, originatingIdentity: undefined });
 
       const op = record.operation;
+      // A workflow bind runs on this deployment: an update now would race it (A4).
+      if (this.bindingInFlight(record.id)) {
+        throw new OsbError(
+          "ConcurrencyError",
+          `Service instance ${req.instanceId} has a binding operation in progress.`,
+        );
+      }
       if (op.state === "in progress") {
         if (op.type === "update" && op.fingerprint === print) {
           if (!req.acceptsIncomplete) throw new OsbError("AsyncRequired", ASYNC_REQUIRED_DESCRIPTION);
@@ -412,6 +421,12 @@ export class InstanceService {
       INSTANCES,
       this.now() - (this.deps.settings().tombstoneSeconds + goneRetentionSeconds) * 1000,
     );
+  }
+
+  private bindingInFlight(instanceId: string): boolean {
+    return this.deps.store
+      .list<BindingRecord>(BINDINGS)
+      .some(({ value }) => value.instanceId === instanceId && value.operation.state === "in progress");
   }
 
   /** The record of an instance that exists (tombstones do not). */
