@@ -10,6 +10,8 @@ export interface RequestOptions {
   headers?: Record<string, string | undefined>;
   /** Raw body text instead of JSON. */
   raw?: string;
+  /** Aborts the request (e.g. AbortSignal.timeout) when a test must bound how long it waits. */
+  signal?: AbortSignal;
 }
 
 export class OsbClient {
@@ -54,6 +56,7 @@ export class OsbClient {
       method,
       headers,
       body: options.raw ?? (body === undefined ? undefined : JSON.stringify(body)),
+      signal: options.signal,
     });
     const text = await response.text();
     let parsed: unknown = text;

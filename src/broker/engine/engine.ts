@@ -30,10 +30,12 @@ const SWEEP_CONCURRENCY = 16;
  * before the next step runs, so after a crash (kill -9 included) the operation resumes from
  * its last committed step. Transient Cloudify failures back off exponentially with jitter;
  * the operation fails only on Cloudify's refusal or at its deadline, never because the
- * broker restarted.
+ * broker restarted. Steps run outside the resource's lock; see `commit` for why.
  */
 export class OperationEngine {
   private readonly kinds: ResourceKind<any>[] = [];
+  /** Resources the engine is advancing now, and whether a kick asked for another pass. */
+  private readonly running = new Map<string, { again: boolean }>();
   /** When each resource may be advanced again (in memory: waits are not worth a disk write). */
   private readonly due = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -106,16 +108,29 @@ export class OperationEngine {
 
   private async advance(collection: string, id: string): Promise<void> {
     const kind = this.kinds.find((k) => k.collection === collection);
-    const first = this.deps.store.get<{ id: string; operation: Operation }>(collection, id);
-    if (!kind || !first) return;
-    await this.deps.mutex.run(kind.lockKey(first), async () => {
-      for (let i = 0; i < MAX_STEPS_PER_RUN && !this.stopped; i++) {
-        const record = this.deps.store.get<{ id: string; operation: Operation }>(collection, id);
-        if (!record || record.operation.state !== "in progress") return;
-        const moved = await this.runStep(kind, record);
-        if (!moved) return;
-      }
-    });
+    if (!kind) return;
+    // One engine run per resource at a time; a kick during a run asks for one more pass.
+    const key = `${collection}/${id}`;
+    const active = this.running.get(key);
+    if (active) {
+      active.again = true;
+      return;
+    }
+    const run = { again: false };
+    this.running.set(key, run);
+    try {
+      do {
+        run.again = false;
+        for (let i = 0; i < MAX_STEPS_PER_RUN && !this.stopped; i++) {
+          const record = this.deps.store.get<{ id: string; operation: Operation }>(collection, id);
+          if (!record || record.operation.state !== "in progress") break;
+          const moved = await this.runStep(kind, record);
+          if (!moved) break;
+        }
+      } while (run.again && !this.stopped);
+    } finally {
+      this.running.delete(key);
+    }
   }
 
   /** Runs the operation's current step and commits the outcome; true when the next step may run at once. */
@@ -161,7 +176,7 @@ export class OperationEngine {
           "transient Cloudify failure; will retry",
         );
         this.due.set(key, now + backoff);
-        await this.commit(kind, {
+        await this.commit(kind, record, {
           ...record,
           operation: {
             ...op,
@@ -179,7 +194,7 @@ export class OperationEngine {
       case "wait":
         this.due.set(key, now + this.deps.settings().pollIntervalMs);
         if (outcome.description && outcome.description !== op.description) {
-          await this.commit(kind, {
+          await this.commit(kind, record, {
             ...record,
             operation: { ...op, description: outcome.description, updatedAt: iso(now) },
           });
@@ -195,8 +210,7 @@ export class OperationEngine {
           notBefore: undefined,
         };
         operation.executionId = outcome.executionId;
-        await this.commit(kind, { ...record, ...outcome.record, operation });
-        return true;
+        return this.commit(kind, record, { ...record, ...outcome.record, operation });
       }
       default:
         await this.finish(kind, record, outcome);
@@ -223,24 +237,52 @@ export class OperationEngine {
     }
     let next = { ...record, ...("record" in outcome ? outcome.record : {}), operation };
     if (kind.onFinished) next = kind.onFinished(next, operation);
-    this.deps.log.info(
-      {
-        id: record.id,
-        operation: op.id,
-        type: op.type,
-        state: operation.state,
-        description: operation.description,
-      },
-      "operation finished",
-    );
     this.due.delete(`${kind.collection}/${record.id}`);
-    await this.commit(kind, next);
+    if (await this.commit(kind, record, next)) {
+      this.deps.log.info(
+        {
+          id: record.id,
+          operation: op.id,
+          type: op.type,
+          state: operation.state,
+          description: operation.description,
+        },
+        "operation finished",
+      );
+    }
   }
 
-  private commit(kind: ResourceKind<any>, record: { id: string; operation: Operation }): Promise<void> {
-    return this.deps.store.commit([
-      { type: "put", collection: kind.collection, id: record.id, value: record },
-    ]);
+  /**
+   * Commits a step's outcome, computed from `expected`, under the resource's lock, and only if
+   * the resource still runs that operation at that step. Steps talk to Cloudify without the
+   * lock, so a slow manager never holds a platform's request; a request that replaced the
+   * operation meanwhile (a deprovision halting a provision) wins, and the outcome is dropped.
+   */
+  private async commit(
+    kind: ResourceKind<any>,
+    expected: { id: string; operation: Operation },
+    record: { id: string; operation: Operation },
+  ): Promise<boolean> {
+    return this.deps.mutex.run(kind.lockKey(expected), async () => {
+      const current = this.deps.store.get<{ operation: Operation }>(kind.collection, expected.id);
+      const op = current?.operation;
+      if (
+        !op ||
+        op.id !== expected.operation.id ||
+        op.step !== expected.operation.step ||
+        op.state !== "in progress"
+      ) {
+        this.deps.log.debug(
+          { id: expected.id, operation: expected.operation.id },
+          "operation replaced while its step ran; outcome dropped",
+        );
+        return false;
+      }
+      await this.deps.store.commit([
+        { type: "put", collection: kind.collection, id: record.id, value: record },
+      ]);
+      return true;
+    });
   }
 
   private backoff(attempts: number): number {
