@@ -167,6 +167,27 @@ describe("Cloudify transiently unavailable", () => {
     emulator.faults.clear();
   });
 
+  it("PROV a 500 internal_server_error from Cloudify is retried, not a failed provision; still one install", async () => {
+    const id = newId();
+    for (const [method, path] of [
+      ["GET", "/api/v3.1/executions"],
+      ["POST", "/api/v3.1/executions"],
+    ] as const) {
+      emulator.faults.add({
+        type: "http_error",
+        status: 500,
+        errorCode: "internal_server_error",
+        method,
+        path,
+        times: 2,
+      });
+    }
+    expect((await osb.put(instancePath(id), provisionBody(), ASYNC)).status).toBe(202);
+    expect((await finalState(osb, id)).body.state).toBe("succeeded");
+    expect(installs(emulator, id).map((e) => e.status)).toEqual(["terminated"]);
+    emulator.faults.clear();
+  });
+
   it("PROV a Cloudify Manager restart during a provision: it still succeeds", async () => {
     const id = newId();
     expect((await osb.put(instancePath(id), provisionBody(), ASYNC)).status).toBe(202);

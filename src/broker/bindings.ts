@@ -294,6 +294,20 @@ export class BindingService {
     return view;
   }
 
+  /**
+   * Forgets the bindings of deprovisioned instances: platforms unbind first, but when one did
+   * not, the binding's sealed credentials must not outlive the deployment they opened.
+   */
+  async purgeBindingsOfDeletedInstances(): Promise<number> {
+    const orphaned = this.deps.store.list<BindingRecord>(BINDINGS).filter(({ value }) => {
+      const instance = this.deps.store.get<InstanceRecord>(INSTANCES, value.instanceId);
+      return (!instance || instance.status === "deleted") && value.operation.state !== "in progress";
+    });
+    if (orphaned.length)
+      await this.deps.store.commit(orphaned.map(({ id }) => ({ type: "delete", collection: BINDINGS, id })));
+    return orphaned.length;
+  }
+
   /** Forgets tombstones that have answered long enough (their 410 period included). */
   purgeTombstones(goneRetentionSeconds: number): Promise<number> {
     return purgeTombstones(

@@ -129,6 +129,12 @@ function classify(error: unknown): CloudifyFailure {
   }
   if (isNotFound(error))
     return { kind: "not_found", code: "not_found_error", message: (error as Error).message };
+  // A 500 is the manager failing, not refusing (e.g. a workflow worker restarting): retry.
+  // Steps look up before they act, so running one again never repeats Cloudify work, and the
+  // operation's deadline still bounds the retries.
+  if (error instanceof CloudifyApiError && error.status === 500) {
+    return { kind: "transient", code: error.errorCode ?? undefined, message: error.message };
+  }
   if (error instanceof CloudifyApiError)
     return { kind: "rejected", code: error.errorCode ?? undefined, message: error.message };
   // A bug or an unexpected answer: not Cloudify refusing, so do not fail the operation on it.

@@ -29,6 +29,8 @@ export interface BrokerServerOptions {
   overrides?: ConfigOverrides;
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
+  /** How often tombstones and bindings of deleted instances are purged (default 60 s; tests shorten it). */
+  janitorIntervalMs?: number;
 }
 
 export interface BrokerServer {
@@ -161,12 +163,12 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
   engine.start();
   void schemas.load(config.get().loaded.catalog);
   const janitor = setInterval(() => {
-    for (const service of [instances, bindings]) {
-      void service
-        .purgeTombstones(GONE_RETENTION_SECONDS)
-        .catch((error) => log.error({ err: error }, "tombstone purge failed"));
-    }
-  }, JANITOR_INTERVAL_MS);
+    Promise.all([
+      instances.purgeTombstones(GONE_RETENTION_SECONDS),
+      bindings.purgeTombstones(GONE_RETENTION_SECONDS),
+      bindings.purgeBindingsOfDeletedInstances(),
+    ]).catch((error) => log.error({ err: error }, "state clean-up failed"));
+  }, options.janitorIntervalMs ?? JANITOR_INTERVAL_MS);
   janitor.unref();
 
   const address = server.address() as AddressInfo;

@@ -36,6 +36,7 @@ export interface StackOptions {
   env?: Record<string, string>;
   configFile?: string;
   stateDir?: string;
+  janitorIntervalMs?: number;
 }
 
 export interface Stack {
@@ -81,6 +82,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     configFile: options.configFile ?? join(packageRoot(), "broker.yaml"),
     env,
     logger: silentLogger,
+    janitorIntervalMs: options.janitorIntervalMs,
   });
   const osb = new OsbClient(broker.url, env.BROKER_USERNAME!, env.BROKER_PASSWORD!);
   return {
