@@ -566,11 +566,13 @@ describe("templates", () => {
   });
 
   it("a syntax error in the dashboard_url template is placed in the file", async () => {
-    const result = await validate(example(["/postgresql/{{instance_id}}", "/postgresql/{{instance_id}"]));
+    const result = await validate(
+      example(["/postgresql/{{urlencode instance_id}}", "/postgresql/{{urlencode instance_id}"]),
+    );
     expectErrors(result, [
       {
-        at: '{{instance_id}"',
-        shift: "{{instance_id".length,
+        at: '{{urlencode instance_id}"',
+        shift: "{{urlencode instance_id".length,
         path: "services[0].dashboard_url",
         message: /expected '}}'/,
       },
@@ -613,7 +615,9 @@ describe("templates", () => {
   });
 
   it("binding-only variables are unknown to instance templates", async () => {
-    const result = await validate(example(["/postgresql/{{instance_id}}", "/postgresql/{{binding_id}}"]));
+    const result = await validate(
+      example(["/postgresql/{{urlencode instance_id}}", "/postgresql/{{binding_id}}"]),
+    );
     expectErrors(result, [
       {
         at: '"https://dashboard.example.com/postgresql/{{binding_id}}"',

@@ -393,9 +393,11 @@ describe("GETI and H9", () => {
     const id = encodeURIComponent(raw);
     const response = await put(id, provisionBody());
     expect(response.status).toBe(202);
-    // The validating client already rejects a dashboard_url that is not a URI; with this id the
-    // example template cannot make one, so the broker leaves it out rather than send it broken.
-    expect(response.body.dashboard_url).toBeUndefined();
+    // The validating client rejects a dashboard_url that is not a URI; the example template
+    // url-encodes the id, so even this one yields a valid URL naming the instance.
+    expect(response.body.dashboard_url).toBe(
+      `https://dashboard.example.com/postgresql/${encodeURIComponent(raw)}`,
+    );
     expect((await waitForInstanceOperation(osb, id)).body.state).toBe("succeeded");
     expect((await osb.get(instancePath(id))).body.plan_id).toBe(PG.small);
     const deployments = emulator.requests
