@@ -14,7 +14,14 @@ export function originatingIdentity(): MiddlewareHandler<OsbEnv> {
       const identity = parseOriginatingIdentity(header);
       if (identity) {
         c.set("originatingIdentity", identity);
-        c.set("log", c.get("log").child({ platform: identity.platform }));
+        // Who caused the request, for the audit trail in the access log (OSB H4: audit only).
+        const user = identity.value.user_id ?? identity.value.username;
+        c.set(
+          "log",
+          c
+            .get("log")
+            .child({ platform: identity.platform, user: typeof user === "string" ? user : undefined }),
+        );
       } else {
         c.get("log").warn("ignoring malformed X-Broker-API-Originating-Identity header");
       }
