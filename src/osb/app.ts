@@ -31,8 +31,16 @@ export function createOsbApp(ports: OsbPorts, extraRoutes: (ports: OsbPorts) => 
     return c.json(health, health.status === "ok" ? 200 : 503);
   });
 
+  // Prometheus scrapes without credentials, as with /healthz; it exposes counts, no names or secrets.
+  if (ports.metrics) {
+    const metrics = ports.metrics;
+    app.get("/metrics", (c) =>
+      c.body(metrics.render(), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }),
+    );
+  }
+
   app.use("*", requestIdentity(ports.log));
-  app.use("*", accessLog());
+  app.use("*", accessLog(ports.metrics));
   app.use("/v2/*", basicAuth(ports.credentials));
   app.use("/v2/*", apiVersion());
   app.use("/v2/*", originatingIdentity());

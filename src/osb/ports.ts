@@ -17,6 +17,8 @@ export interface OsbPorts {
   bindings: () => BindingService;
   /** Seconds platforms should wait before polling again (Retry-After on in-progress answers). */
   retryAfterSeconds: () => number;
+  /** Counts answered requests by route pattern, and renders /metrics (Prometheus text). */
+  metrics?: { request(method: string, route: string, status: number): void; render(): string };
   /** For /healthz: cheap, unauthenticated, says whether the broker can serve. */
   health: () => { status: "ok" | "degraded"; checks: Record<string, string> };
 }

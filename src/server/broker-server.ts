@@ -17,6 +17,7 @@ import { BINDINGS, type BindingRecord, INSTANCES, type InstanceRecord } from "..
 import { Sealer } from "../broker/sealing.js";
 import { keyringFromSpecs } from "../crypto/index.js";
 import { createLogger, type Logger } from "../log/logger.js";
+import { brokerMetrics } from "../metrics/broker-metrics.js";
 import { createOsbApp } from "../osb/app.js";
 import { osbRoutes } from "../osb/routes.js";
 import type { Catalog } from "../osb/types.js";
@@ -72,6 +73,7 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     runtime().cloudify,
     log.child({ component: "cloudify" }),
   );
+  const metrics = brokerMetrics(store);
   const mutex = new KeyedMutex();
   const engine = new OperationEngine({
     store,
@@ -79,6 +81,7 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     mutex,
     log: log.child({ component: "engine" }),
     settings: () => ({ pollIntervalMs: runtime().operations.pollIntervalMs, maxBackoffMs: 60_000 }),
+    observer: { finished: metrics.operationFinished, transientFailure: metrics.cloudifyTransientFailure },
   });
   engine.register<InstanceRecord>({
     collection: INSTANCES,
@@ -143,6 +146,7 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
       instances: () => instances,
       bindings: () => bindings,
       retryAfterSeconds: () => runtime().operations.retryAfterSeconds,
+      metrics,
       health: () => ({ status: "ok", checks: { config: "loaded", state: "open" } }),
     },
     osbRoutes,

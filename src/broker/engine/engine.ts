@@ -50,6 +50,8 @@ export class OperationEngine {
       log: Logger;
       settings: () => EngineSettings;
       now?: () => number;
+      /** Told about finished operations and transient Cloudify failures (metrics). */
+      observer?: { finished(operation: Operation): void; transientFailure(): void };
     },
   ) {}
 
@@ -176,6 +178,7 @@ export class OperationEngine {
           "transient Cloudify failure; will retry",
         );
         this.due.set(key, now + backoff);
+        this.deps.observer?.transientFailure();
         await this.commit(kind, record, {
           ...record,
           operation: {
@@ -239,6 +242,7 @@ export class OperationEngine {
     if (kind.onFinished) next = kind.onFinished(next, operation);
     this.due.delete(`${kind.collection}/${record.id}`);
     if (await this.commit(kind, record, next)) {
+      this.deps.observer?.finished(operation);
       this.deps.log.info(
         {
           id: record.id,
