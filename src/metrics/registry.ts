@@ -61,6 +61,6 @@ function labelKey(labels: Labels): string {
 function formatLabels(labels: Labels): string {
   const entries = Object.entries(labels);
   if (!entries.length) return "";
-  const escape = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
-  return `{${entries.map(([k, v]) => `${k}="${escape(v)}"`).join(",")}}`;
+  const escapeValue = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+  return `{${entries.map(([k, v]) => `${k}="${escapeValue(v)}"`).join(",")}}`;
 }
