@@ -30,9 +30,8 @@ import {
   provisionInstance,
   REDIS,
   type Stack,
-  startStack,
+  startValidatingStack,
   type ValidatingOsbClient,
-  validatingClient,
   waitForInstanceOperation,
 } from "./support/stack.js";
 
@@ -48,9 +47,7 @@ let redisLarge: string;
 let caCertificate: string;
 
 beforeAll(async () => {
-  stack = await startStack();
-  osb = validatingClient(stack);
-  emulator = stack.emulator!;
+  ({ stack, osb, emulator } = await startValidatingStack());
   [pg, redis, redisLarge] = [newId(), newId(), newId()];
   await Promise.all([
     provisionInstance(osb, pg, provisionBody(PG.large)),

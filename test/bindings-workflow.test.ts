@@ -36,9 +36,8 @@ import {
   provisionBody,
   provisionInstance,
   type Stack,
-  startStack,
+  startValidatingStack,
   type ValidatingOsbClient,
-  validatingClient,
   waitFor,
   waitForInstanceOperation,
 } from "./support/stack.js";
@@ -50,9 +49,7 @@ let emulator: EmulatorHandle;
 let iid: string;
 
 beforeAll(async () => {
-  stack = await startStack();
-  osb = validatingClient(stack);
-  emulator = stack.emulator!;
+  ({ stack, osb, emulator } = await startValidatingStack());
   iid = newId();
   await provisionInstance(osb, iid, provisionBody(PG.small));
 });

@@ -18,8 +18,11 @@ import { type EmulatorHandle, shippedBlueprintsPath, startEmulator } from "../sr
 import { silentLogger } from "../src/log/logger.js";
 import { packageRoot } from "../src/util/package-root.js";
 import {
+  ASYNC,
   brokerEnv,
+  deploymentPath,
   FAST_TIMINGS,
+  instancePath,
   newId,
   PG,
   provisionBody,
@@ -28,9 +31,6 @@ import {
 } from "./support/stack.js";
 
 const ROOT = packageRoot();
-const ASYNC = { query: { accepts_incomplete: "true" } };
-const instancePath = (id: string) => `/v2/service_instances/${id}`;
-const deploymentPath = (id: string) => `/api/v3.1/deployments/osb-${id}`;
 
 let emulator: EmulatorHandle;
 /** Plays Cloudify's side of a lost answer (see below). */

@@ -7,6 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EmulatorHandle } from "../src/emulator/index.js";
 import type { OsbResponse } from "./support/osb-client.js";
 import {
+  ASYNC,
+  deploymentPath,
+  hold,
+  instancePath,
   newId,
   PG,
   provisionBody,
@@ -14,6 +18,7 @@ import {
   REDIS,
   type Stack,
   startStack,
+  startValidatingStack,
   type ValidatingOsbClient,
   validatingClient,
   waitForInstanceOperation,
@@ -24,17 +29,11 @@ let osb: ValidatingOsbClient;
 let emulator: EmulatorHandle;
 
 beforeAll(async () => {
-  stack = await startStack();
-  osb = validatingClient(stack);
-  emulator = stack.emulator!;
+  ({ stack, osb, emulator } = await startValidatingStack());
 });
 afterAll(async () => {
   await stack?.stop();
 });
-
-const instancePath = (id: string) => `/v2/service_instances/${id}`;
-const deploymentPath = (id: string) => `/api/v3.1/deployments/osb-${id}`;
-const ASYNC = { query: { accepts_incomplete: "true" } };
 
 function deprovision(
   client: ValidatingOsbClient,
@@ -77,14 +76,7 @@ async function provisioned(body = provisionBody()): Promise<string> {
 
 /** Keeps a deprovision in progress: Cloudify answers 503 to deleting the deployment until released. */
 function holdDelete(id: string): () => void {
-  const fault = emulator.faults.add({
-    type: "http_error",
-    status: 503,
-    method: "DELETE",
-    path: deploymentPath(id),
-    times: 1_000_000,
-  });
-  return () => emulator.faults.remove(fault);
+  return hold(emulator, "DELETE", deploymentPath(id));
 }
 
 describe("DEPROV status table", () => {

@@ -9,14 +9,17 @@ import type { EmulatorHandle } from "../src/emulator/index.js";
 import type { OsbResponse } from "./support/osb-client.js";
 import type { ValidatingOsbClient } from "./support/stack.js";
 import {
+  ASYNC,
+  deploymentPath,
+  hold,
+  instancePath,
   newId,
   PG,
   provisionBody,
   provisionInstance,
   REDIS,
   type Stack,
-  startStack,
-  validatingClient,
+  startValidatingStack,
   waitForInstanceOperation,
 } from "./support/stack.js";
 
@@ -25,17 +28,11 @@ let osb: ValidatingOsbClient;
 let emulator: EmulatorHandle;
 
 beforeAll(async () => {
-  stack = await startStack();
-  osb = validatingClient(stack);
-  emulator = stack.emulator!;
+  ({ stack, osb, emulator } = await startValidatingStack());
 });
 afterAll(async () => {
   await stack?.stop();
 });
-
-const instancePath = (id: string) => `/v2/service_instances/${id}`;
-const deploymentPath = (id: string) => `/api/v3.1/deployments/osb-${id}`;
-const ASYNC = { query: { accepts_incomplete: "true" } };
 
 function put(id: string, body: unknown, options: Parameters<ValidatingOsbClient["put"]>[2] = ASYNC) {
   return osb.put(instancePath(id), body, options);
@@ -49,14 +46,7 @@ function lastOperation(id: string, operation?: string) {
  * deployment until released, so the broker keeps retrying (deterministic, no timing).
  */
 function holdCreate(id: string): () => void {
-  const fault = emulator.faults.add({
-    type: "http_error",
-    status: 503,
-    method: "PUT",
-    path: deploymentPath(id),
-    times: 1_000_000,
-  });
-  return () => emulator.faults.remove(fault);
+  return hold(emulator, "PUT", deploymentPath(id));
 }
 
 /** The broker has tried (and been refused) at least once, so its operation is really under way. */

@@ -12,12 +12,16 @@ import { type EmulatorHandle, shippedBlueprintsPath } from "../src/emulator/inde
 import { packageRoot } from "../src/util/package-root.js";
 import type { OsbResponse } from "./support/osb-client.js";
 import {
+  ASYNC,
+  deploymentPath,
+  instancePath,
   newId,
   PG,
   provisionBody,
   provisionInstance,
   type Stack,
   startStack,
+  startValidatingStack,
   type ValidatingOsbClient,
   validatingClient,
   waitForInstanceOperation,
@@ -28,17 +32,12 @@ let osb: ValidatingOsbClient;
 let emulator: EmulatorHandle;
 
 beforeAll(async () => {
-  stack = await startStack();
-  osb = validatingClient(stack);
-  emulator = stack.emulator!;
+  ({ stack, osb, emulator } = await startValidatingStack());
 });
 afterAll(async () => {
   await stack?.stop();
 });
 
-const instancePath = (id: string) => `/v2/service_instances/${id}`;
-const deploymentPath = (id: string) => `/api/v3.1/deployments/osb-${id}`;
-const ASYNC = { query: { accepts_incomplete: "true" } };
 const DEPROV = { query: { service_id: PG.service, plan_id: PG.small, accepts_incomplete: "true" } };
 
 const installs = (em: EmulatorHandle, id: string) =>

@@ -8,15 +8,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EmulatorHandle } from "../src/emulator/index.js";
 import type { OsbResponse } from "./support/osb-client.js";
 import {
+  ASYNC,
+  hold,
+  instancePath,
   newId,
   PG,
   provisionBody,
   provisionInstance,
   REDIS,
   type Stack,
-  startStack,
+  startValidatingStack,
   type ValidatingOsbClient,
-  validatingClient,
   waitForInstanceOperation,
 } from "./support/stack.js";
 
@@ -25,9 +27,7 @@ let osb: ValidatingOsbClient;
 let emulator: EmulatorHandle;
 
 beforeAll(async () => {
-  stack = await startStack();
-  osb = validatingClient(stack);
-  emulator = stack.emulator!;
+  ({ stack, osb, emulator } = await startValidatingStack());
   // The large plan's schemas are derived from its blueprint once the broker has read it from
   // Cloudify; tests of their validation need them in force.
   const deadline = Date.now() + 10_000;
@@ -43,9 +43,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const instancePath = (id: string) => `/v2/service_instances/${id}`;
 const initiatePath = (id: string) => `/api/v3.1/deployment-updates/osb-${id}/update/initiate`;
-const ASYNC = { query: { accepts_incomplete: "true" } };
 
 function patch(id: string, body: unknown, options: Parameters<ValidatingOsbClient["patch"]>[2] = ASYNC) {
   return osb.patch(instancePath(id), body, options);
@@ -57,14 +55,7 @@ const updates = (id: string) => emulator.requests.count({ method: "POST", path: 
 
 /** Keeps an update in progress: Cloudify answers 503 to starting the deployment update until released. */
 function holdUpdate(id: string): () => void {
-  const fault = emulator.faults.add({
-    type: "http_error",
-    status: 503,
-    method: "POST",
-    path: initiatePath(id),
-    times: 1_000_000,
-  });
-  return () => emulator.faults.remove(fault);
+  return hold(emulator, "POST", initiatePath(id));
 }
 
 async function untilUpdateAttempted(id: string): Promise<void> {

@@ -15,7 +15,7 @@ import type { OperationEngine } from "./engine/engine.js";
 import { fingerprint } from "./ids.js";
 import { type LastOperationView, operationView } from "./instances.js";
 import type { KeyedMutex } from "./mutex.js";
-import { purgeTombstones, startOperation, tombstoneAnswers } from "./operations.js";
+import { purgeTombstones, saveAndRun, startOperation, tombstoneAnswers } from "./operations.js";
 import { checkParameters, mergeParameters, type Parameters } from "./parameters.js";
 import {
   BINDINGS,
@@ -187,13 +187,13 @@ export class BindingService {
         // Every execution an earlier binding with this id ran (its tombstone's too), so none of
         // them is ever adopted as this bind's create workflow.
         executionIds: this.deps.store.get<BindingRecord>(BINDINGS, id)?.executionIds ?? [],
-        operation: this.newOperation("bind", "start_workflow", print, plan, now),
+        operation: this.operation("bind", "start_workflow", print, plan, now),
         createdAt: new Date(now).toISOString(),
         ...this.lifetime(plan, now),
       };
 
       if (async) {
-        await this.save(record);
+        await saveAndRun(this.deps.store, this.deps.engine, BINDINGS, record);
         return { kind: "accepted", operation: record.operation.id };
       }
       // outputs mode: synchronous; nothing is stored unless the credentials are complete.
@@ -238,7 +238,7 @@ export class BindingService {
       if (!req.acceptsIncomplete) throw new OsbError("AsyncRequired", ASYNC_REQUIRED_DESCRIPTION);
       // A bind still running is halted first (OSB section 11), then revoked.
       const halting = op.state === "in progress" && op.type === "bind";
-      const operation = this.newOperation(
+      const operation = this.operation(
         "unbind",
         halting ? "cancel_bind" : "start_revoke",
         fingerprint({ unbind: record.id }),
@@ -247,7 +247,11 @@ export class BindingService {
       );
       operation.priorStatus = halting ? "bind_failed" : record.status;
       if (halting && op.executionId) operation.cancelExecutionId = op.executionId;
-      await this.save({ ...record, status: "unbinding", operation });
+      await saveAndRun(this.deps.store, this.deps.engine, BINDINGS, {
+        ...record,
+        status: "unbinding",
+        operation,
+      });
       return { kind: "accepted", operation: operation.id };
     });
   }
@@ -441,25 +445,14 @@ export class BindingService {
     return record && record.status !== "deleted" ? record : undefined;
   }
 
-  private newOperation(
+  private operation(
     type: OperationType,
     step: string,
     print: string,
     plan: CompiledPlan | undefined,
     now: number,
-  ): Operation {
-    return startOperation(
-      type,
-      step,
-      print,
-      plan?.config.maximum_polling_duration ?? this.deps.settings().defaultTimeoutSeconds,
-      now,
-    );
-  }
-
-  private async save(record: BindingRecord): Promise<void> {
-    await this.deps.store.commit([{ type: "put", collection: BINDINGS, id: record.id, value: record }]);
-    void this.deps.engine.kick(BINDINGS, record.id);
+  ) {
+    return startOperation(type, step, print, plan, this.deps.settings().defaultTimeoutSeconds, now);
   }
 
   private now(): number {

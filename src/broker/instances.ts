@@ -8,7 +8,7 @@ import { assertUpdatable, changedInputs, deploymentLabels, renderInputs } from "
 import type { OperationEngine } from "./engine/engine.js";
 import { canonicalJson, deploymentIdFor, fingerprint } from "./ids.js";
 import type { KeyedMutex } from "./mutex.js";
-import { purgeTombstones, startOperation, tombstoneAnswers } from "./operations.js";
+import { purgeTombstones, saveAndRun, startOperation, tombstoneAnswers } from "./operations.js";
 import {
   checkParameters,
   effectiveSchema,
@@ -177,10 +177,10 @@ export class InstanceService {
         dashboardUrl,
         provisionFingerprint: print,
         executionIds: existing?.executionIds ?? [],
-        operation: this.newOperation("provision", "create_deployment", print, plan, now),
+        operation: this.operation("provision", "create_deployment", print, plan, now),
         createdAt: existing?.createdAt ?? new Date(now).toISOString(),
       };
-      await this.save(record);
+      await saveAndRun(this.deps.store, this.deps.engine, INSTANCES, record);
       return { kind: "accepted", operation: record.operation.id, dashboardUrl };
     });
   }
@@ -334,9 +334,13 @@ export class InstanceService {
         maintenanceVersion,
         dashboardUrl,
       };
-      const operation = this.newOperation("update", "start_update", print, target, this.now());
+      const operation = this.operation("update", "start_update", print, target, this.now());
       operation.target = updateTarget;
-      await this.save({ ...record, status: "updating", operation });
+      await saveAndRun(this.deps.store, this.deps.engine, INSTANCES, {
+        ...record,
+        status: "updating",
+        operation,
+      });
       return { kind: "accepted", operation: operation.id, dashboardUrl };
     });
   }
@@ -362,7 +366,7 @@ export class InstanceService {
       // A provision that failed at its deadline may have left its Cloudify execution running:
       // stop it too rather than queue the uninstall behind it (cancelling a finished one is a no-op).
       const stale = op.state === "failed" && op.type === "provision" && op.executionId !== undefined;
-      const operation = this.newOperation(
+      const operation = this.operation(
         "deprovision",
         halting || stale ? "cancel_provision" : "start_uninstall",
         print,
@@ -371,7 +375,11 @@ export class InstanceService {
       );
       operation.priorStatus = halting ? "provision_failed" : record.status;
       if ((halting || stale) && op.executionId) operation.cancelExecutionId = op.executionId;
-      await this.save({ ...record, status: "deprovisioning", operation });
+      await saveAndRun(this.deps.store, this.deps.engine, INSTANCES, {
+        ...record,
+        status: "deprovisioning",
+        operation,
+      });
       return { kind: "accepted", operation: operation.id };
     });
   }
@@ -476,26 +484,14 @@ export class InstanceService {
     return value;
   }
 
-  private newOperation(
+  private operation(
     type: OperationType,
     step: string,
     print: string,
     plan: CompiledPlan | undefined,
     now: number,
-  ): Operation {
-    return startOperation(
-      type,
-      step,
-      print,
-      plan?.config.maximum_polling_duration ?? this.deps.settings().defaultTimeoutSeconds,
-      now,
-    );
-  }
-
-  /** Durable before the caller answers; then the engine starts on it at once. */
-  private async save(record: InstanceRecord): Promise<void> {
-    await this.deps.store.commit([{ type: "put", collection: INSTANCES, id: record.id, value: record }]);
-    void this.deps.engine.kick(INSTANCES, record.id);
+  ) {
+    return startOperation(type, step, print, plan, this.deps.settings().defaultTimeoutSeconds, now);
   }
 
   private now(): number {

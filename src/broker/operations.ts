@@ -1,15 +1,22 @@
+import type { CompiledPlan } from "../config/compile.js";
 import type { StateStore } from "../state/index.js";
+import type { OperationEngine } from "./engine/engine.js";
 import { newOperationId } from "./ids.js";
 import type { Operation, OperationType } from "./records.js";
 
-/** A new operation in progress at `step`, failing if unfinished after `limitSeconds`. */
+/**
+ * A new operation in progress at `step`. It fails if unfinished after the plan's
+ * maximum_polling_duration (OSB A9), or the broker's default when the plan sets none.
+ */
 export function startOperation(
   type: OperationType,
   step: string,
   fingerprint: string,
-  limitSeconds: number,
+  plan: CompiledPlan | undefined,
+  defaultTimeoutSeconds: number,
   now: number,
 ): Operation {
+  const limitSeconds = plan?.config.maximum_polling_duration ?? defaultTimeoutSeconds;
   const at = new Date(now).toISOString();
   return {
     id: newOperationId(type),
@@ -53,4 +60,15 @@ export async function purgeTombstones(
     .filter(({ value }) => value.status === "deleted" && deletedAt(value) < before);
   if (expired.length) await store.commit(expired.map(({ id }) => ({ type: "delete", collection, id })));
   return expired.length;
+}
+
+/** Durable before the request is answered; then the engine starts on it at once. */
+export async function saveAndRun<R extends { id: string; operation: Operation }>(
+  store: StateStore,
+  engine: OperationEngine,
+  collection: string,
+  record: R,
+): Promise<void> {
+  await store.commit([{ type: "put", collection, id: record.id, value: record }]);
+  void engine.kick(collection, record.id);
 }

@@ -190,3 +190,27 @@ export class ValidatingOsbClient extends OsbClient {
 export function validatingClient(stack: Pick<Stack, "broker" | "env">): ValidatingOsbClient {
   return new ValidatingOsbClient(stack.broker.url, stack.env.BROKER_USERNAME!, stack.env.BROKER_PASSWORD!);
 }
+
+/** Query of async requests (`accepts_incomplete=true`). */
+export const ASYNC = { query: { accepts_incomplete: "true" } };
+export const instancePath = (id: string) => `/v2/service_instances/${id}`;
+/** The emulator path of an instance's deployment (the broker names it `osb-<instance id>`). */
+export const deploymentPath = (id: string) => `/api/v3.1/deployments/osb-${id}`;
+
+/**
+ * Keeps Cloudify from accepting requests matching `method path*` (503, as a proxy would send)
+ * until the returned function is called: whatever the broker is doing waits there, in flight,
+ * deterministically and without timing assumptions.
+ */
+export function hold(emulator: EmulatorHandle, method: string, path: string): () => void {
+  const id = emulator.faults.add({ type: "http_error", status: 503, method, path, times: 1_000_000 });
+  return () => {
+    emulator.faults.remove(id);
+  };
+}
+
+/** The stack with a client that checks every answer against schema/osb-openapi.yaml. */
+export async function startValidatingStack(options: StackOptions = {}) {
+  const stack = await startStack(options);
+  return { stack, osb: validatingClient(stack), emulator: stack.emulator! };
+}
