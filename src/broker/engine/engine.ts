@@ -125,7 +125,7 @@ export class OperationEngine {
         run.again = false;
         for (let i = 0; i < MAX_STEPS_PER_RUN && !this.stopped; i++) {
           const record = this.deps.store.get<{ id: string; operation: Operation }>(collection, id);
-          if (!record || record.operation.state !== "in progress") break;
+          if (record?.operation.state !== "in progress") break;
           const moved = await this.runStep(kind, record);
           if (!moved) break;
         }

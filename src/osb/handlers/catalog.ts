@@ -22,7 +22,7 @@ export function getCatalog(ports: OsbPorts) {
     }
     c.header("ETag", entry.etag);
     const wanted = c.req.header("If-None-Match");
-    if (wanted && wanted.split(",").some((tag) => tag.trim() === entry.etag || tag.trim() === "*")) {
+    if (wanted?.split(",").some((tag) => tag.trim() === entry.etag || tag.trim() === "*")) {
       return c.body(null, 304);
     }
     return c.body(entry.body, 200, { "Content-Type": "application/json" });
