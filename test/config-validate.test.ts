@@ -235,6 +235,33 @@ describe("JSON Schema problems", () => {
   });
 });
 
+describe("one round of fixes", () => {
+  it("schema errors do not hide template and semantic errors of services the schema accepted", async () => {
+    const result = await validate(
+      example(
+        // A schema error in the broker section and one in the redis service...
+        ["log_level: ${LOG_LEVEL:-info}", "log_level: loud"],
+        ["    name: redis\n", "    name: redis\n    colour: red\n"],
+        // ...and, in the postgresql service the schema accepts, a template syntax error and a duplicate plan name.
+        ['extensions: "{{parameters.extensions}}"', 'extensions: "{{parameters.extensions}"'],
+        ["        name: large\n", "        name: small\n"],
+      ),
+    );
+    const messages = result.errors.map((e) => `${e.path}: ${e.message}`);
+    expect(messages).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^broker\.log_level: must be one of/),
+        expect.stringMatching(/^services\[1\]\.colour: unknown property/),
+        expect.stringMatching(/^services\[0\]\.plans\[0\]\.inputs\.extensions: template syntax/),
+        expect.stringMatching(/^services\[0\]\.plans\[1\]\.name: plan name "small" is already used/),
+      ]),
+    );
+    // Nothing is reported from inside the service the schema rejected: its shape is unknown.
+    expect(messages.filter((m) => m.startsWith("services[1]"))).toEqual([expect.stringMatching(/colour/)]);
+    expect(result.loaded).toBeUndefined();
+  });
+});
+
 describe("catalog rules the schema cannot express", () => {
   it("C2 service ids are unique across the catalog", async () => {
     const id = "6f1d2a3c-2b7e-4c9a-9d41-5a0f3e8b7c11";

@@ -88,6 +88,8 @@ export interface CompiledCatalog {
 export function compileCatalog(
   config: BrokerConfig,
   source: ConfigSource,
+  /** Which services to compile (all by default; the shape-valid ones when the schema failed). */
+  include: (serviceIndex: number) => boolean = () => true,
 ): { catalog: CompiledCatalog; issues: ConfigIssue[] } {
   const issues: ConfigIssue[] = [];
   const schemaCompiler = new ParameterSchemaCompiler();
@@ -97,6 +99,7 @@ export function compileCatalog(
   const plansById = new Map<string, CompiledPlan>();
 
   config.services.forEach((serviceConfig, s) => {
+    if (!include(s)) return;
     const at: Path = ["services", s];
     const service: CompiledService = { config: serviceConfig, plans: [] };
     if (serviceConfig.dashboard_url !== undefined) {

@@ -74,7 +74,10 @@ export async function loadConfigText(file: string, text: string, options: LoadOp
     (issue) => !interpolated.unresolved.has(issue.path),
   );
   issues.push(...schemaIssues);
-  if (schemaIssues.length) return { issues: sortIssues(issues) };
+  if (schemaIssues.length) {
+    issues.push(...checksDespiteSchemaErrors(interpolated.value, source, schemaIssues));
+    return { issues: sortIssues(issues) };
+  }
 
   const config = interpolated.value as BrokerConfig;
   issues.push(...checkSemantics(config, source));
@@ -89,6 +92,38 @@ export async function loadConfigText(file: string, text: string, options: LoadOp
   }
   if (hasErrors(issues)) return { issues: sortIssues(issues) };
   return { loaded: { file: path, config, catalog, runtime }, issues: sortIssues(issues) };
+}
+
+/**
+ * With schema errors the config cannot be used, but users should not fix it in two rounds:
+ * the semantic and template checks still run on every service whose own subtree passed the
+ * schema (indices unchanged, so positions stay exact). Best effort: a shape the checks do
+ * not expect elsewhere in the file just ends this pass.
+ */
+function checksDespiteSchemaErrors(
+  value: unknown,
+  source: ConfigSource,
+  schemaIssues: ConfigIssue[],
+): ConfigIssue[] {
+  const services = (value as { services?: unknown } | undefined)?.services;
+  if (!Array.isArray(services)) return [];
+  const broken = new Set<number>();
+  for (const issue of schemaIssues) {
+    const index = /^services\[(\d+)\]/.exec(issue.path)?.[1];
+    if (index !== undefined) broken.add(Number(index));
+    else if (issue.path === "services" || issue.path === "") return [];
+  }
+  const include = (i: number) => !broken.has(i);
+  // The broker/cloudify sections may be the broken part: check the services only.
+  const servicesOnly = { services, broker: {} } as unknown as BrokerConfig;
+  try {
+    return [
+      ...checkSemantics(servicesOnly, source, include),
+      ...compileCatalog(servicesOnly, source, include).issues,
+    ];
+  } catch {
+    return [];
+  }
 }
 
 function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {

@@ -15,7 +15,12 @@ const SEMVER =
 const MAX_CATALOG_STRING = 255;
 
 /** Checks a schema cannot express. Assumes the document already passed the JSON Schema. */
-export function checkSemantics(config: BrokerConfig, source: ConfigSource): ConfigIssue[] {
+export function checkSemantics(
+  config: BrokerConfig,
+  source: ConfigSource,
+  /** Which services to check (all by default; the shape-valid ones when the schema failed). */
+  include: (serviceIndex: number) => boolean = () => true,
+): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const error = (path: Path, message: string) => issues.push(source.issue("error", path, message));
   const warn = (path: Path, message: string) => issues.push(source.issue("warning", path, message));
@@ -30,6 +35,7 @@ export function checkSemantics(config: BrokerConfig, source: ConfigSource): Conf
   const serviceNames = new Map<string, number>();
 
   config.services.forEach((service, s) => {
+    if (!include(s)) return;
     const at: Path = ["services", s];
     claimId(service.id, [...at, "id"], "service");
     const firstWithName = serviceNames.get(service.name);
