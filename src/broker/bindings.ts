@@ -113,7 +113,10 @@ export class BindingService {
       // A rotation is a new binding with the predecessor's request and fresh credentials.
       const inherited = predecessor ? this.openParameters(predecessor) : undefined;
       const parameters = req.parameters ?? inherited;
-      const bindResource = req.bindResource ?? predecessor?.bindResource;
+      // osb-checker always sends `"bind_resource": {}`: an empty one is no bind_resource (X5).
+      const requestedResource =
+        req.bindResource && Object.keys(req.bindResource).length > 0 ? req.bindResource : undefined;
+      const bindResource = requestedResource ?? predecessor?.bindResource;
       const appGuid = req.appGuid ?? (bindResource?.app_guid as string | undefined) ?? predecessor?.appGuid;
       const context = req.context ?? predecessor?.context;
       if (plan.binding.requiresApp && !appGuid) {
@@ -127,16 +130,22 @@ export class BindingService {
 
       // "Identical" = same service, plan, parameters, bind_resource, app and predecessor; the
       // context is left out because platforms re-send it with names that may have changed.
-      const print = fingerprint({
+      const identity = {
         serviceId,
         planId,
         parameters: parameters ?? {},
         bindResource,
         appGuid,
         predecessor: req.predecessorBindingId,
-      });
+      };
+      const print = fingerprint(identity);
+      // Bindings stored before empty bind_resources counted as absent were fingerprinted with `{}`.
+      const legacyPrint = bindResource === undefined ? fingerprint({ ...identity, bindResource: {} }) : print;
       if (existing) {
-        if (existing.instanceId !== instance.id || existing.fingerprint !== print) {
+        if (
+          existing.instanceId !== instance.id ||
+          (existing.fingerprint !== print && existing.fingerprint !== legacyPrint)
+        ) {
           throw new OsbError(
             "Conflict",
             `Service binding ${req.bindingId} already exists with different attributes.`,
