@@ -23,7 +23,6 @@ import {
   type BindingResult,
   INSTANCES,
   type InstanceRecord,
-  type Operation,
   type OperationType,
 } from "./records.js";
 import { type Sealer, sealContext } from "./sealing.js";
