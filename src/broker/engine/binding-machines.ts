@@ -1,7 +1,7 @@
 import type { CompiledCatalog, CompiledPlan, CompiledWorkflowCall } from "../../config/compile.js";
 import type { StateStore } from "../../state/index.js";
 import { TemplateRenderError } from "../../templates/index.js";
-import { ENVIRONMENT_NOT_READY, TERMINAL_STATUSES } from "../cloudify-port.js";
+import { TERMINAL_STATUSES } from "../cloudify-port.js";
 import {
   bindingTemplateContext,
   CredentialsError,
@@ -9,10 +9,10 @@ import {
   fetchDeploymentData,
   renderBindingResult,
 } from "../credentials.js";
-import { canonicalJson } from "../ids.js";
 import { type BindingRecord, INSTANCES, type InstanceRecord, type Operation } from "../records.js";
 import { type Sealer, sealContext } from "../sealing.js";
 import type { StateMachine, StepContext, StepOutcome } from "./steps.js";
+import { adoptOrStart, executionFailure } from "./workflows.js";
 
 type Ctx = StepContext<BindingRecord>;
 type Outcome = StepOutcome<BindingRecord>;
@@ -65,42 +65,30 @@ export function bindingMachines(deps: BindingMachineDeps): {
     );
 
   /** Starts `call` unless an earlier run of this step already did (same workflow and parameters, unknown to the record). */
+  /** Starts `call` unless an earlier run of this step already did (see adoptOrStart). */
   const startWorkflow = async (
     ctx: Ctx,
     call: CompiledWorkflowCall,
     parameters: Record<string, unknown>,
     next: string,
-  ) => {
+  ): Promise<Outcome> => {
     const { record, cloudify } = ctx;
-    const { instance } = lookup(record);
-    const known = new Set(record.executionIds);
-    const previous = (await cloudify.listExecutions(instance.deploymentId, call.workflowId)).filter(
-      (e) =>
-        !known.has(e.id) && canonicalJson(pick(e.parameters ?? {}, parameters)) === canonicalJson(parameters),
-    );
-    const adopted = previous.at(-1);
-    const execution =
-      adopted ??
-      (await cloudify
-        .startExecution({
-          deploymentId: instance.deploymentId,
-          workflowId: call.workflowId,
-          parameters,
-          queue: true,
-        })
-        .catch((error) => {
-          const failure = cloudify.classify(error);
-          if (failure.kind === "transient" || (failure.code && ENVIRONMENT_NOT_READY.has(failure.code)))
-            throw error;
-          throw new CredentialsError(`Cloudify refused to start ${call.workflowId}: ${failure.message}`);
-        }));
-    const outcome: Outcome = {
+    const started = await adoptOrStart(cloudify, {
+      deploymentId: lookup(record).instance.deploymentId,
+      workflowId: call.workflowId,
+      parameters,
+      known: record.executionIds,
+      // Bindings of one instance run the same workflow on one deployment: match the parameters.
+      matchParameters: true,
+    });
+    if (started.kind === "not_ready") return { kind: "wait", description: started.message };
+    if (started.kind === "refused") return { kind: "failed", description: started.message };
+    return {
       kind: "continue",
       step: next,
-      executionId: execution.id,
-      record: { executionIds: [...record.executionIds, execution.id], workflowParameters: parameters },
+      executionId: started.executionId,
+      record: { executionIds: [...record.executionIds, started.executionId], workflowParameters: parameters },
     };
-    return outcome;
   };
 
   const waitWorkflow = async (ctx: Ctx, next: string, doing: string): Promise<Outcome> => {
@@ -111,11 +99,7 @@ export function bindingMachines(deps: BindingMachineDeps): {
     if (!TERMINAL_STATUSES.has(execution.status))
       return { kind: "wait", description: `Running the ${execution.workflowId} workflow.` };
     if (execution.status === "terminated") return { kind: "continue", step: next };
-    const reason = await ctx.cloudify.failureReason(execution);
-    return {
-      kind: "failed",
-      description: `Cloudify ${execution.workflowId} ${execution.status === "cancelled" ? "was cancelled" : "failed"} while ${doing}: ${reason}`,
-    };
+    return { kind: "failed", description: await executionFailure(ctx.cloudify, execution, doing) };
   };
 
   const guard = async (work: () => Promise<Outcome>): Promise<Outcome> => {
@@ -203,9 +187,4 @@ export function bindingStatusAfter(record: BindingRecord, operation: Operation):
       : { ...record, status: (operation.priorStatus as BindingRecord["status"] | undefined) ?? "bound" };
   }
   return record;
-}
-
-/** The subset of `actual` with the keys of `wanted`: Cloudify adds declared defaults to execution parameters. */
-function pick(actual: Record<string, unknown>, wanted: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.keys(wanted).map((key) => [key, actual[key]]));
 }

@@ -1,6 +1,7 @@
-import { ENVIRONMENT_NOT_READY, type ExecutionView, TERMINAL_STATUSES } from "../cloudify-port.js";
+import { type ExecutionView, TERMINAL_STATUSES } from "../cloudify-port.js";
 import type { InstanceRecord, Operation } from "../records.js";
 import type { StateMachine, StepContext, StepOutcome } from "./steps.js";
+import { adoptOrStart, executionFailure, unrecordedExecution } from "./workflows.js";
 
 type Ctx = StepContext<InstanceRecord>;
 type Outcome = StepOutcome<InstanceRecord>;
@@ -141,7 +142,7 @@ export const deprovisionMachine: StateMachine<InstanceRecord> = {
 export const updateMachine: StateMachine<InstanceRecord> = {
   async start_update(ctx): Promise<Outcome> {
     const { record, operation, cloudify } = ctx;
-    const adopted = await unknownExecution(ctx, "update");
+    const adopted = await unrecordedExecution(cloudify, record.deploymentId, "update", record.executionIds);
     if (adopted) return remember(record, { kind: "continue", step: "wait_update", executionId: adopted.id });
     const target = operation.target;
     if (!target) return { kind: "failed", description: "The update has no target; this is a broker bug." };
@@ -189,35 +190,22 @@ async function currentExecution(ctx: Ctx): Promise<ExecutionView | undefined> {
 }
 
 /** An execution of `workflowId` on the deployment that no operation of this instance has recorded yet. */
-async function unknownExecution(ctx: Ctx, workflowId: string): Promise<ExecutionView | undefined> {
-  const known = new Set(ctx.record.executionIds);
-  const executions = await ctx.cloudify.listExecutions(ctx.record.deploymentId, workflowId);
-  return executions.filter((e) => !known.has(e.id)).at(-1);
-}
-
 async function startWorkflow(
   ctx: Ctx,
   workflowId: string,
   parameters: Record<string, unknown>,
   next: string,
 ): Promise<Outcome> {
-  const adopted = await unknownExecution(ctx, workflowId);
-  if (adopted) return remember(ctx.record, { kind: "continue", step: next, executionId: adopted.id });
-  try {
-    const execution = await ctx.cloudify.startExecution({
-      deploymentId: ctx.record.deploymentId,
-      workflowId,
-      parameters,
-      queue: true,
-    });
-    return remember(ctx.record, { kind: "continue", step: next, executionId: execution.id });
-  } catch (error) {
-    const failure = ctx.cloudify.classify(error);
-    if (failure.kind === "transient") throw error;
-    if (failure.code && ENVIRONMENT_NOT_READY.has(failure.code))
-      return { kind: "wait", description: failure.message };
-    return { kind: "failed", description: `Cloudify refused to start ${workflowId}: ${failure.message}` };
-  }
+  const started = await adoptOrStart(ctx.cloudify, {
+    deploymentId: ctx.record.deploymentId,
+    workflowId,
+    parameters,
+    known: ctx.record.executionIds,
+    matchParameters: false,
+  });
+  if (started.kind === "not_ready") return { kind: "wait", description: started.message };
+  if (started.kind === "refused") return { kind: "failed", description: started.message };
+  return remember(ctx.record, { kind: "continue", step: next, executionId: started.executionId });
 }
 
 async function failedExecution(
@@ -227,11 +215,9 @@ async function failedExecution(
   record: Partial<InstanceRecord> = {},
   flags: { instanceUsable?: boolean; updateRepeatable?: boolean } = {},
 ): Promise<Outcome> {
-  const reason = await ctx.cloudify.failureReason(execution);
-  const what = execution.status === "cancelled" ? "was cancelled" : "failed";
   return {
     kind: "failed",
-    description: `Cloudify ${execution.workflowId} ${what} while ${doing}: ${reason}`,
+    description: await executionFailure(ctx.cloudify, execution, doing),
     record,
     ...flags,
   };
