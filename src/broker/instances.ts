@@ -11,11 +11,10 @@ import type { KeyedMutex } from "./mutex.js";
 import { purgeTombstones, saveAndRun, startOperation, tombstoneAnswers } from "./operations.js";
 import {
   checkParameters,
-  effectiveSchema,
+  governingSchema,
   mergeParameters,
   type Parameters,
   passThroughInputs,
-  underivedValidator,
 } from "./parameters.js";
 import {
   BINDINGS,
@@ -102,12 +101,8 @@ export class InstanceService {
     const plan = this.resolvePlan(req.serviceId, req.planId);
     this.checkMaintenanceInfo(plan, req.maintenanceVersion);
     const derived = this.deps.derived(plan.id);
-    const schema = effectiveSchema(plan.schemas.instanceCreate, derived?.instanceCreate);
-    checkParameters(
-      req.parameters,
-      schema?.validate ?? derived?.validateCreate ?? underivedValidator(plan, plan.schemas.instanceCreate),
-      "provision",
-    );
+    const schema = governingSchema(plan, "create", derived);
+    checkParameters(req.parameters, schema.validate, "provision");
 
     // "Identical" (OSB section 12) = same service, plan, parameters, organization, space and context.
     const print = fingerprint({
@@ -146,7 +141,7 @@ export class InstanceService {
       if (!req.acceptsIncomplete) throw new OsbError("AsyncRequired", ASYNC_REQUIRED_DESCRIPTION);
 
       const deploymentId = deploymentIdFor(req.instanceId);
-      const parameters = mergeParameters(schema?.schema, plan.config.defaults, undefined, req.parameters);
+      const parameters = mergeParameters(schema.schema, plan.config.defaults, undefined, req.parameters);
       const context = instanceTemplateContext({
         instanceId: req.instanceId,
         deploymentId,
@@ -245,22 +240,8 @@ export class InstanceService {
         upgrade || target.id !== current.id ? targetVersion : record.maintenanceVersion;
 
       const derived = this.deps.derived(target.id);
-      const updateSlot =
-        target.schemas.instanceUpdate.kind !== "none"
-          ? target.schemas.instanceUpdate
-          : target.schemas.instanceCreate;
-      const schema = effectiveSchema(
-        updateSlot,
-        updateSlot === target.schemas.instanceUpdate ? derived?.instanceUpdate : derived?.instanceCreate,
-      );
-      const derivedValidator =
-        updateSlot === target.schemas.instanceUpdate ? derived?.validateUpdate : derived?.validateCreate;
-      if (req.parameters !== undefined)
-        checkParameters(
-          req.parameters,
-          schema?.validate ?? derivedValidator ?? underivedValidator(target, updateSlot),
-          "update",
-        );
+      const schema = governingSchema(target, "update", derived);
+      if (req.parameters !== undefined) checkParameters(req.parameters, schema.validate, "update");
 
       const contextChanged =
         req.context !== undefined && canonicalJson(req.context) !== canonicalJson(record.context ?? {});
@@ -276,7 +257,7 @@ export class InstanceService {
       const storedParameters = { ...record.parameters, ...req.parameters };
       const context = req.context ?? record.context;
       const parameters = mergeParameters(
-        schema?.schema,
+        schema.schema,
         target.config.defaults,
         record.parameters,
         req.parameters,

@@ -1,5 +1,7 @@
-import type { CompiledPlan, SchemaSlot } from "../config/compile.js";
+import type { CompiledPlan } from "../config/compile.js";
+import type { ParameterValidator } from "../config/parameter-schemas.js";
 import { OsbError } from "../osb/errors.js";
+import type { DerivedPlanSchemas } from "./blueprint-schemas.js";
 import type { DerivedSchemas } from "./catalog.js";
 
 export type Parameters = Record<string, unknown>;
@@ -33,11 +35,45 @@ function schemaDefaults(schema: Record<string, unknown> | undefined): Parameters
   return out;
 }
 
-/** The schema that governs a request's parameters, explicit or derived from the blueprint. */
-export function effectiveSchema(slot: SchemaSlot, derived: Record<string, unknown> | undefined) {
+export interface GoverningSchema {
+  /** The JSON Schema (its `default`s feed the parameter merge), when known. */
+  schema?: Record<string, unknown>;
+  /** Every violation of the request's parameters; undefined when anything goes. */
+  validate?: ParameterValidator;
+}
+
+/**
+ * The schema that governs an instance request's parameters: the plan's explicit one, the one
+ * derived from its blueprint's inputs, or, before those inputs are known (fresh state,
+ * Cloudify unreachable), what a derived schema is sure to refuse: inputs the plan fixes and
+ * names the slot excludes or does not include. Types and constraints are then left to
+ * Cloudify, which checks them when it creates or updates the deployment.
+ */
+export function governingSchema(
+  plan: CompiledPlan,
+  phase: "create" | "update",
+  derived: DerivedPlanSchemas | undefined,
+): GoverningSchema {
+  // Updates follow the create schema when the plan gives no update schema.
+  const useUpdate = phase === "update" && plan.schemas.instanceUpdate.kind !== "none";
+  const slot = useUpdate ? plan.schemas.instanceUpdate : plan.schemas.instanceCreate;
   if (slot.kind === "explicit") return { schema: slot.schema, validate: slot.validate };
-  if (slot.kind === "blueprint" && derived) return { schema: derived, validate: undefined };
-  return undefined;
+  if (slot.kind === "none") return {};
+  const schema = useUpdate ? derived?.instanceUpdate : derived?.instanceCreate;
+  const validate = useUpdate ? derived?.validateUpdate : derived?.validateCreate;
+  if (schema) return { schema, validate };
+  const fixed = new Set(plan.inputs.map((input) => input.name));
+  return {
+    validate: (parameters) =>
+      Object.keys(parameters && typeof parameters === "object" ? parameters : {})
+        .filter(
+          (name) =>
+            fixed.has(name) ||
+            slot.exclude?.includes(name) ||
+            (slot.include !== undefined && !slot.include.includes(name)),
+        )
+        .map((name) => `parameters.${name}: is not an accepted parameter`),
+  };
 }
 
 /**
@@ -55,29 +91,6 @@ export function checkParameters(
   if (problems.length) {
     throw new OsbError("BadRequest", `Invalid ${what} parameters: ${problems.join("; ")}.`);
   }
-}
-
-/**
- * What a blueprint-derived schema is known to refuse before Cloudify has described the
- * blueprint (fresh state, Cloudify unreachable): inputs the plan fixes, and names the slot
- * excludes or does not include. Types and constraints are left to Cloudify meanwhile, which
- * checks them when it creates or updates the deployment.
- */
-export function underivedValidator(
-  plan: CompiledPlan,
-  slot: SchemaSlot,
-): ((parameters: unknown) => string[]) | undefined {
-  if (slot.kind !== "blueprint") return undefined;
-  const fixed = new Set(plan.inputs.map((input) => input.name));
-  return (parameters) =>
-    Object.keys(parameters && typeof parameters === "object" ? parameters : {})
-      .filter(
-        (name) =>
-          fixed.has(name) ||
-          slot.exclude?.includes(name) ||
-          (slot.include !== undefined && !slot.include.includes(name)),
-      )
-      .map((name) => `parameters.${name}: is not an accepted parameter`);
 }
 
 /** For plans whose schema is derived from the blueprint, user parameters feed the inputs of the same name. */
