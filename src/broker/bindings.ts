@@ -129,22 +129,16 @@ export class BindingService {
 
       // "Identical" = same service, plan, parameters, bind_resource, app and predecessor; the
       // context is left out because platforms re-send it with names that may have changed.
-      const identity = {
+      const print = fingerprint({
         serviceId,
         planId,
         parameters: parameters ?? {},
         bindResource,
         appGuid,
         predecessor: req.predecessorBindingId,
-      };
-      const print = fingerprint(identity);
-      // Bindings stored before empty bind_resources counted as absent were fingerprinted with `{}`.
-      const legacyPrint = bindResource === undefined ? fingerprint({ ...identity, bindResource: {} }) : print;
+      });
       if (existing) {
-        if (
-          existing.instanceId !== instance.id ||
-          (existing.fingerprint !== print && existing.fingerprint !== legacyPrint)
-        ) {
+        if (existing.instanceId !== instance.id || existing.fingerprint !== print) {
           throw new OsbError(
             "Conflict",
             `Service binding ${req.bindingId} already exists with different attributes.`,

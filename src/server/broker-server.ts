@@ -85,6 +85,7 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
   });
   engine.register<InstanceRecord>({
     collection: INSTANCES,
+    logField: "instance_id",
     machine: (op) =>
       op.type === "provision" ? provisionMachine : op.type === "update" ? updateMachine : deprovisionMachine,
     lockKey: (record) => record.id,
@@ -94,6 +95,7 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
   const machines = bindingMachines({ store, catalog: () => config.get().loaded.catalog, sealer });
   engine.register<BindingRecord>({
     collection: BINDINGS,
+    logField: "binding_id",
     machine: (op) => (op.type === "bind" ? machines.bind : machines.unbind),
     // Bindings run Cloudify workflows on their instance's deployment: one at a time per instance.
     lockKey: (record) => record.instanceId,

@@ -8,6 +8,8 @@ import type { StateMachine, StepOutcome } from "./steps.js";
 /** A kind of resource whose operations the engine drives (instances; bindings). */
 export interface ResourceKind<R extends { id: string; operation: Operation }> {
   collection: string;
+  /** The log field naming a resource of this kind, e.g. `instance_id`. */
+  logField: string;
   machine(operation: Operation): StateMachine<R>;
   /** Records sharing a lock key never run steps concurrently (a binding locks its instance). */
   lockKey(record: R): string;
@@ -143,7 +145,7 @@ export class OperationEngine {
     const op = record.operation;
     const key = `${kind.collection}/${record.id}`;
     const log = this.deps.log.child({
-      [kind.collection === "bindings" ? "binding_id" : "instance_id"]: record.id,
+      [kind.logField]: record.id,
       operation: op.id,
       step: op.step,
     });
