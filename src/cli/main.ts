@@ -1,9 +1,11 @@
-import { EXIT_USAGE } from "./exit-codes.js";
+import { ConfigError, ConfigReadError, formatIssue } from "../config/issues.js";
+import { UsageError } from "./args.js";
+import { EXIT_INVALID, EXIT_USAGE } from "./exit-codes.js";
 
 type Command = (args: string[]) => Promise<number>;
 
 /** Each command's module is loaded only when it runs: `validate` never loads the server stack. */
-const COMMANDS: Record<string, { run: Command; summary: string }> = {
+const COMMANDS: Record<string, { run: Command; summary: string; invalid?: string }> = {
   validate: {
     run: async (args) => (await import("./commands/validate.js")).validateCommand(args),
     summary: "check broker.yaml; prints file:line:column for every problem",
@@ -19,6 +21,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   serve: {
     run: async (args) => (await import("./commands/serve.js")).serveCommand(args),
     summary: "run the broker (--config, --host, --port, --state)",
+    invalid: "cannot serve an invalid configuration",
   },
   emulator: {
     run: async (args) => (await import("./commands/emulator.js")).emulatorCommand(args),
@@ -50,7 +53,29 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`cfy-broker: unknown command "${name}"\n\n${usage()}`);
     return EXIT_USAGE;
   }
-  return command.run(rest);
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    return expectedFailure(error, command.invalid);
+  }
+}
+
+/**
+ * The failures every command can meet, turned into a message and an exit code in one place:
+ * bad usage or an unreadable file (2), an invalid configuration (1, every issue listed).
+ */
+function expectedFailure(error: unknown, invalid: string | undefined): number {
+  if (error instanceof UsageError || error instanceof ConfigReadError) {
+    process.stderr.write(`${error.message}\n`);
+    return EXIT_USAGE;
+  }
+  if (error instanceof ConfigError) {
+    for (const issue of error.issues) process.stderr.write(`${formatIssue(issue)}\n`);
+    const file = error.issues[0]?.file;
+    if (invalid && file) process.stderr.write(`${file}: ${invalid}\n`);
+    return EXIT_INVALID;
+  }
+  throw error;
 }
 
 function usage(): string {

@@ -41,3 +41,14 @@ export function pathToString(path: readonly (string | number)[]): string {
   }
   return out;
 }
+
+/** The file could not be read at all (exit code 2 territory, unlike an invalid file). */
+export class ConfigReadError extends Error {
+  constructor(
+    readonly file: string,
+    cause: unknown,
+  ) {
+    super(`cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`);
+    this.name = "ConfigReadError";
+  }
+}

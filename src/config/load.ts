@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import type { BrokerConfig } from "../../generated/broker-config.js";
 import { type CompiledCatalog, compileCatalog } from "./compile.js";
 import { interpolateEnv } from "./env.js";
-import { type ConfigIssue, hasErrors, pathToString } from "./issues.js";
+import { type ConfigIssue, ConfigReadError, hasErrors, pathToString } from "./issues.js";
 import { type RuntimeSettings, resolveRuntimeSettings } from "./runtime.js";
 import { validateAgainstSchema } from "./schema-validation.js";
 import { checkSemantics } from "./semantics.js";
@@ -29,17 +29,6 @@ export interface LoadedConfig {
 export interface LoadResult {
   loaded?: LoadedConfig;
   issues: ConfigIssue[];
-}
-
-/** The file could not be read at all (exit code 2 territory, unlike an invalid file). */
-export class ConfigReadError extends Error {
-  constructor(
-    readonly file: string,
-    cause: unknown,
-  ) {
-    super(`cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`);
-    this.name = "ConfigReadError";
-  }
 }
 
 export async function loadConfig(file: string, options: LoadOptions): Promise<LoadResult> {
@@ -130,4 +119,4 @@ function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
   return [...issues].sort((a, b) => a.line - b.line || a.column - b.column);
 }
 
-export { pathToString };
+export { ConfigReadError, pathToString };

@@ -1,17 +1,10 @@
 import { runCodegen } from "../../codegen/codegen.js";
-import { parseCommandArgs, UsageError } from "../args.js";
-import { EXIT_INVALID, EXIT_OK, EXIT_USAGE } from "../exit-codes.js";
+import { parseCommandArgs } from "../args.js";
+import { EXIT_INVALID, EXIT_OK } from "../exit-codes.js";
 
 /** `cfy-broker codegen [--check]`: regenerate generated/, or only report stale files. */
 export async function codegenCommand(args: string[]): Promise<number> {
-  let check: boolean;
-  try {
-    check = parseCommandArgs("codegen", args, { check: { type: "boolean" } }).values.check === true;
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    return EXIT_USAGE;
-  }
+  const check = parseCommandArgs("codegen", args, { check: { type: "boolean" } }).values.check === true;
   const stale = await runCodegen({ check });
   for (const path of stale) process.stderr.write(`${check ? "stale" : "wrote"} ${path}\n`);
   if (check && stale.length) {

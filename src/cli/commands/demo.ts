@@ -1,13 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { ConfigError, formatIssue } from "../../config/issues.js";
 import { startEmulator } from "../../emulator/index.js";
 import { createLogger } from "../../log/logger.js";
 import { startBrokerServer } from "../../server/broker-server.js";
 import { packageRoot } from "../../util/package-root.js";
-import { parseCommandArgs, UsageError } from "../args.js";
-import { EXIT_INVALID, EXIT_USAGE } from "../exit-codes.js";
+import { parseCommandArgs } from "../args.js";
 
 /**
  * `cfy-broker demo`: the bundled Cloudify emulator and the broker with the example config,
@@ -15,24 +13,17 @@ import { EXIT_INVALID, EXIT_USAGE } from "../exit-codes.js";
  * encryption key live in --dir (default ./.demo) so a restarted demo keeps its instances.
  */
 export async function demoCommand(args: string[]): Promise<number> {
-  let options: { dir: string; port: number; emulatorPort: number; config: string };
-  try {
-    const { values } = parseCommandArgs("demo", args, {
-      dir: { type: "string" },
-      port: { type: "string" },
-      "emulator-port": { type: "string" },
-    });
-    options = {
-      dir: resolve(values.dir ?? ".demo"),
-      port: Number(values.port ?? 8080),
-      emulatorPort: Number(values["emulator-port"] ?? 8100),
-      config: typeof values.config === "string" ? values.config : join(packageRoot(), "broker.yaml"),
-    };
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    return EXIT_USAGE;
-  }
+  const { values } = parseCommandArgs("demo", args, {
+    dir: { type: "string" },
+    port: { type: "string" },
+    "emulator-port": { type: "string" },
+  });
+  const options = {
+    dir: resolve(values.dir ?? ".demo"),
+    port: Number(values.port ?? 8080),
+    emulatorPort: Number(values["emulator-port"] ?? 8100),
+    config: typeof values.config === "string" ? values.config : join(packageRoot(), "broker.yaml"),
+  };
 
   await mkdir(options.dir, { recursive: true, mode: 0o700 });
   const password = await persistent(join(options.dir, "broker-password"), () =>
@@ -64,11 +55,8 @@ export async function demoCommand(args: string[]): Promise<number> {
       },
     });
   } catch (error) {
+    // The CLI's main reports an invalid config; the emulator must not keep the process alive.
     await emulator.close();
-    if (error instanceof ConfigError) {
-      for (const issue of error.issues) process.stderr.write(`${formatIssue(issue)}\n`);
-      return EXIT_INVALID;
-    }
     throw error;
   }
 

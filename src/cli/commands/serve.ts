@@ -1,50 +1,26 @@
-import { ConfigError, formatIssue } from "../../config/issues.js";
-import { ConfigReadError } from "../../config/load.js";
 import { startBrokerServer } from "../../server/broker-server.js";
 import { configPath, parseCommandArgs, UsageError } from "../args.js";
-import { EXIT_INVALID, EXIT_USAGE } from "../exit-codes.js";
 
 /**
  * `cfy-broker serve`: runs until SIGINT/SIGTERM. SIGHUP reloads broker.yaml; a broken edit
  * is reported and the running configuration stays in force.
  */
 export async function serveCommand(args: string[]): Promise<number> {
-  let options: Parameters<typeof startBrokerServer>[0];
-  try {
-    const { values } = parseCommandArgs("serve", args, {
-      host: { type: "string" },
-      port: { type: "string" },
-      state: { type: "string" },
-    });
-    const port = values.port === undefined ? undefined : Number(values.port);
-    if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
-      throw new UsageError(`cfy-broker serve: --port must be a TCP port, got ${values.port}`);
-    }
-    options = {
-      configFile: configPath(values),
-      overrides: { host: values.host, port, stateDir: values.state },
-    };
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    return EXIT_USAGE;
+  const { values } = parseCommandArgs("serve", args, {
+    host: { type: "string" },
+    port: { type: "string" },
+    state: { type: "string" },
+  });
+  const port = values.port === undefined ? undefined : Number(values.port);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
+    throw new UsageError(`cfy-broker serve: --port must be a TCP port, got ${values.port}`);
   }
-
-  let server: Awaited<ReturnType<typeof startBrokerServer>>;
-  try {
-    server = await startBrokerServer(options);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      for (const issue of error.issues) process.stderr.write(`${formatIssue(issue)}\n`);
-      process.stderr.write(`${options.configFile}: cannot serve an invalid configuration\n`);
-      return EXIT_INVALID;
-    }
-    if (error instanceof ConfigReadError) {
-      process.stderr.write(`${error.message}\n`);
-      return EXIT_USAGE;
-    }
-    throw error;
-  }
+  const options = {
+    configFile: configPath(values),
+    overrides: { host: values.host, port, stateDir: values.state },
+  };
+  // An invalid config (ConfigError) or an unreadable file is reported by the CLI's main.
+  const server = await startBrokerServer(options);
 
   // A reload that cannot even read the file (an editor saving by rename, a mounted ConfigMap
   // being swapped) rejects instead of reporting issues; it must not end the process.

@@ -11,6 +11,7 @@ import {
 } from "../../crypto/index.js";
 import { createLogger } from "../../log/logger.js";
 import { FileStateStore, readStateDir, StateError } from "../../state/index.js";
+import { UsageError } from "../args.js";
 import { EXIT_INVALID, EXIT_OK, EXIT_USAGE } from "../exit-codes.js";
 
 export interface StateCommandIo {
@@ -32,8 +33,6 @@ const USAGE = `Usage:
 Keys: $${KEY_ENV} (base64 or id:base64) and/or a key file ($${KEY_FILE_ENV} or --key-file;
 lines of id:base64 or JSON, first = primary). With both, the $${KEY_ENV} key is primary.
 `;
-
-class UsageError extends Error {}
 
 /** `cfy-broker state ...`: inspect and maintain a state directory. */
 export async function stateCommand(

@@ -1,43 +1,27 @@
 import { formatIssue, hasErrors } from "../../config/issues.js";
-import { ConfigReadError, loadConfig } from "../../config/load.js";
-import { configPath, parseCommandArgs, UsageError } from "../args.js";
-import { EXIT_INVALID, EXIT_OK, EXIT_USAGE } from "../exit-codes.js";
+import { loadConfig } from "../../config/load.js";
+import { configPath, parseCommandArgs } from "../args.js";
+import { EXIT_INVALID, EXIT_OK } from "../exit-codes.js";
 
 /**
  * `cfy-broker validate [file]`: every problem as `file:line:column: severity: message (path)`.
  * Unset environment variables are warnings here, since CI rarely holds the secrets.
  */
 export async function validateCommand(args: string[]): Promise<number> {
-  let file: string;
-  let json = false;
-  try {
-    const { values, positionals } = parseCommandArgs("validate", args, { json: { type: "boolean" } }, 1);
-    file = configPath(values, positionals[0]);
-    json = values.json === true;
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    return EXIT_USAGE;
+  const { values, positionals } = parseCommandArgs("validate", args, { json: { type: "boolean" } }, 1);
+  const file = configPath(values, positionals[0]);
+  const json = values.json === true;
+  const { issues } = await loadConfig(file, { mode: "validate" });
+  if (json) process.stdout.write(`${JSON.stringify({ valid: !hasErrors(issues), issues }, null, 2)}\n`);
+  else {
+    for (const issue of issues) process.stderr.write(`${formatIssue(issue)}\n`);
+    const errors = issues.filter((i) => i.severity === "error").length;
+    const warnings = issues.length - errors;
+    process.stderr.write(
+      errors
+        ? `${file}: invalid, ${errors} error(s), ${warnings} warning(s)\n`
+        : `${file}: valid${warnings ? `, ${warnings} warning(s)` : ""}\n`,
+    );
   }
-  try {
-    const { issues } = await loadConfig(file, { mode: "validate" });
-    if (json) process.stdout.write(`${JSON.stringify({ valid: !hasErrors(issues), issues }, null, 2)}\n`);
-    else {
-      for (const issue of issues) process.stderr.write(`${formatIssue(issue)}\n`);
-      const errors = issues.filter((i) => i.severity === "error").length;
-      const warnings = issues.length - errors;
-      process.stderr.write(
-        errors
-          ? `${file}: invalid, ${errors} error(s), ${warnings} warning(s)\n`
-          : `${file}: valid${warnings ? `, ${warnings} warning(s)` : ""}\n`,
-      );
-    }
-    return hasErrors(issues) ? EXIT_INVALID : EXIT_OK;
-  } catch (error) {
-    if (error instanceof ConfigReadError) {
-      process.stderr.write(`${error.message}\n`);
-      return EXIT_USAGE;
-    }
-    throw error;
-  }
+  return hasErrors(issues) ? EXIT_INVALID : EXIT_OK;
 }
