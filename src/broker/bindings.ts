@@ -76,8 +76,8 @@ export type BindOutcome =
 export type UnbindOutcome = { kind: "done" } | { kind: "accepted"; operation: string };
 
 /**
- * Service bindings. Binds are serialised per instance (OSB A4 allows it): they read the
- * instance's deployment, and workflow bindings run Cloudify workflows on it. Credentials,
+ * Service bindings. Bind requests on one instance are decided one at a time (OSB A4 allows
+ * it), and the workflows of workflow bindings queue on the instance's deployment. Credentials,
  * parameters and the password seed are sealed before they reach the state.
  */
 export class BindingService {

@@ -97,7 +97,8 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     collection: BINDINGS,
     logField: "binding_id",
     machine: (op) => (op.type === "bind" ? machines.bind : machines.unbind),
-    // Bindings run Cloudify workflows on their instance's deployment: one at a time per instance.
+    // A binding's commits take its instance's lock, so they never interleave with a request on
+    // that instance (which checks the instance's bindings before it acts).
     lockKey: (record) => record.instanceId,
     onFinished: bindingStatusAfter,
   });
