@@ -255,3 +255,31 @@ describe("the admin endpoint", () => {
     await patient.close();
   });
 });
+
+describe("gateway timeouts (the manager performs the request after the gateway gave up)", () => {
+  it.each(["504", "drop"] as const)(
+    "answer %s: the client sees a failure, yet the execution appears later",
+    async (answer) => {
+      const dep = await client.deployments.create(`gw-${answer}`, { blueprintId: "redis" });
+      await client.executions.waitForEnd(dep.create_execution as string, FAST_WAIT);
+      emulator.faults.add({
+        type: "gateway_timeout",
+        answer,
+        performAfterMs: 50,
+        method: "POST",
+        path: "/api/v3.1/executions",
+      });
+      const once = clientFor(emulator, { retry: { attempts: 1 } });
+      const error = await failure(
+        once.executions.start({ deploymentId: `gw-${answer}`, workflowId: "install" }),
+      );
+      await once.close();
+      if (answer === "504") expect((error as CloudifyApiError).status).toBe(504);
+      else expect(error).toBeInstanceOf(CloudifyNetworkError);
+      const installs = () =>
+        emulator.state.executions(`gw-${answer}`).filter((e) => e.workflow_id === "install");
+      expect(installs()).toHaveLength(0);
+      await expect.poll(() => installs().length, { timeout: 5_000 }).toBe(1);
+    },
+  );
+});

@@ -1,3 +1,5 @@
+import type { HttpBindings } from "@hono/node-server";
+import { Hono } from "hono";
 import type { Faults } from "./faults.js";
 import { parseFaultSpec } from "./faults.js";
 import { isPlainObject } from "./util.js";
@@ -7,13 +9,6 @@ import { isPlainObject } from "./util.js";
  * injection, restarts and the request log, for tests and demos driving a standalone emulator.
  */
 
-export interface AdminReply {
-  status: number;
-  body?: unknown;
-  /** Runs after the response has been sent (a restart must not cut its own answer). */
-  after?: () => void;
-}
-
 export interface AdminDeps {
   faults: Faults;
   requests(): Array<{ method: string; path: string }>;
@@ -22,58 +17,63 @@ export interface AdminDeps {
   wipe(): void;
 }
 
-function parseBody(body: Buffer): unknown {
-  if (body.length === 0) return {};
+async function jsonBody(req: Request): Promise<unknown> {
+  const text = await req.text();
+  if (text === "") return {};
   try {
-    return JSON.parse(body.toString("utf8"));
+    return JSON.parse(text);
   } catch {
-    throw new Error("body must be JSON");
+    throw new AdminError("body must be JSON");
   }
 }
 
-export function handleAdmin(method: string, path: string, body: Buffer, deps: AdminDeps): AdminReply {
-  const route = `${method} ${path.replace(/\/+$/, "")}`;
-  try {
-    if (route === "GET /_emulator/faults") return { status: 200, body: { items: deps.faults.list() } };
-    if (route === "POST /_emulator/faults") {
-      const id = deps.faults.add(parseFaultSpec(parseBody(body)));
-      return { status: 201, body: { id } };
+class AdminError extends Error {}
+
+export function adminApp(deps: AdminDeps): Hono<{ Bindings: HttpBindings }> {
+  const admin = new Hono<{ Bindings: HttpBindings }>();
+  admin.onError((err, c) => c.json({ message: err.message }, err instanceof AdminError ? 400 : 500));
+  admin.get("/faults", (c) => c.json({ items: deps.faults.list() }));
+  admin.post("/faults", async (c) => {
+    let spec: ReturnType<typeof parseFaultSpec>;
+    try {
+      spec = parseFaultSpec(await jsonBody(c.req.raw));
+    } catch (err) {
+      throw new AdminError((err as Error).message);
     }
-    if (route === "DELETE /_emulator/faults") {
-      deps.faults.clear();
-      return { status: 204 };
-    }
-    const faultId = /^DELETE \/_emulator\/faults\/([^/]+)$/.exec(route)?.[1];
-    if (faultId) {
-      return deps.faults.remove(decodeURIComponent(faultId))
-        ? { status: 204 }
-        : { status: 404, body: { message: "no such fault" } };
-    }
-    if (route === "POST /_emulator/restart") {
-      const raw = parseBody(body);
-      const opts = isPlainObject(raw) ? raw : {};
-      const downMs = typeof opts.downMs === "number" ? opts.downMs : 1000;
-      const keepData = opts.keepData !== false;
-      return {
-        status: 202,
-        body: { downMs, keepData },
-        after: () => void deps.restart(downMs, keepData),
-      };
-    }
-    if (route === "GET /_emulator/requests") {
-      const items = deps.requests();
-      return { status: 200, body: { total: items.length, items } };
-    }
-    if (route === "DELETE /_emulator/requests") {
-      deps.clearRequests();
-      return { status: 204 };
-    }
-    if (route === "POST /_emulator/wipe") {
-      deps.wipe();
-      return { status: 204 };
-    }
-    return { status: 404, body: { message: `unknown emulator admin route ${route}` } };
-  } catch (err) {
-    return { status: 400, body: { message: (err as Error).message } };
-  }
+    return c.json({ id: deps.faults.add(spec) }, 201);
+  });
+  admin.delete("/faults", (c) => {
+    deps.faults.clear();
+    return c.body(null, 204);
+  });
+  admin.delete("/faults/:id", (c) =>
+    deps.faults.remove(c.req.param("id")) ? c.body(null, 204) : c.json({ message: "no such fault" }, 404),
+  );
+  admin.post("/restart", async (c) => {
+    const raw = await jsonBody(c.req.raw);
+    const opts = isPlainObject(raw) ? raw : {};
+    const downMs = typeof opts.downMs === "number" ? opts.downMs : 1000;
+    const keepData = opts.keepData !== false;
+    // After the answer is out: a restart must not cut its own response.
+    const go = () => void deps.restart(downMs, keepData);
+    if (c.env?.outgoing) c.env.outgoing.once("finish", go);
+    else setImmediate(go);
+    return c.json({ downMs, keepData }, 202);
+  });
+  admin.get("/requests", (c) => {
+    const items = deps.requests();
+    return c.json({ total: items.length, items });
+  });
+  admin.delete("/requests", (c) => {
+    deps.clearRequests();
+    return c.body(null, 204);
+  });
+  admin.post("/wipe", (c) => {
+    deps.wipe();
+    return c.body(null, 204);
+  });
+  admin.notFound((c) =>
+    c.json({ message: `unknown emulator admin route ${c.req.method} ${c.req.path}` }, 404),
+  );
+  return admin;
 }

@@ -32,7 +32,19 @@ export type FaultSpec =
       /** With a code the body is the manager's JSON envelope; without, an HTML page as a proxy sends. */
       errorCode?: string;
     } & RequestMatch)
-  | ({ type: "drop" } & RequestMatch);
+  | ({ type: "drop" } & RequestMatch)
+  | ({
+      /**
+       * A gateway in front of a busy manager (nginx `proxy_read_timeout`): the client gets a 504
+       * (or, with `answer: "drop"`, a closed connection), but the manager still performs the
+       * request `performAfterMs` later. The request's outcome is ambiguous to the client.
+       */
+      type: "gateway_timeout";
+      /** Default "504". */
+      answer?: "504" | "drop";
+      /** Delay before the manager performs the request, after the client's answer. Default 300 ms. */
+      performAfterMs?: number;
+    } & RequestMatch);
 
 export type Fault = FaultSpec & { id: string; remaining: number | null };
 
@@ -40,6 +52,8 @@ export interface HttpFaultDecision {
   latencyMs: number;
   drop: boolean;
   error?: { status: number; errorCode?: string };
+  /** Answer 504 or drop, and perform the request anyway after this delay. */
+  late?: { answer: "504" | "drop"; performAfterMs: number };
 }
 
 export interface WorkflowFailure {
@@ -47,7 +61,7 @@ export interface WorkflowFailure {
   errorType: string;
 }
 
-const TYPES = ["fail_workflow", "latency", "http_error", "drop"];
+const TYPES = ["fail_workflow", "latency", "http_error", "drop", "gateway_timeout"];
 
 /** Validates an untrusted spec (from the admin endpoint) and returns it typed. */
 export function parseFaultSpec(raw: unknown): FaultSpec {
@@ -66,7 +80,9 @@ export function parseFaultSpec(raw: unknown): FaultSpec {
   ["method", "path", "blueprintId", "deploymentId", "message", "errorType", "errorCode"].forEach(
     optionalString,
   );
-  ["times", "ms", "status"].forEach(optionalCount);
+  ["times", "ms", "status", "performAfterMs"].forEach(optionalCount);
+  if (raw.answer !== undefined && raw.answer !== "504" && raw.answer !== "drop")
+    throw new Error('answer must be "504" or "drop"');
   if (raw.type === "fail_workflow" && typeof raw.workflowId !== "string")
     throw new Error("workflowId is required");
   if (raw.type === "latency" && typeof raw.ms !== "number") throw new Error("ms is required");
@@ -78,7 +94,8 @@ export class Faults {
 
   add(spec: FaultSpec): string {
     const id = newId();
-    const defaultTimes = spec.type === "http_error" || spec.type === "drop" ? 1 : null;
+    const defaultTimes =
+      spec.type === "http_error" || spec.type === "drop" || spec.type === "gateway_timeout" ? 1 : null;
     this.faults.push({ ...spec, id, remaining: spec.times ?? defaultTimes });
     return id;
   }
@@ -114,10 +131,13 @@ export class Faults {
       if (fault.type === "latency") {
         decision.latencyMs += fault.ms;
         this.consume(fault);
-      } else if (fault.type === "drop" && !decision.drop && !decision.error) {
+      } else if (fault.type === "gateway_timeout" && !decision.drop && !decision.error && !decision.late) {
+        decision.late = { answer: fault.answer ?? "504", performAfterMs: fault.performAfterMs ?? 300 };
+        this.consume(fault);
+      } else if (fault.type === "drop" && !decision.drop && !decision.error && !decision.late) {
         decision.drop = true;
         this.consume(fault);
-      } else if (fault.type === "http_error" && !decision.drop && !decision.error) {
+      } else if (fault.type === "http_error" && !decision.drop && !decision.error && !decision.late) {
         decision.error = {
           status: fault.status ?? 503,
           ...(fault.errorCode ? { errorCode: fault.errorCode } : {}),

@@ -1,18 +1,19 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import { getRequestListener, type HttpBindings } from "@hono/node-server";
+import { Hono } from "hono";
 import { type Logger, silentLogger } from "../log/logger.js";
-import { handleAdmin } from "./admin.js";
+import { adminApp } from "./admin.js";
 import type { App } from "./app.js";
 import { Engine } from "./engine/engine.js";
 import { type Fault, type FaultSpec, Faults } from "./faults.js";
-import { dispatch } from "./http/dispatch.js";
 import { proxyErrorPage } from "./http/pages.js";
-import type { Reply } from "./http/request.js";
+import { toResponse } from "./http/router.js";
 import { type Catalogue, loadCatalogueFile, parseCatalogue } from "./model/blueprints.js";
 import { shippedBlueprintsPath } from "./paths.js";
 import { renderExec } from "./routes/executions.js";
-import { buildApiRouter } from "./routes/index.js";
+import { buildApi } from "./routes/index.js";
 import type { DeploymentRecord, UserRecord } from "./state/records.js";
 import { renderDeployment } from "./state/render.js";
 import { Store } from "./state/store.js";
@@ -118,33 +119,8 @@ function loadCatalogue(source: EmulatorOptions["blueprints"]): Catalogue {
   return parseCatalogue(source, "blueprints option");
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY) chunks.push(chunk);
-    });
-    req.on("end", () => resolve(size > MAX_BODY ? undefined : Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
-}
-
-function send(res: ServerResponse, reply: Reply, headers: Record<string, string> = {}): void {
-  if (res.destroyed || res.headersSent) return;
-  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
-  if (reply.status === 204 || (reply.body === undefined && reply.text === undefined)) {
-    res.writeHead(reply.status).end();
-    return;
-  }
-  const payload = reply.text ?? JSON.stringify(reply.body);
-  res.writeHead(reply.status, {
-    "Content-Type": reply.contentType ?? "application/json",
-    "Content-Length": Buffer.byteLength(payload),
-  });
-  res.end(payload);
-}
+const envelope = (status: number, message: string, errorCode: string) =>
+  toResponse({ status, body: { message, error_code: errorCode, server_traceback: null } });
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -173,7 +149,6 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     version: { version: options.version ?? "7.0.4", edition: options.edition ?? "community" },
     syncCreateTimeoutMs: options.syncCreateTimeoutMs ?? 120_000,
   };
-  const router = buildApiRouter();
   let requests: RequestRecord[] = [];
 
   const putSecret = (key: string, value: string, opts: { tenant?: string; hidden?: boolean } = {}) => {
@@ -202,82 +177,74 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   let server: Server;
   let port = options.port ?? 0;
 
-  const handler = async (req: IncomingMessage, res: ServerResponse) => {
-    const method = (req.method ?? "GET").toUpperCase();
-    const url = new URL(req.url ?? "/", "http://emulator.invalid");
-    if (url.pathname.startsWith("/_emulator")) {
-      const body = (await readBody(req)) ?? Buffer.alloc(0);
-      const reply = handleAdmin(method, url.pathname, body, {
-        faults,
-        requests: () => requests.map((r) => ({ ...r })),
-        clearRequests: () => {
-          requests = [];
-        },
-        restart: (downMs, keepData) => handle.restart({ downMs, keepData }),
-        wipe,
-      });
-      if (reply.after) res.once("finish", reply.after);
-      send(res, { status: reply.status, body: reply.body });
-      return;
-    }
-    requests.push({ method, path: url.pathname, at: nowIso() });
+  type Env = { Bindings: HttpBindings };
+  const api = buildApi(app);
+  const front = new Hono<Env>();
+  front.route(
+    "/_emulator",
+    adminApp({
+      faults,
+      requests: () => requests.map((r) => ({ ...r })),
+      clearRequests: () => {
+        requests = [];
+      },
+      restart: (downMs, keepData) => handle.restart({ downMs, keepData }),
+      wipe,
+    }),
+  );
+  // Everything else is the manager, behind the injected faults of the network in front of it.
+  front.all("*", async (c) => {
+    const method = c.req.method.toUpperCase();
+    const path = new URL(c.req.url).pathname;
+    requests.push({ method, path, at: nowIso() });
     if (requests.length > MAX_LOGGED_REQUESTS) requests.splice(0, requests.length - MAX_LOGGED_REQUESTS);
-    const decision = faults.forRequest(method, url.pathname);
+    const decision = faults.forRequest(method, path);
     if (decision.latencyMs > 0) await sleep(decision.latencyMs);
-    if (decision.drop) {
+    const dropConnection = () => {
       // No response at all: the client sees the connection close under it.
-      req.socket.destroy();
-      return;
-    }
-    const body = await readBody(req);
+      c.env.incoming.socket.destroy();
+      return new Response(null, { status: 500 });
+    };
+    if (decision.drop) return dropConnection();
+    const body = Buffer.from(await c.req.arrayBuffer());
     if (decision.error) {
       const { status, errorCode } = decision.error;
-      send(
-        res,
-        errorCode
-          ? {
-              status,
-              body: {
-                message: `Cloudify Manager is unavailable (${errorCode})`,
-                error_code: errorCode,
-                server_traceback: null,
-              },
-            }
-          : { status, text: proxyErrorPage(status), contentType: "text/html" },
+      return errorCode
+        ? envelope(status, `Cloudify Manager is unavailable (${errorCode})`, errorCode)
+        : toResponse({ status, text: proxyErrorPage(status), contentType: "text/html" });
+    }
+    if (body.length > MAX_BODY) return envelope(413, "Request body too large", "bad_parameters_error");
+    const forward = async () =>
+      api.fetch(
+        new Request(c.req.url, {
+          method,
+          headers: c.req.raw.headers,
+          ...(body.length > 0 ? { body } : {}),
+        }),
       );
-      return;
+    if (decision.late) {
+      const { answer, performAfterMs } = decision.late;
+      // The gateway gave up; the manager did not: the request still happens, later.
+      setTimeout(() => {
+        forward().catch((err) => log.error({ err }, "late request failed"));
+      }, performAfterMs).unref();
+      log.debug({ method, path, answer, performAfterMs }, "gateway timeout; performing the request late");
+      return answer === "drop"
+        ? dropConnection()
+        : toResponse({ status: 504, text: proxyErrorPage(504), contentType: "text/html" });
     }
-    if (body === undefined) {
-      send(res, {
-        status: 413,
-        body: {
-          message: "Request body too large",
-          error_code: "bad_parameters_error",
-          server_traceback: null,
-        },
-      });
-      return;
-    }
-    const { reply, headers } = await dispatch(router, app, method, url, req.headers, body);
-    log.debug({ method, path: url.pathname, status: reply.status }, "emulator request");
-    send(res, reply, headers);
-  };
+    return forward();
+  });
+  const requestListener = getRequestListener(front.fetch, {
+    errorHandler: (err) => {
+      log.error({ err }, "emulator request crashed");
+      return envelope(500, "emulator crashed", "internal_server_error");
+    },
+  });
 
   const listen = () =>
     new Promise<void>((resolve, reject) => {
-      const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-        handler(req, res).catch((err) => {
-          log.error({ err }, "emulator request crashed");
-          send(res, {
-            status: 500,
-            body: {
-              message: "emulator crashed",
-              error_code: "internal_server_error",
-              server_traceback: null,
-            },
-          });
-        });
-      };
+      const onRequest = (req: IncomingMessage, res: ServerResponse) => void requestListener(req, res);
       server = options.tls ? createHttpsServer(options.tls, onRequest) : createServer(onRequest);
       server.keepAliveTimeout = 5_000;
       server.once("error", reject);

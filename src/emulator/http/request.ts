@@ -1,4 +1,3 @@
-import type { IncomingHttpHeaders } from "node:http";
 import { badParameters, ManagerError } from "../errors.js";
 import type { UserRecord } from "../state/records.js";
 import { isPlainObject } from "../util.js";
@@ -27,7 +26,8 @@ export class RequestContext {
     readonly method: string,
     readonly path: string,
     readonly query: URLSearchParams,
-    readonly headers: IncomingHttpHeaders,
+    /** Lower-cased header names. */
+    readonly headers: Record<string, string>,
     readonly rawBody: Buffer,
   ) {}
 
@@ -46,8 +46,7 @@ export class RequestContext {
   }
 
   header(name: string): string | undefined {
-    const value = this.headers[name.toLowerCase()];
-    return Array.isArray(value) ? value[0] : value;
+    return this.headers[name.toLowerCase()];
   }
 
   private contentTypeIsJson(): boolean {

@@ -1,61 +1,92 @@
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { methodNotAllowed } from "hono/method-not-allowed";
 import type { App } from "../app.js";
-import type { Reply, RequestContext } from "./request.js";
+import { ManagerError } from "../errors.js";
+import { authenticate, resolveTenant } from "./auth.js";
+import { methodNotAllowedPage, notFoundPage } from "./pages.js";
+import { type Reply, RequestContext } from "./request.js";
 
 /** `none`: anonymous; `user`: authenticated, no tenant needed; `tenant`: authenticated + Tenant header. */
 export type Access = "none" | "user" | "tenant";
 
 export type Handler = (ctx: RequestContext, app: App) => Reply | Promise<Reply>;
 
-export interface Route {
-  method: string;
-  segments: string[];
-  access: Access;
-  handler: Handler;
-}
+const HTML = "text/html; charset=utf-8";
 
-export type RouteMatch =
-  | { kind: "found"; route: Route; params: Record<string, string> }
-  | { kind: "method_not_allowed" }
-  | { kind: "not_found" };
-
-/** A tiny path router: `:name` segments capture one percent-decoded path segment. */
+/**
+ * The manager's REST surface on Hono. Each route runs as the manager does: authentication,
+ * then the Tenant header, then the handler; a ManagerError becomes the JSON envelope. URLs no
+ * route knows are Flask's HTML 404/405 pages, not JSON (the manager leaves them to werkzeug).
+ */
 export class Router {
-  private routes: Route[] = [];
+  readonly hono = new Hono({ strict: true });
+
+  constructor(private readonly app: App) {
+    this.hono.use(
+      methodNotAllowed({
+        app: this.hono,
+        onMethodNotAllowed: (c) => c.body(methodNotAllowedPage(), 405, { "Content-Type": HTML }),
+      }),
+    );
+    this.hono.notFound((c) => c.body(notFoundPage(), 404, { "Content-Type": HTML }));
+  }
 
   add(method: string, pattern: string, access: Access, handler: Handler): this {
-    this.routes.push({ method, segments: pattern.split("/").filter(Boolean), access, handler });
+    this.hono.on(method, pattern, (c) => this.run(c, access, handler));
     return this;
   }
 
-  match(method: string, path: string): RouteMatch {
-    let segments: string[];
+  private async run(c: Context, access: Access, handler: Handler): Promise<Response> {
+    const url = new URL(c.req.url);
+    const ctx = new RequestContext(
+      c.req.method,
+      url.pathname,
+      url.searchParams,
+      c.req.header(),
+      Buffer.from(await c.req.arrayBuffer()),
+    );
+    ctx.params = c.req.param() as Record<string, string>;
+    const audit: Record<string, string> = {};
+    let reply: Reply;
     try {
-      segments = path.split("/").slice(1).map(decodeURIComponent);
-    } catch {
-      return { kind: "not_found" };
+      if (access !== "none") {
+        ctx.principal = authenticate(ctx, this.app.store);
+        audit["X-Cloudify-Audit-Auth-Method"] = ctx.principal.method;
+        audit["X-Cloudify-Audit-Username"] = ctx.principal.user.username;
+      }
+      if (access === "tenant") {
+        ctx.tenant = resolveTenant(ctx, this.app.store, `${ctx.method} ${ctx.path}`);
+        audit["X-Cloudify-Audit-Tenant"] = ctx.tenant;
+      }
+      reply = await handler(ctx, this.app);
+    } catch (err) {
+      if (err instanceof ManagerError) reply = { status: err.status, body: err.toBody() };
+      else {
+        this.app.log.error({ err, method: ctx.method, path: ctx.path }, "emulator handler failed");
+        reply = {
+          status: 500,
+          body: {
+            message: (err as Error).message,
+            error_code: "internal_server_error",
+            server_traceback: (err as Error).stack ?? String(err),
+          },
+        };
+      }
     }
-    if (segments.length > 1 && segments[segments.length - 1] === "") return { kind: "not_found" };
-    let pathMatched = false;
-    for (const route of this.routes) {
-      const params = matchSegments(route.segments, segments);
-      if (!params) continue;
-      pathMatched = true;
-      if (route.method === method) return { kind: "found", route, params };
-    }
-    return pathMatched ? { kind: "method_not_allowed" } : { kind: "not_found" };
+    this.app.log.debug({ method: ctx.method, path: ctx.path, status: reply.status }, "emulator request");
+    return toResponse(reply, audit);
   }
 }
 
-function matchSegments(pattern: string[], actual: string[]): Record<string, string> | undefined {
-  if (pattern.length !== actual.length) return undefined;
-  const params: Record<string, string> = {};
-  for (let i = 0; i < pattern.length; i++) {
-    const p = pattern[i] as string;
-    const a = actual[i] as string;
-    if (p.startsWith(":")) {
-      if (a === "") return undefined;
-      params[p.slice(1)] = a;
-    } else if (p !== a) return undefined;
+/** A handler's reply as an HTTP response: JSON unless it carries its own text; 204 has no body. */
+export function toResponse(reply: Reply, headers: Record<string, string> = {}): Response {
+  if (reply.status === 204 || (reply.body === undefined && reply.text === undefined)) {
+    return new Response(null, { status: reply.status, headers });
   }
-  return params;
+  const payload = reply.text ?? JSON.stringify(reply.body);
+  return new Response(payload, {
+    status: reply.status,
+    headers: { ...headers, "Content-Type": reply.contentType ?? "application/json" },
+  });
 }

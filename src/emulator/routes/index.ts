@@ -1,3 +1,5 @@
+import type { Hono } from "hono";
+import type { App } from "../app.js";
 import { Router } from "../http/router.js";
 import { registerBlueprintRoutes } from "./blueprints.js";
 import { registerDeploymentRoutes } from "./deployments.js";
@@ -12,8 +14,8 @@ import { registerUpdateRoutes } from "./updates.js";
 export const API_BASE = "/api/v3.1";
 
 /** The manager's REST surface (v3.1 plus the un-versioned /api/version). */
-export function buildApiRouter(): Router {
-  const router = new Router();
+export function buildApi(app: App): Hono {
+  const router = new Router(app);
   registerManagerRoutes(router, API_BASE);
   registerTokenRoutes(router, API_BASE);
   registerBlueprintRoutes(router, API_BASE);
@@ -23,5 +25,5 @@ export function buildApiRouter(): Router {
   registerEventRoutes(router, API_BASE);
   registerSecretRoutes(router, API_BASE);
   registerNodeRoutes(router, API_BASE);
-  return router;
+  return router.hono;
 }
