@@ -271,27 +271,34 @@ describe("executions", () => {
   });
 
   it("refuses a concurrent execution unless queued; a queued one runs after the first", async () => {
-    await createReady("q-1", "redis", {});
-    const install = await client.executions.start({ deploymentId: "q-1", workflowId: "install" });
-    expect(install.status).toBe("pending");
-    const refused = await rejection(
-      client.executions.start({ deploymentId: "q-1", workflowId: "uninstall" }),
-    );
-    expect(refused.errorCode).toBe("existing_running_execution_error");
-    expect(refused.serverMessage).toContain(install.id);
-    const queued = await client.executions.start({
-      deploymentId: "q-1",
-      workflowId: "uninstall",
-      queue: true,
+    // Slow enough that the first execution is still running when the others are posted, and a
+    // workflow without availability rules, so only concurrency decides.
+    const slowEmulator = await startTestEmulator({
+      timings: { workflowMs: 1_500, scale: 1 },
+      blueprints: { blueprints: [{ id: "q", nodes: { a: { type: "t" } }, workflows: { noop: {} } }] },
     });
-    expect(queued.status).toBe("queued");
-    const done = await client.executions.waitForEnd(queued.id, FAST_WAIT);
-    expect(done.status).toBe("terminated");
-    const first = await client.executions.get(install.id);
-    expect(first.status).toBe("terminated");
-    expect(Date.parse(done.started_at as string)).toBeGreaterThanOrEqual(
-      Date.parse(first.ended_at as string),
-    );
+    const slow = clientFor(slowEmulator);
+    try {
+      const dep = await slow.deployments.create("q-1", { blueprintId: "q" });
+      await slow.executions.waitForEnd(dep.create_execution as string, FAST_WAIT);
+      const first = await slow.executions.start({ deploymentId: "q-1", workflowId: "noop" });
+      expect(first.status).toBe("pending");
+      const refused = await rejection(slow.executions.start({ deploymentId: "q-1", workflowId: "noop" }));
+      expect(refused.errorCode).toBe("existing_running_execution_error");
+      expect(refused.serverMessage).toContain(first.id);
+      const queued = await slow.executions.start({ deploymentId: "q-1", workflowId: "noop", queue: true });
+      expect(queued.status).toBe("queued");
+      const done = await slow.executions.waitForEnd(queued.id, FAST_WAIT);
+      expect(done.status).toBe("terminated");
+      const ended = await slow.executions.get(first.id);
+      expect(ended.status).toBe("terminated");
+      expect(Date.parse(done.started_at as string)).toBeGreaterThanOrEqual(
+        Date.parse(ended.ended_at as string),
+      );
+    } finally {
+      await slow.close();
+      await slowEmulator.close();
+    }
   });
 
   it("checks workflow existence and declared parameters", async () => {

@@ -244,8 +244,9 @@ describe("request bodies and booleans", () => {
     });
     expect(started.status).toBe(201);
     expect(started.json()).toMatchObject({ status: "pending", is_dry_run: false, parameters: {} });
+    // install is still available (no node active yet), so it queues; it fails when dequeued.
     const queued = await raw(emulator, "POST", `${V}/executions`, {
-      body: { deployment_id: "py-1", workflow_id: "uninstall", queue: "True", force: "false" },
+      body: { deployment_id: "py-1", workflow_id: "install", queue: "True", force: "false" },
     });
     expect(queued.json().status).toBe("queued");
     const badBool = await raw(emulator, "POST", `${V}/executions`, {
@@ -260,6 +261,10 @@ describe("request bodies and booleans", () => {
     );
     expect(list.json().items).toHaveLength(3);
     await waitEnded(queued.json().id);
+    const uninstall = await raw(emulator, "POST", `${V}/executions`, {
+      body: { deployment_id: "py-1", workflow_id: "uninstall", queue: "True" },
+    });
+    await waitEnded(uninstall.json().id);
     const del = await raw(
       emulator,
       "DELETE",

@@ -10,6 +10,7 @@ import { Engine } from "./engine/engine.js";
 import { type Fault, type FaultSpec, Faults } from "./faults.js";
 import { proxyErrorPage } from "./http/pages.js";
 import { toResponse } from "./http/router.js";
+import { applyBuiltinRules } from "./model/availability.js";
 import { type Catalogue, loadCatalogueFile, parseCatalogue } from "./model/blueprints.js";
 import { shippedBlueprintsPath } from "./paths.js";
 import { renderExec } from "./routes/executions.js";
@@ -44,7 +45,10 @@ export interface EmulatorOptions {
   secrets?: Array<{ key: string; value: string; tenant?: string; hidden?: boolean }>;
   /** Faults active from the start. */
   faults?: FaultSpec[];
-  /** Reported by /api/version. Default 7.0.4 / community. */
+  /**
+   * Reported by /api/version, and the behaviour emulated. Default 7.0.4 / community: the strict
+   * rules of a 7.x manager (docs/CLOUDIFY.md). Below 6.4 workflows have no availability rules.
+   */
   version?: string;
   edition?: "community" | "premium";
   /** Serve HTTPS with this PEM key and certificate (a real manager usually does). */
@@ -135,6 +139,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     tenants: u.tenants ?? tenants,
   }));
   const catalogue = loadCatalogue(options.blueprints);
+  const version = options.version ?? "7.0.4";
+  applyBuiltinRules(catalogue.blueprints, version);
   const store = new Store(catalogue.blueprints, users, tenants);
   const timings = resolveTimings(options.timings);
   const faults = new Faults();
@@ -146,7 +152,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     faults,
     timings,
     log,
-    version: { version: options.version ?? "7.0.4", edition: options.edition ?? "community" },
+    version: { version, edition: options.edition ?? "community" },
     syncCreateTimeoutMs: options.syncCreateTimeoutMs ?? 120_000,
   };
   let requests: RequestRecord[] = [];

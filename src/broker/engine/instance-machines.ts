@@ -1,7 +1,13 @@
 import { type ExecutionView, TERMINAL_STATUSES } from "../cloudify-port.js";
 import type { InstanceRecord, Operation } from "../records.js";
 import type { StateMachine, StepContext, StepOutcome } from "./steps.js";
-import { adoptOrStart, executionFailure, unrecordedExecution } from "./workflows.js";
+import {
+  adoptOrStart,
+  executionFailure,
+  isDequeuedUnavailable,
+  UNAVAILABLE_WORKFLOW,
+  unrecordedExecution,
+} from "./workflows.js";
 
 type Ctx = StepContext<InstanceRecord>;
 type Outcome = StepOutcome<InstanceRecord>;
@@ -101,7 +107,11 @@ export const deprovisionMachine: StateMachine<InstanceRecord> = {
       // An environment that never came up has nothing installed: go straight to deleting.
       if (create && create.status !== "terminated") return { kind: "continue", step: "delete_deployment" };
     }
-    return startWorkflow(ctx, "uninstall", { ignore_failure: true }, "wait_uninstall");
+    return startWorkflow(ctx, "uninstall", { ignore_failure: true }, "wait_uninstall", {
+      // CFY-AVAIL: uninstall is unavailable when no node instance is active (install failed or
+      // was cancelled before starting any, or an earlier uninstall already ran): nothing to undo.
+      unavailable: { kind: "continue", step: "delete_deployment" },
+    });
   },
 
   async wait_uninstall(ctx): Promise<Outcome> {
@@ -110,6 +120,9 @@ export const deprovisionMachine: StateMachine<InstanceRecord> = {
     if (!TERMINAL_STATUSES.has(execution.status))
       return { kind: "wait", description: "Running the uninstall workflow." };
     if (execution.status === "terminated") return { kind: "continue", step: "delete_deployment" };
+    // CFY-AVAIL-4: queued behind another execution, it was re-checked when dequeued and found
+    // unavailable: nothing was active by then, so there is nothing to uninstall.
+    if (isDequeuedUnavailable(execution)) return { kind: "continue", step: "delete_deployment" };
     return failedExecution(ctx, execution, "uninstalling", {}, { instanceUsable: false });
   },
 
@@ -195,6 +208,7 @@ async function startWorkflow(
   workflowId: string,
   parameters: Record<string, unknown>,
   next: string,
+  on: { unavailable?: Outcome } = {},
 ): Promise<Outcome> {
   const started = await adoptOrStart(ctx.cloudify, {
     deploymentId: ctx.record.deploymentId,
@@ -204,7 +218,10 @@ async function startWorkflow(
     matchParameters: false,
   });
   if (started.kind === "not_ready") return { kind: "wait", description: started.message };
-  if (started.kind === "refused") return { kind: "failed", description: started.message };
+  if (started.kind === "refused") {
+    if (on.unavailable && started.code === UNAVAILABLE_WORKFLOW) return on.unavailable;
+    return { kind: "failed", description: started.message };
+  }
   return remember(ctx.record, { kind: "continue", step: next, executionId: started.executionId });
 }
 

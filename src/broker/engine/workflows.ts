@@ -26,7 +26,7 @@ export type Started =
   | { kind: "started"; executionId: string }
   /** The deployment's environment is still being created: try again later. */
   | { kind: "not_ready"; message: string }
-  | { kind: "refused"; message: string };
+  | { kind: "refused"; message: string; code?: string };
 
 /**
  * Starts a workflow queued behind whatever runs on the deployment, unless an earlier run of
@@ -61,8 +61,23 @@ export async function adoptOrStart(
     if (failure.kind === "transient") throw error;
     if (failure.code && ENVIRONMENT_NOT_READY.has(failure.code))
       return { kind: "not_ready", message: failure.message };
-    return { kind: "refused", message: `Cloudify refused to start ${workflowId}: ${failure.message}` };
+    return {
+      kind: "refused",
+      message: `Cloudify refused to start ${workflowId}: ${failure.message}`,
+      ...(failure.code ? { code: failure.code } : {}),
+    };
   }
+}
+
+/** Cloudify's refusal of a workflow whose availability rules are not met (CFY-AVAIL-1). */
+export const UNAVAILABLE_WORKFLOW = "unavailable_workflow_error";
+
+/**
+ * A queued execution that Cloudify failed when dequeuing it, because its workflow was no longer
+ * available (CFY-AVAIL-4): "Error dequeueing execution: Workflow not available: <name>".
+ */
+export function isDequeuedUnavailable(execution: ExecutionView): boolean {
+  return execution.status === "failed" && /Workflow not available/.test(execution.error ?? "");
 }
 
 /** Why an execution did not succeed, in Cloudify's own words, for an operation's description. */

@@ -1,5 +1,6 @@
 import type { Logger } from "../../log/logger.js";
 import { ManagerError } from "../errors.js";
+import { isWorkflowAvailable, unavailableWorkflow } from "../model/availability.js";
 import type { Faults, WorkflowFailure as InjectedFailure } from "../faults.js";
 import type { DeploymentRecord, EventRecord, ExecutionRecord, TenantData } from "../state/records.js";
 import { ACTIVE_STATUSES, TERMINAL_STATUSES } from "../state/records.js";
@@ -270,8 +271,28 @@ export class Engine {
     const queued = execs.filter((e) => e.status === "queued");
     const next = queued.find((e) => e.kind === "create_env") ?? queued[0];
     if (!next) return;
+    const unavailable = this.unavailableAtDequeue(next);
+    if (unavailable) {
+      // MGR re-checks availability when it dequeues: the execution fails, the next one may run.
+      next.status = "failed";
+      next.error = `Error dequeueing execution: ${unavailable}`;
+      next.endedAt = nowIso();
+      const dep = this.deploymentOf(next);
+      if (dep) dep.latestExecutionId = next.id;
+      this.notify(next);
+      this.dequeue(tenant, deploymentId);
+      return;
+    }
     next.status = "pending";
     this.schedulePending(next);
+  }
+
+  private unavailableAtDequeue(exec: ExecutionRecord): string | undefined {
+    if (exec.kind !== "workflow" || exec.forced) return undefined;
+    const dep = this.deploymentOf(exec);
+    const wf = exec.workflowId === "update" ? dep?.plan?.update : dep?.plan?.workflows[exec.workflowId];
+    if (!dep || !wf || isWorkflowAvailable(dep, wf)) return undefined;
+    return unavailableWorkflow(exec.workflowId).message;
   }
 
   private notify(exec: ExecutionRecord): void {

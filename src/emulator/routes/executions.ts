@@ -3,12 +3,13 @@ import { badParameters, ManagerError, notFound } from "../errors.js";
 import { listReply, parseInclude, project } from "../http/listing.js";
 import { bodyBool, type RequestContext } from "../http/request.js";
 import type { Router } from "../http/router.js";
+import { isWorkflowAvailable, unavailableWorkflow } from "../model/availability.js";
 import type { ParamDef, WorkflowDef } from "../model/blueprints.js";
 import { DslValidationError, validateValue } from "../model/constraints.js";
 import { newExecution } from "../state/factory.js";
 import type { DeploymentRecord, ExecutionRecord, TenantData } from "../state/records.js";
 import { ACTIVE_STATUSES } from "../state/records.js";
-import { isWorkflowAvailable, nodesActivity, renderExecution } from "../state/render.js";
+import { renderExecution } from "../state/render.js";
 import { lastLine } from "../util.js";
 import { executionsOf, expectDict, getDeployment } from "./common.js";
 
@@ -137,13 +138,8 @@ function startExecution(ctx: RequestContext, app: App) {
       `Workflow ${workflowId} does not exist in the deployment ${dep.id}`,
     );
   }
-  if (!isWorkflowAvailable(dep, wf)) {
-    throw new ManagerError(
-      "unavailable_workflow_error",
-      `Workflow not available: ${workflowId} requires node instances to be active: ` +
-        `${wf.availabilityRules?.node_instances_active?.join(", ")} (currently: ${nodesActivity(dep)})`,
-    );
-  }
+  // `force` skips the availability check (and lets the execution run beside others).
+  if (!force && !isWorkflowAvailable(dep, wf)) throw unavailableWorkflow(workflowId);
   const parameters = mergeParameters(wf, provided, allowCustom);
 
   const others = executionsOf(data, dep.id).filter(
@@ -170,6 +166,7 @@ function startExecution(ctx: RequestContext, app: App) {
     parameters,
     isDryRun: dryRun,
     allowCustomParameters: allowCustom,
+    forced: force,
     createdBy: ctx.user.username,
   });
   data.executions.set(exec.id, exec);

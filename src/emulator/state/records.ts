@@ -36,6 +36,8 @@ export interface ExecutionRecord {
   createdBy: string;
   totalOperations: number;
   finishedOperations: number;
+  /** Started with `force`: availability is not checked, not even when dequeued. */
+  forced?: boolean;
   /** Deployment update driven by this execution, if any. */
   updateId?: string;
 }

@@ -1,3 +1,4 @@
+import { isWorkflowAvailable } from "../model/availability.js";
 import type { BlueprintDef, WorkflowDef } from "../model/blueprints.js";
 import type {
   DeploymentRecord,
@@ -34,18 +35,6 @@ export function deploymentStatus(dep: DeploymentRecord, latest: ExecutionRecord 
   if (dep.deletePending || summary === "in_progress") return "in_progress";
   if (summary === "failed" || installationStatus(dep) === "inactive") return "requires_attention";
   return "good";
-}
-
-/** Which `node_instances_active` bucket the deployment is in, for workflow availability rules. */
-export function nodesActivity(dep: DeploymentRecord): "all" | "partial" | "none" {
-  const started = dep.nodes.filter((n) => n.state === "started").length;
-  if (started === 0) return "none";
-  return started === dep.nodes.length ? "all" : "partial";
-}
-
-export function isWorkflowAvailable(dep: DeploymentRecord, wf: WorkflowDef): boolean {
-  const rule = wf.availabilityRules?.node_instances_active;
-  return rule === undefined || rule.includes(nodesActivity(dep));
 }
 
 const BUILTIN_OPERATIONS: Record<string, string> = {
