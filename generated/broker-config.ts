@@ -228,6 +228,10 @@ export interface CloudifySettings {
    * Retries of safe requests (GET, DELETE) after connection failures and 502/503/504, with exponential backoff and jitter.
    */
   retries?: number;
+  /**
+   * After a request that starts Cloudify work lost its answer (504 from a gateway, dropped connection, timeout), the manager may still perform it: for this long the broker looks for the execution it may have created instead of sending it again. Make it longer than the gateway's read timeout plus the manager's slowest answer.
+   */
+  lookup_window_ms?: number;
 }
 /**
  * One OSB service offering, backed by Cloudify blueprints.

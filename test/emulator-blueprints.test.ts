@@ -275,7 +275,7 @@ describe("inputs, expressions and workflows of a custom catalogue", () => {
     }
   });
 
-  it("keeps a generated value when install runs again, and drops it on uninstall", async () => {
+  it("keeps a generated value when install runs again (forced: CFY-AVAIL-3), and drops it on uninstall", async () => {
     const dep = await createSync({});
     const password = async () =>
       emulator.state.nodeInstances(dep.id)[0]?.runtimeProperties.password as string | undefined;
@@ -283,7 +283,7 @@ describe("inputs, expressions and workflows of a custom catalogue", () => {
     await client.executions.waitForEnd(install.id, FAST_WAIT);
     const first = await password();
     expect(first).toMatch(/^[A-Za-z0-9]{12}$/);
-    const again = await client.executions.start({ deploymentId: dep.id, workflowId: "install" });
+    const again = await client.executions.start({ deploymentId: dep.id, workflowId: "install", force: true });
     await client.executions.waitForEnd(again.id, FAST_WAIT);
     expect(await password()).toBe(first);
     const uninstall = await client.executions.start({ deploymentId: dep.id, workflowId: "uninstall" });

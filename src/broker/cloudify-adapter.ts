@@ -117,6 +117,14 @@ function deploymentView(d: Deployment): DeploymentView {
   };
 }
 
+/** Answers after which the manager may still have performed the request (CFY-GW). */
+const OUTCOME_UNKNOWN_STATUSES = new Set([500, 502, 504]);
+
+function outcomeUnknown(error: unknown): boolean {
+  if (error instanceof CloudifyNetworkError) return error.kind !== "refused";
+  return error instanceof CloudifyApiError && OUTCOME_UNKNOWN_STATUSES.has(error.status);
+}
+
 function classify(error: unknown): CloudifyFailure {
   if (isTransient(error)) {
     const message =
@@ -125,6 +133,7 @@ function classify(error: unknown): CloudifyFailure {
       kind: "transient",
       code: error instanceof CloudifyApiError ? (error.errorCode ?? undefined) : undefined,
       message,
+      outcomeUnknown: outcomeUnknown(error),
     };
   }
   if (isNotFound(error))
@@ -133,7 +142,12 @@ function classify(error: unknown): CloudifyFailure {
   // Steps look up before they act, so running one again never repeats Cloudify work, and the
   // operation's deadline still bounds the retries.
   if (error instanceof CloudifyApiError && error.status === 500) {
-    return { kind: "transient", code: error.errorCode ?? undefined, message: error.message };
+    return {
+      kind: "transient",
+      code: error.errorCode ?? undefined,
+      message: error.message,
+      outcomeUnknown: true,
+    };
   }
   if (error instanceof CloudifyApiError)
     return { kind: "rejected", code: error.errorCode ?? undefined, message: error.message };

@@ -39,6 +39,12 @@ export interface CloudifyFailure {
   kind: "transient" | "not_found" | "rejected";
   code?: string;
   message: string;
+  /**
+   * A transient failure after which the request may still have been performed (CFY-GW): a
+   * gateway timeout, a dropped connection, a timed-out answer, a 500 or 502. False when the
+   * manager certainly did not act (connection refused, 503, maintenance mode, 408, 429).
+   */
+  outcomeUnknown?: boolean;
 }
 
 export interface DeploymentView {

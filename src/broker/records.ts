@@ -41,6 +41,22 @@ export interface Operation {
   cancelExecutionId?: string;
   /** The resource's status before this operation, restored if a deprovision/unbind fails. */
   priorStatus?: string;
+  /** A Cloudify start (execution, update) the current step is making; see `startOnce`. */
+  pendingStart?: PendingStart;
+}
+
+/**
+ * What a step knows about a start it is making, written to disk before the request is sent
+ * (CFY-GW). Executions of the workflow that existed before (`baseline`) are never adopted;
+ * while `sentAt` is recent the request's answer may be lost and the manager may still perform
+ * it, so the step looks for what it created instead of sending it again.
+ */
+export interface PendingStart {
+  workflowId: string;
+  /** Ids of the deployment's executions of `workflowId` before the first attempt. */
+  baseline: string[];
+  /** When the last attempt was sent and its outcome is not known (ISO). */
+  sentAt?: string;
 }
 
 export interface UpdateTarget {

@@ -28,6 +28,7 @@ export interface RuntimeSettings {
     insecure: boolean;
     timeoutMs: number;
     retries: number;
+    lookupWindowMs: number;
   };
 }
 
@@ -149,6 +150,7 @@ export async function resolveRuntimeSettings(
       insecure: cfy.tls?.insecure ?? false,
       timeoutMs: cfy.timeout_ms ?? 30_000,
       retries: cfy.retries ?? 3,
+      lookupWindowMs: cfy.lookup_window_ms ?? 180_000,
     },
   };
   return { settings, issues };

@@ -80,7 +80,11 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     cloudify,
     mutex,
     log: log.child({ component: "engine" }),
-    settings: () => ({ pollIntervalMs: runtime().operations.pollIntervalMs, maxBackoffMs: 60_000 }),
+    settings: () => ({
+      pollIntervalMs: runtime().operations.pollIntervalMs,
+      maxBackoffMs: 60_000,
+      lookupWindowMs: runtime().cloudify.lookupWindowMs,
+    }),
     observer: { finished: metrics.operationFinished, transientFailure: metrics.cloudifyTransientFailure },
   });
   engine.register<InstanceRecord>({

@@ -65,6 +65,9 @@ export function brokerEnv(
     BROKER_POLL_INTERVAL_MS: "20",
     BROKER_RETRY_AFTER_SECONDS: "1",
     CLOUDIFY_URL: cloudifyUrl,
+    // Long enough for the emulator's late-performed requests (gateway_timeout faults), short
+    // enough that a request that was really lost is sent again within a test.
+    CLOUDIFY_LOOKUP_WINDOW_MS: "1500",
     LOG_LEVEL: "silent",
     ...extra,
   };

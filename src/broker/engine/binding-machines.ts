@@ -9,10 +9,10 @@ import {
   fetchDeploymentData,
   renderBindingResult,
 } from "../credentials.js";
-import { type BindingRecord, INSTANCES, type InstanceRecord, type Operation } from "../records.js";
+import { BINDINGS, type BindingRecord, INSTANCES, type InstanceRecord, type Operation } from "../records.js";
 import { type Sealer, sealContext } from "../sealing.js";
 import type { StateMachine, StepContext, StepOutcome } from "./steps.js";
-import { adoptOrStart, executionFailure } from "./workflows.js";
+import { executionFailure, startOnce } from "./workflows.js";
 
 type Ctx = StepContext<BindingRecord>;
 type Outcome = StepOutcome<BindingRecord>;
@@ -64,8 +64,7 @@ export function bindingMachines(deps: BindingMachineDeps): {
       data,
     );
 
-  /** Starts `call` unless an earlier run of this step already did (same workflow and parameters, unknown to the record). */
-  /** Starts `call` unless an earlier run of this step already did (see adoptOrStart). */
+  /** Starts `call` at most once (CFY-GW); never adopts another binding's execution. */
   const startWorkflow = async (
     ctx: Ctx,
     call: CompiledWorkflowCall,
@@ -73,22 +72,44 @@ export function bindingMachines(deps: BindingMachineDeps): {
     next: string,
   ): Promise<Outcome> => {
     const { record, cloudify } = ctx;
-    const started = await adoptOrStart(cloudify, {
-      deploymentId: lookup(record).instance.deploymentId,
+    const deploymentId = lookup(record).instance.deploymentId;
+    const started = await startOnce(ctx, {
+      deploymentId,
       workflowId: call.workflowId,
       parameters,
-      known: record.executionIds,
-      // Bindings of one instance run the same workflow on one deployment: match the parameters.
-      matchParameters: true,
+      claimed: claimedByOthers(record),
+      send: async () =>
+        (
+          await cloudify.startExecution({
+            deploymentId,
+            workflowId: call.workflowId,
+            parameters,
+            queue: true,
+          })
+        ).id,
     });
-    if (started.kind === "not_ready") return { kind: "wait", description: started.message };
-    if (started.kind === "refused") return { kind: "failed", description: started.message };
+    if (started.kind === "replaced") return { kind: "wait" };
+    if (started.kind === "waiting") return { kind: "wait", description: started.message };
+    if (started.kind === "refused")
+      return {
+        kind: "failed",
+        description: `Cloudify refused to start ${call.workflowId}: ${started.message}`,
+      };
     return {
       kind: "continue",
       step: next,
       executionId: started.executionId,
       record: { executionIds: [...record.executionIds, started.executionId], workflowParameters: parameters },
     };
+  };
+
+  /** Executions the instance and its other bindings recorded: never this binding's. */
+  const claimedByOthers = (record: BindingRecord): string[] => {
+    const instance = deps.store.get<InstanceRecord>(INSTANCES, record.instanceId);
+    const others = deps.store
+      .list<BindingRecord>(BINDINGS)
+      .filter(({ value }) => value.instanceId === record.instanceId && value.id !== record.id);
+    return [...(instance?.executionIds ?? []), ...others.flatMap(({ value }) => value.executionIds)];
   };
 
   const waitWorkflow = async (ctx: Ctx, next: string, doing: string): Promise<Outcome> => {

@@ -19,6 +19,8 @@ export interface ResourceKind<R extends { id: string; operation: Operation }> {
 
 export interface EngineSettings {
   pollIntervalMs: number;
+  /** After a start whose answer was lost, how long to look for what it created before resending. */
+  lookupWindowMs: number;
   /** Cap of the exponential backoff after transient Cloudify failures. */
   maxBackoffMs: number;
 }
@@ -140,9 +142,11 @@ export class OperationEngine {
   /** Runs the operation's current step and commits the outcome; true when the next step may run at once. */
   private async runStep(
     kind: ResourceKind<any>,
-    record: { id: string; operation: Operation },
+    stored: { id: string; operation: Operation },
   ): Promise<boolean> {
-    const op = record.operation;
+    // A checkpoint replaces these with what it committed, so the outcome builds on it.
+    let record = stored;
+    let op = record.operation;
     const key = `${kind.collection}/${record.id}`;
     const log = this.deps.log.child({
       [kind.logField]: record.id,
@@ -166,8 +170,24 @@ export class OperationEngine {
       return false;
     }
     let outcome: StepOutcome<any>;
+    const ctx = {
+      record,
+      operation: op,
+      cloudify: this.deps.cloudify,
+      log,
+      now: () => this.now(),
+      lookupWindowMs: this.deps.settings().lookupWindowMs,
+      checkpoint: async (patch: Partial<Operation>) => {
+        const next = { ...record, operation: { ...op, ...patch, updatedAt: iso(this.now()) } };
+        if (!(await this.commit(kind, record, next))) return false;
+        record = next;
+        op = next.operation;
+        ctx.operation = op;
+        return true;
+      },
+    };
     try {
-      outcome = await step({ record, operation: op, cloudify: this.deps.cloudify, log });
+      outcome = await step(ctx);
     } catch (error) {
       const failure = this.deps.cloudify.classify(error);
       if (failure.kind !== "transient") {
@@ -215,6 +235,8 @@ export class OperationEngine {
           notBefore: undefined,
         };
         operation.executionId = outcome.executionId;
+        // A start belongs to its step: the next step makes its own.
+        if (outcome.step !== op.step) operation.pendingStart = undefined;
         return this.commit(kind, record, { ...record, ...outcome.record, operation });
       }
       default:
@@ -230,7 +252,13 @@ export class OperationEngine {
   ) {
     const now = iso(this.now());
     const op = record.operation;
-    const operation: Operation = { ...op, updatedAt: now, finishedAt: now, notBefore: undefined };
+    const operation: Operation = {
+      ...op,
+      updatedAt: now,
+      finishedAt: now,
+      notBefore: undefined,
+      pendingStart: undefined,
+    };
     if (outcome.kind === "succeeded") {
       operation.state = "succeeded";
       operation.description = outcome.description;

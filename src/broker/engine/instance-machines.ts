@@ -2,11 +2,11 @@ import { type ExecutionView, TERMINAL_STATUSES } from "../cloudify-port.js";
 import type { InstanceRecord, Operation } from "../records.js";
 import type { StateMachine, StepContext, StepOutcome } from "./steps.js";
 import {
-  adoptOrStart,
   executionFailure,
   isDequeuedUnavailable,
+  type Started,
+  startOnce,
   UNAVAILABLE_WORKFLOW,
-  unrecordedExecution,
 } from "./workflows.js";
 
 type Ctx = StepContext<InstanceRecord>;
@@ -155,22 +155,23 @@ export const deprovisionMachine: StateMachine<InstanceRecord> = {
 export const updateMachine: StateMachine<InstanceRecord> = {
   async start_update(ctx): Promise<Outcome> {
     const { record, operation, cloudify } = ctx;
-    const adopted = await unrecordedExecution(cloudify, record.deploymentId, "update", record.executionIds);
-    if (adopted) return remember(record, { kind: "continue", step: "wait_update", executionId: adopted.id });
     const target = operation.target;
     if (!target) return { kind: "failed", description: "The update has no target; this is a broker bug." };
-    try {
-      const { executionId } = await cloudify.updateDeployment({
-        deploymentId: record.deploymentId,
-        blueprintId: target.blueprintId !== record.blueprintId ? target.blueprintId : undefined,
-        inputs: target.changedInputs,
-      });
-      return remember(record, { kind: "continue", step: "wait_update", executionId });
-    } catch (error) {
-      const failure = cloudify.classify(error);
-      if (failure.kind === "transient") throw error;
-      return { kind: "failed", description: `Cloudify refused the update: ${failure.message}` };
-    }
+    const started = await startOnce(ctx, {
+      deploymentId: record.deploymentId,
+      workflowId: "update",
+      send: async () =>
+        (
+          await cloudify.updateDeployment({
+            deploymentId: record.deploymentId,
+            blueprintId: target.blueprintId !== record.blueprintId ? target.blueprintId : undefined,
+            inputs: target.changedInputs,
+          })
+        ).executionId,
+    });
+    if (started.kind === "refused")
+      return { kind: "failed", description: `Cloudify refused the update: ${started.message}` };
+    return afterStart(ctx, started, "wait_update");
   },
 
   async wait_update(ctx): Promise<Outcome> {
@@ -202,7 +203,7 @@ async function currentExecution(ctx: Ctx): Promise<ExecutionView | undefined> {
   return id ? ctx.cloudify.getExecution(id) : undefined;
 }
 
-/** An execution of `workflowId` on the deployment that no operation of this instance has recorded yet. */
+/** Starts `workflowId` queued behind whatever runs on the deployment, at most once (CFY-GW). */
 async function startWorkflow(
   ctx: Ctx,
   workflowId: string,
@@ -210,18 +211,31 @@ async function startWorkflow(
   next: string,
   on: { unavailable?: Outcome } = {},
 ): Promise<Outcome> {
-  const started = await adoptOrStart(ctx.cloudify, {
-    deploymentId: ctx.record.deploymentId,
+  const { record, cloudify } = ctx;
+  const started = await startOnce(ctx, {
+    deploymentId: record.deploymentId,
     workflowId,
     parameters,
-    known: ctx.record.executionIds,
-    matchParameters: false,
+    send: async () =>
+      (
+        await cloudify.startExecution({
+          deploymentId: record.deploymentId,
+          workflowId,
+          parameters,
+          queue: true,
+        })
+      ).id,
   });
-  if (started.kind === "not_ready") return { kind: "wait", description: started.message };
   if (started.kind === "refused") {
     if (on.unavailable && started.code === UNAVAILABLE_WORKFLOW) return on.unavailable;
-    return { kind: "failed", description: started.message };
+    return { kind: "failed", description: `Cloudify refused to start ${workflowId}: ${started.message}` };
   }
+  return afterStart(ctx, started, next);
+}
+
+function afterStart(ctx: Ctx, started: Exclude<Started, { kind: "refused" }>, next: string): Outcome {
+  if (started.kind === "replaced") return { kind: "wait" };
+  if (started.kind === "waiting") return { kind: "wait", description: started.message };
   return remember(ctx.record, { kind: "continue", step: next, executionId: started.executionId });
 }
 

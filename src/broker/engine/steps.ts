@@ -27,6 +27,15 @@ export interface StepContext<R> {
   operation: Operation;
   cloudify: CloudifyPort;
   log: Logger;
+  /**
+   * Makes `patch` of the operation durable before the step goes on (e.g. before a request whose
+   * answer may be lost). False when the operation was replaced meanwhile: the step must stop.
+   * `operation` reflects the patch afterwards.
+   */
+  checkpoint(patch: Partial<Operation>): Promise<boolean>;
+  now(): number;
+  /** How long an ambiguous start is looked for before it is sent again (CFY-GW). */
+  lookupWindowMs: number;
 }
 
 export type Step<R> = (ctx: StepContext<R>) => Promise<StepOutcome<R>>;

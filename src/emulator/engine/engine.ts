@@ -1,7 +1,7 @@
 import type { Logger } from "../../log/logger.js";
 import { ManagerError } from "../errors.js";
-import { isWorkflowAvailable, unavailableWorkflow } from "../model/availability.js";
 import type { Faults, WorkflowFailure as InjectedFailure } from "../faults.js";
+import { isWorkflowAvailable, unavailableWorkflow } from "../model/availability.js";
 import type { DeploymentRecord, EventRecord, ExecutionRecord, TenantData } from "../state/records.js";
 import { ACTIVE_STATUSES, TERMINAL_STATUSES } from "../state/records.js";
 import type { Store } from "../state/store.js";
