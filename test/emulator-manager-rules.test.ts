@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { EmulatorHandle } from "../emulator/index.js";
 import { CloudifyApiError, type CloudifyClient } from "../src/cloudify/index.js";
-import type { EmulatorHandle } from "../src/emulator/index.js";
 import { clientFor, FAST_WAIT, POSTGRES_INPUTS, raw, startTestEmulator } from "./support/emulator.js";
 
 /**

@@ -4,7 +4,7 @@
  * Cloudify emulator.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { EmulatorHandle } from "../src/emulator/index.js";
+import type { EmulatorHandle } from "../emulator/index.js";
 import {
   ASYNC,
   instancePath,
