@@ -3,8 +3,11 @@
  * deprovisioning when uninstall is unavailable, deletions that fail. Real HTTP: test → broker →
  * Cloudify emulator.
  */
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EmulatorHandle } from "../emulator/index.js";
+import { deploymentIdFor } from "../src/broker/model/ids.js";
+import { clientFor } from "./support/emulator.js";
 import {
   ASYNC,
   instancePath,
@@ -106,5 +109,80 @@ describe("CFY-AVAIL deprovision when uninstall is not available", () => {
     expect(emulator.requests.count({ method: "POST", path: "/api/v3.1/executions" })).toBeGreaterThanOrEqual(
       2,
     );
+  });
+});
+
+describe("CFY-OWN one instance never touches another's deployment", () => {
+  const sha = (value: string) => createHash("sha256").update(value).digest("hex");
+
+  it("CFY-OWN-1 a crafted valid id never maps onto the deployment of an id that needed hashing", async () => {
+    const victim = `victim ${newId()}`;
+    await provisionInstance(osb, encodeURIComponent(victim), provisionBody());
+    const victimDeployment = deploymentIdFor(victim);
+    expect(emulator.state.deployment(victimDeployment)).toBeDefined();
+    // What the old mapping gave the victim: `osb-<sanitised>-<12 hex>`; the crafted id aims at it.
+    const crafted = `${victim.replace(/[^A-Za-z0-9._-]/g, "_")}-${sha(victim).slice(0, 12)}`;
+    expect(deploymentIdFor(crafted)).not.toBe(victimDeployment);
+    await provisionInstance(osb, crafted, provisionBody());
+    await deprovisionSucceeds(crafted);
+    expect(emulator.state.deployment(victimDeployment)).toBeDefined();
+    expect(emulator.state.deployment(victimDeployment)?.installation_status).toBe("active");
+  });
+
+  it("CFY-OWN-2 a deployment under the instance's id that is not its own is never uninstalled, deleted or updated", async () => {
+    const id = newId();
+    await provisionInstance(osb, id, provisionBody());
+    // Behind the broker's back the deployment is replaced by someone else's with the same id.
+    const cloudify = clientFor(emulator);
+    try {
+      await cloudify.executions.start({ deploymentId: `osb-${id}`, workflowId: "uninstall" });
+      await expect
+        .poll(() => emulator.state.deployment(`osb-${id}`)?.installation_status, { timeout: 10_000 })
+        .toBe("inactive");
+      await cloudify.deployments.delete(`osb-${id}`);
+      await cloudify.deployments.waitUntilGone(`osb-${id}`, { intervalMs: 20, timeoutMs: 10_000 });
+      await cloudify.deployments.create(`osb-${id}`, {
+        blueprintId: "redis",
+        labels: [{ "osb-instance-id": "someone-else" }],
+        asyncCreate: false,
+      });
+    } finally {
+      await cloudify.close();
+    }
+    const patched = await osb.patch(
+      instancePath(id),
+      { service_id: PG.service, parameters: { backup_retention_days: 14 } },
+      ASYNC,
+    );
+    expect(patched.status).toBe(202);
+    const updated = await waitForInstanceOperation(osb, id);
+    expect(updated.body.state).toBe("failed");
+    expect(updated.body.description).toContain("does not belong to this instance");
+    expect((await deprovision(id)).status).toBe(202);
+    const last = await waitForInstanceOperation(osb, id);
+    expect(last.body.state).toBe("failed");
+    expect(last.body.description).toContain(`Refusing to uninstall Cloudify deployment osb-${id}`);
+    expect(emulator.state.deployment(`osb-${id}`)).toBeDefined();
+    expect(workflows(id, "update")).toEqual([]);
+    expect(emulator.requests.count({ method: "DELETE", path: `/api/v3.1/deployments/osb-${id}` })).toBe(1);
+  });
+
+  it('CFY-OWN-3 a long id with " and control characters: a lost create answer is adopted, and deprovision works', async () => {
+    const id = `${"x".repeat(300)}"\u0001${newId()}`;
+    const deployment = deploymentIdFor(id);
+    emulator.faults.add({
+      type: "gateway_timeout",
+      performAfterMs: 200,
+      method: "PUT",
+      path: `/api/v3.1/deployments/${deployment}`,
+      times: 1,
+    });
+    const path = instancePath(encodeURIComponent(id));
+    expect((await osb.put(path, provisionBody(), ASYNC)).status).toBe(202);
+    const provisioned = await waitForInstanceOperation(osb, encodeURIComponent(id));
+    expect(provisioned.body, JSON.stringify(provisioned.body)).toMatchObject({ state: "succeeded" });
+    expect((await osb.delete(path, DEPROV_QUERY)).status).toBe(202);
+    expect((await waitForInstanceOperation(osb, encodeURIComponent(id))).body.state).toBe("succeeded");
+    expect(emulator.state.deployment(deployment)).toBeUndefined();
   });
 });

@@ -4,14 +4,15 @@ const CLOUDIFY_ID = /^[A-Za-z0-9._-]+$/;
 const MAX_DEPLOYMENT_ID = 200;
 
 /**
- * The Cloudify deployment id of an instance: `osb-` plus the instance id when that is a valid
- * Cloudify id (GUIDs are), else a sanitised prefix plus a hash so distinct instance ids never
- * collide. Deterministic, so a lost response can always be followed by a lookup.
+ * The Cloudify deployment id of an instance, deterministic (a lost answer can always be followed
+ * by a lookup) and collision-free (CFY-OWN-1): `osb-<id>` when the instance id is a valid
+ * Cloudify id (GUIDs are); otherwise `osbh-<sanitised prefix>-<128-bit hash>`. The two forms
+ * differ in their fourth character, so no valid id, however crafted, maps onto a hashed one.
  */
 export function deploymentIdFor(instanceId: string): string {
   if (CLOUDIFY_ID.test(instanceId) && instanceId.length <= MAX_DEPLOYMENT_ID) return `osb-${instanceId}`;
-  const safe = instanceId.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, MAX_DEPLOYMENT_ID - 20);
-  return `osb-${safe}-${hash(instanceId).slice(0, 12)}`;
+  const safe = instanceId.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, MAX_DEPLOYMENT_ID - 40);
+  return `osbh-${safe}-${hash(instanceId).slice(0, 32)}`;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { type ExecutionView, TERMINAL_STATUSES } from "../cloudify-port/port.js";
+import { type DeploymentView, type ExecutionView, TERMINAL_STATUSES } from "../cloudify-port/port.js";
 import type {
   DeprovisionStep,
   InstanceRecord,
@@ -19,6 +19,8 @@ import {
 type Ctx = StepContext<InstanceRecord>;
 type Outcome = StepOutcome<InstanceRecord>;
 
+const OWNER_LABEL = "osb-instance-id";
+
 /** Provision: create the deployment, wait for its environment, run `install`, wait. */
 export const provisionMachine: StateMachine<InstanceRecord, ProvisionStep> = {
   async create_deployment(ctx): Promise<Outcome> {
@@ -27,8 +29,8 @@ export const provisionMachine: StateMachine<InstanceRecord, ProvisionStep> = {
     if (existing) {
       // Created by an earlier run of this step whose answer was lost (crash, timeout): adopt it,
       // unless someone else's deployment holds the id.
-      const owner = existing.labels.find((l) => l.key === "osb-instance-id")?.value;
-      if (owner !== undefined && owner !== record.id) {
+      const owner = ownerLabel(existing);
+      if (owner !== undefined && owner !== writtenOwner(record)) {
         return {
           kind: "failed",
           description: `Cloudify deployment ${record.deploymentId} belongs to another instance (${owner}).`,
@@ -107,6 +109,8 @@ export const deprovisionMachine: StateMachine<InstanceRecord, DeprovisionStep> =
   async start_uninstall(ctx): Promise<Outcome> {
     const deployment = await ctx.cloudify.getDeployment(ctx.record.deploymentId);
     if (!deployment) return { kind: "succeeded" };
+    const foreign = notOwned(ctx.record, deployment, "uninstall");
+    if (foreign) return foreign;
     if (deployment.createExecutionId) {
       const create = await ctx.cloudify.getExecution(deployment.createExecutionId);
       if (create && !TERMINAL_STATUSES.has(create.status))
@@ -134,6 +138,10 @@ export const deprovisionMachine: StateMachine<InstanceRecord, DeprovisionStep> =
   },
 
   async delete_deployment(ctx): Promise<Outcome> {
+    const deployment = await ctx.cloudify.getDeployment(ctx.record.deploymentId);
+    if (!deployment) return { kind: "succeeded" };
+    const foreign = notOwned(ctx.record, deployment, "delete");
+    if (foreign) return foreign;
     try {
       await ctx.cloudify.deleteDeployment(ctx.record.deploymentId, false);
     } catch (error) {
@@ -164,6 +172,11 @@ export const updateMachine: StateMachine<InstanceRecord, UpdateStep> = {
     const { record, operation, cloudify } = ctx;
     const target = operation.target;
     if (!target) return { kind: "failed", description: "The update has no target; this is a broker bug." };
+    const deployment = await cloudify.getDeployment(record.deploymentId);
+    if (!deployment)
+      return { kind: "failed", description: missingDeployment(record.deploymentId), instanceUsable: false };
+    const foreign = notOwned(record, deployment, "update");
+    if (foreign) return { ...foreign, instanceUsable: true, updateRepeatable: false };
     const started = await startOnce(ctx, {
       deploymentId: record.deploymentId,
       workflowId: "update",
@@ -204,6 +217,51 @@ export const updateMachine: StateMachine<InstanceRecord, UpdateStep> = {
     return failedExecution(ctx, execution, "updating", {}, { instanceUsable: true, updateRepeatable: true });
   },
 };
+
+/** The owner label on a deployment (`osb-instance-id`), if it carries one. */
+function ownerLabel(deployment: DeploymentView): string | undefined {
+  return deployment.labels.find((l) => l.key === OWNER_LABEL)?.value;
+}
+
+/**
+ * The owner label value the broker wrote for this instance: Cloudify label values cannot hold
+ * every instance id (quotes, control characters, length), so compare with what was actually
+ * written, never with the raw id (CFY-OWN-3).
+ */
+function writtenOwner(record: InstanceRecord): string | undefined {
+  for (const label of record.labels) if (OWNER_LABEL in label) return label[OWNER_LABEL];
+  return undefined;
+}
+
+/**
+ * CFY-OWN-2: before anything destructive, the deployment must be this instance's: its owner
+ * label is the one the broker wrote, or (labels are written only when the environment was
+ * created) its create execution is one this instance recorded.
+ */
+function notOwned(
+  record: InstanceRecord,
+  deployment: DeploymentView,
+  action: string,
+): Extract<Outcome, { kind: "failed" }> | undefined {
+  const owner = ownerLabel(deployment);
+  const owned =
+    owner !== undefined
+      ? owner === writtenOwner(record)
+      : deployment.createExecutionId !== undefined &&
+        record.executionIds.includes(deployment.createExecutionId);
+  if (owned) return undefined;
+  return {
+    kind: "failed",
+    description:
+      `Refusing to ${action} Cloudify deployment ${deployment.id}: it does not belong to this instance ` +
+      `(its ${OWNER_LABEL} label is ${owner === undefined ? "missing" : JSON.stringify(owner)}).`,
+    instanceUsable: false,
+  };
+}
+
+function missingDeployment(deploymentId: string): string {
+  return `Cloudify deployment ${deploymentId} no longer exists (deleted outside the broker); see \`cfy-broker orphans\`.`;
+}
 
 async function currentExecution(ctx: Ctx): Promise<ExecutionView | undefined> {
   const id = ctx.operation.executionId;
