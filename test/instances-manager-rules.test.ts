@@ -186,3 +186,24 @@ describe("CFY-OWN one instance never touches another's deployment", () => {
     expect(emulator.state.deployment(deployment)).toBeUndefined();
   });
 });
+
+describe("CFY-DEL a deletion that fails", () => {
+  it("CFY-DEL-2 a failed delete_deployment_environment fails the deprovision with Cloudify's reason; a retry deletes", async () => {
+    const id = newId();
+    await provisionInstance(osb, id, provisionBody());
+    emulator.faults.add({
+      type: "fail_workflow",
+      workflowId: "delete_deployment_environment",
+      deploymentId: `osb-${id}`,
+      message: "could not remove the deployment's working directory",
+      times: 1,
+    });
+    expect((await deprovision(id)).status).toBe(202);
+    const failed = await waitForInstanceOperation(osb, id);
+    expect(failed.body.state).toBe("failed");
+    expect(failed.body.description).toContain("could not remove the deployment's working directory");
+    expect(failed.body.instance_usable).toBe(false);
+    expect(emulator.state.deployment(`osb-${id}`)).toBeDefined();
+    await deprovisionSucceeds(id);
+  });
+});

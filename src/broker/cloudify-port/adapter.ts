@@ -80,7 +80,13 @@ export function cloudifyAdapter(client: CloudifyClient): CloudifyPort {
       return e ? view(e) : undefined;
     },
     async listExecutions(deploymentId, workflowId) {
-      const list = await client.executions.list({ deploymentId, workflowId, sort: ["created_at"] });
+      // System workflows (delete_deployment_environment) are listed only when asked for.
+      const list = await client.executions.list({
+        deploymentId,
+        workflowId,
+        sort: ["created_at"],
+        includeSystemWorkflows: true,
+      });
       return list.map(view);
     },
     async cancelExecution(executionId) {

@@ -20,6 +20,7 @@ type Ctx = StepContext<InstanceRecord>;
 type Outcome = StepOutcome<InstanceRecord>;
 
 const OWNER_LABEL = "osb-instance-id";
+const DELETE_WORKFLOW = "delete_deployment_environment";
 
 /** Provision: create the deployment, wait for its environment, run `install`, wait. */
 export const provisionMachine: StateMachine<InstanceRecord, ProvisionStep> = {
@@ -142,6 +143,10 @@ export const deprovisionMachine: StateMachine<InstanceRecord, DeprovisionStep> =
     if (!deployment) return { kind: "succeeded" };
     const foreign = notOwned(ctx.record, deployment, "delete");
     if (foreign) return foreign;
+    // CFY-DEL-1: the deletion is an execution that may fail; find it to watch it.
+    const before = new Set(
+      (await ctx.cloudify.listExecutions(ctx.record.deploymentId, DELETE_WORKFLOW)).map((e) => e.id),
+    );
     try {
       await ctx.cloudify.deleteDeployment(ctx.record.deploymentId, false);
     } catch (error) {
@@ -156,12 +161,22 @@ export const deprovisionMachine: StateMachine<InstanceRecord, DeprovisionStep> =
         instanceUsable: false,
       };
     }
-    return { kind: "continue", step: "wait_deleted", executionId: undefined };
+    const started = await ctx.cloudify
+      .listExecutions(ctx.record.deploymentId, DELETE_WORKFLOW)
+      .then((list) => list.find((e) => !before.has(e.id)))
+      .catch(() => undefined);
+    return { kind: "continue", step: "wait_deleted", executionId: started?.id };
   },
 
   async wait_deleted(ctx): Promise<Outcome> {
     const deployment = await ctx.cloudify.getDeployment(ctx.record.deploymentId);
     if (!deployment) return { kind: "succeeded" };
+    const execution = await currentExecution(ctx);
+    // CFY-DEL-2: a failed (or cancelled) deletion leaves the deployment in place: report it in
+    // Cloudify's words; the platform may DELETE again, and the retry deletes anew.
+    if (execution && TERMINAL_STATUSES.has(execution.status) && execution.status !== "terminated") {
+      return failedExecution(ctx, execution, "deleting the deployment", {}, { instanceUsable: false });
+    }
     return { kind: "wait", description: "Waiting for Cloudify to remove the deployment." };
   },
 };
