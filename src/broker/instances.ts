@@ -4,9 +4,9 @@ import type { OriginatingIdentity } from "../osb/context.js";
 import { ASYNC_REQUIRED_DESCRIPTION, OsbError } from "../osb/errors.js";
 import type { StateStore } from "../state/index.js";
 import type { DerivedPlanSchemas } from "./blueprint-schemas.js";
-import { assertUpdatable, changedInputs, deploymentLabels, renderInputs } from "./deployment-inputs.js";
+import { assertUpdatable, changedInputs, renderInputs } from "./deployment-inputs.js";
 import type { OperationEngine } from "./engine/engine.js";
-import { canonicalJson, deploymentIdFor, fingerprint } from "./ids.js";
+import { canonicalJson, fingerprint } from "./ids.js";
 import type { KeyedMutex } from "./mutex.js";
 import { purgeTombstones, saveAndRun, startOperation, tombstoneAnswers } from "./operations.js";
 import {
@@ -16,6 +16,7 @@ import {
   type Parameters,
   passThroughInputs,
 } from "./parameters.js";
+import { renderDashboardUrl, renderProvision } from "./provision-rendering.js";
 import {
   BINDINGS,
   type BindingRecord,
@@ -140,20 +141,12 @@ export class InstanceService {
       }
       if (!req.acceptsIncomplete) throw new OsbError("AsyncRequired", ASYNC_REQUIRED_DESCRIPTION);
 
-      const deploymentId = deploymentIdFor(req.instanceId);
-      const parameters = mergeParameters(schema.schema, plan.config.defaults, undefined, req.parameters);
-      const context = instanceTemplateContext({
-        instanceId: req.instanceId,
-        deploymentId,
-        plan,
-        parameters,
-        context: req.context,
-        organizationGuid: req.organizationGuid,
-        spaceGuid: req.spaceGuid,
-        originatingIdentity: req.originatingIdentity,
+      const rendering = renderProvision(plan, derived, req);
+      const { deploymentId, inputs } = rendering;
+      const dashboardUrl = this.dashboardUrl(plan, {
+        url: rendering.dashboardUrl,
+        invalid: rendering.invalidDashboardUrl,
       });
-      const inputs = renderInputs(plan, context, passThroughInputs(plan, derived, req.parameters ?? {}));
-      const dashboardUrl = this.renderDashboardUrl(plan, context);
       const now = this.now();
       const record: InstanceRecord = {
         id: req.instanceId,
@@ -167,7 +160,7 @@ export class InstanceService {
         context: req.context,
         parameters: req.parameters ?? {},
         inputs,
-        labels: deploymentLabels(req.instanceId, plan, req.context, req.organizationGuid, req.spaceGuid),
+        labels: rendering.labels,
         maintenanceVersion: plan.config.maintenance_info?.version,
         dashboardUrl,
         provisionFingerprint: print,
@@ -281,7 +274,7 @@ export class InstanceService {
       // A new blueprint gets every input (its declarations may differ); otherwise only what changed.
       const changed = blueprintChanges ? inputs : changedInputs(record.inputs, inputs);
       if (!upgrade) assertUpdatable(current, changedInputs(record.inputs, inputs));
-      const dashboardUrl = this.renderDashboardUrl(target, templateContext);
+      const dashboardUrl = this.dashboardUrl(target, renderDashboardUrl(target, templateContext));
 
       const needsCloudify = blueprintChanges || Object.keys(changed).length > 0;
       if (!needsCloudify) {
@@ -448,21 +441,15 @@ export class InstanceService {
     }
   }
 
-  private renderDashboardUrl(plan: CompiledPlan, context: Record<string, unknown>): string | undefined {
-    const template = plan.service.dashboardUrl;
-    if (!template) return undefined;
-    const value = template.render(context);
-    if (typeof value !== "string" || !value) return undefined;
-    // A malformed URL in a 202 body makes platforms orphan-mitigate (section 13): leave it out.
-    // Instance ids may hold any character (H9); templates should pass them through urlencode.
-    if (!isAbsoluteUri(value)) {
+  /** The rendered dashboard URL; one that is no valid absolute URI is logged and left out. */
+  private dashboardUrl(plan: CompiledPlan, rendered: { url?: string; invalid?: string }): string | undefined {
+    if (rendered.invalid !== undefined) {
       this.deps.log.error(
-        { service: plan.service.config.name, dashboard_url: value },
+        { service: plan.service.config.name, dashboard_url: rendered.invalid },
         "the dashboard_url template rendered no valid absolute URI (use {{urlencode ...}} for ids); answering without it",
       );
-      return undefined;
     }
-    return value;
+    return rendered.url;
   }
 
   private operation(
@@ -489,9 +476,4 @@ export function operationView(op: Operation): LastOperationView {
     if (op.type === "update") view.update_repeatable = op.updateRepeatable ?? true;
   }
   return view;
-}
-
-/** RFC 3986 absolute URI: scheme, then only URI characters, every `%` starting an escape. */
-function isAbsoluteUri(value: string): boolean {
-  return /^[A-Za-z][A-Za-z0-9+.-]*:(?:[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*$/.test(value);
 }
