@@ -3,10 +3,10 @@ import {
   type CachedInputs,
   type DerivedPlanSchemas,
   deriveSchemas,
-} from "../broker/blueprint-schemas.js";
-import type { BlueprintInput } from "../broker/cloudify-port.js";
-import { BLUEPRINT_CACHE } from "../broker/records.js";
-import type { CompiledCatalog } from "../config/compile.js";
+} from "../broker/catalog/blueprint-schemas.js";
+import type { BlueprintInput } from "../broker/cloudify-port/port.js";
+import { BLUEPRINT_CACHE } from "../broker/model/records.js";
+import type { CompiledCatalog } from "../config/compile-catalog.js";
 import { ConfigError } from "../config/issues.js";
 import { loadConfig } from "../config/load.js";
 import { createLogger } from "../log/logger.js";

@@ -1,4 +1,4 @@
-import type { CompiledCatalog, CompiledPlan } from "../config/compile.js";
+import type { CompiledCatalog, CompiledPlan } from "../config/compile-catalog.js";
 import { UsageError } from "./args.js";
 
 /** A plan by id, by name when only one service has it, or by `SERVICE/PLAN`. */

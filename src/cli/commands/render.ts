@@ -1,9 +1,13 @@
 import { createHash } from "node:crypto";
-import type { DerivedPlanSchemas } from "../../broker/blueprint-schemas.js";
-import { bindingTemplateContext, CredentialsError, renderBindingResult } from "../../broker/credentials.js";
-import { checkParameters, governingSchema, mergeParameters } from "../../broker/parameters.js";
-import { renderProvision } from "../../broker/provision-rendering.js";
-import type { CompiledPlan } from "../../config/compile.js";
+import {
+  bindingTemplateContext,
+  CredentialsError,
+  renderBindingResult,
+} from "../../broker/bindings/render-binding.js";
+import type { DerivedPlanSchemas } from "../../broker/catalog/blueprint-schemas.js";
+import { checkParameters, governingSchema, mergeParameters } from "../../broker/catalog/parameters.js";
+import { renderProvision } from "../../broker/instances/provision-rendering.js";
+import type { CompiledPlan } from "../../config/compile-catalog.js";
 import { ConfigError, formatIssue, pathFromString } from "../../config/issues.js";
 import { loadConfig } from "../../config/load.js";
 import type { ConfigSource } from "../../config/source.js";

@@ -1,9 +1,14 @@
-import type { CompiledPlan } from "../config/compile.js";
-import type { OriginatingIdentity } from "../osb/context.js";
-import type { DerivedPlanSchemas } from "./blueprint-schemas.js";
+import type { CompiledPlan } from "../../config/compile-catalog.js";
+import type { OriginatingIdentity } from "../../osb/context.js";
+import type { DerivedPlanSchemas } from "../catalog/blueprint-schemas.js";
+import {
+  governingSchema,
+  mergeParameters,
+  type Parameters,
+  passThroughInputs,
+} from "../catalog/parameters.js";
+import { deploymentIdFor } from "../model/ids.js";
 import { deploymentLabels, renderInputs } from "./deployment-inputs.js";
-import { deploymentIdFor } from "./ids.js";
-import { governingSchema, mergeParameters, type Parameters, passThroughInputs } from "./parameters.js";
 import { instanceTemplateContext } from "./template-context.js";
 
 export interface ProvisionInput {
