@@ -33,6 +33,8 @@ export type OsbErrorCode = keyof typeof OSB_ERRORS;
 
 export interface OsbErrorOptions extends FailureDetails {
   headers?: Record<string, string>;
+  /** What went wrong underneath (e.g. the TemplateRenderError), for tools that can point at it. */
+  cause?: unknown;
 }
 
 /** A failure of the protocol layer itself, or a domain failure on its way to the wire. */
@@ -44,7 +46,7 @@ export class OsbError extends Error {
     readonly description: string,
     readonly options: OsbErrorOptions = {},
   ) {
-    super(description);
+    super(description, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "OsbError";
     this.status = OSB_ERRORS[code];
   }

@@ -16,7 +16,7 @@ export interface DerivedPlanSchemas extends DerivedSchemas {
   validateUpdate?: ParameterValidator;
 }
 
-interface CachedInputs {
+export interface CachedInputs {
   inputs: Record<string, BlueprintInput>;
   fetchedAt: string;
 }
@@ -53,7 +53,10 @@ export class BlueprintSchemas {
     const generation = ++this.generation;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     const blueprints = blueprintsToDerive(catalog);
-    this.derived = derive(catalog, (id) => this.deps.store.get<CachedInputs>(BLUEPRINT_CACHE, id)?.inputs);
+    this.derived = deriveSchemas(
+      catalog,
+      (id) => this.deps.store.get<CachedInputs>(BLUEPRINT_CACHE, id)?.inputs,
+    );
     this.deps.onChange();
     return this.refresh(catalog, blueprints, generation);
   }
@@ -106,7 +109,10 @@ export class BlueprintSchemas {
       }
     }
     if (generation !== this.generation) return;
-    this.derived = derive(catalog, (id) => this.deps.store.get<CachedInputs>(BLUEPRINT_CACHE, id)?.inputs);
+    this.derived = deriveSchemas(
+      catalog,
+      (id) => this.deps.store.get<CachedInputs>(BLUEPRINT_CACHE, id)?.inputs,
+    );
     this.deps.onChange();
     if (missing.length) {
       this.retryTimer = setTimeout(
@@ -118,7 +124,8 @@ export class BlueprintSchemas {
   }
 }
 
-function blueprintsToDerive(catalog: CompiledCatalog): string[] {
+/** Blueprints whose inputs some plan derives its parameter schemas from. */
+export function blueprintsToDerive(catalog: CompiledCatalog): string[] {
   const ids = new Set<string>();
   for (const plan of catalog.plansById.values()) {
     if (plan.schemas.instanceCreate.kind === "blueprint" || plan.schemas.instanceUpdate.kind === "blueprint")
@@ -127,7 +134,8 @@ function blueprintsToDerive(catalog: CompiledCatalog): string[] {
   return [...ids];
 }
 
-function derive(
+/** The derived schemas of every plan whose blueprint's inputs `inputsOf` knows. */
+export function deriveSchemas(
   catalog: CompiledCatalog,
   inputsOf: (blueprintId: string) => Record<string, BlueprintInput> | undefined,
 ) {

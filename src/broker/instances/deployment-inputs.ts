@@ -25,6 +25,7 @@ export function renderInputs(
         throw new BrokerFailure(
           "BadRequest",
           `Cannot build deployment input "${input.name}" of plan ${plan.name}${variable}.`,
+          { cause: error },
         );
       }
       throw error;

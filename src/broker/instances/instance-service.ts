@@ -11,7 +11,7 @@ import {
 } from "../catalog/parameters.js";
 import { asyncRequired, BrokerFailure } from "../failures.js";
 import type { OriginatingIdentity } from "../model/identity.js";
-import { canonicalJson, deploymentIdFor, fingerprint } from "../model/ids.js";
+import { canonicalJson, fingerprint } from "../model/ids.js";
 import {
   BINDINGS,
   type BindingRecord,
@@ -25,7 +25,8 @@ import {
 import type { KeyedMutex } from "../operations/keyed-mutex.js";
 import { purgeTombstones, saveAndRun, startOperation, tombstoneAnswers } from "../operations/operation.js";
 import type { OperationEngine } from "../operations/operation-engine.js";
-import { assertUpdatable, changedInputs, deploymentLabels, renderInputs } from "./deployment-inputs.js";
+import { assertUpdatable, changedInputs, renderInputs } from "./deployment-inputs.js";
+import { renderDashboardUrl, renderProvision } from "./provision-rendering.js";
 import { instanceTemplateContext } from "./template-context.js";
 
 export interface InstanceServiceDeps {
@@ -145,20 +146,12 @@ export class InstanceService {
       }
       if (!req.acceptsIncomplete) throw asyncRequired();
 
-      const deploymentId = deploymentIdFor(req.instanceId);
-      const parameters = mergeParameters(schema.schema, plan.config.defaults, undefined, req.parameters);
-      const context = instanceTemplateContext({
-        instanceId: req.instanceId,
-        deploymentId,
-        plan,
-        parameters,
-        context: req.context,
-        organizationGuid: req.organizationGuid,
-        spaceGuid: req.spaceGuid,
-        originatingIdentity: req.originatingIdentity,
+      const rendering = renderProvision(plan, derived, req);
+      const { deploymentId, inputs } = rendering;
+      const dashboardUrl = this.dashboardUrl(plan, {
+        url: rendering.dashboardUrl,
+        invalid: rendering.invalidDashboardUrl,
       });
-      const inputs = renderInputs(plan, context, passThroughInputs(plan, derived, req.parameters ?? {}));
-      const dashboardUrl = this.renderDashboardUrl(plan, context);
       const now = this.now();
       const record: InstanceRecord = {
         id: req.instanceId,
@@ -172,7 +165,7 @@ export class InstanceService {
         context: req.context,
         parameters: req.parameters ?? {},
         inputs,
-        labels: deploymentLabels(req.instanceId, plan, req.context, req.organizationGuid, req.spaceGuid),
+        labels: rendering.labels,
         maintenanceVersion: plan.config.maintenance_info?.version,
         dashboardUrl,
         provisionFingerprint: print,
@@ -286,7 +279,7 @@ export class InstanceService {
       // A new blueprint gets every input (its declarations may differ); otherwise only what changed.
       const changed = blueprintChanges ? inputs : changedInputs(record.inputs, inputs);
       if (!upgrade) assertUpdatable(current, changedInputs(record.inputs, inputs));
-      const dashboardUrl = this.renderDashboardUrl(target, templateContext);
+      const dashboardUrl = this.dashboardUrl(target, renderDashboardUrl(target, templateContext));
 
       const needsCloudify = blueprintChanges || Object.keys(changed).length > 0;
       if (!needsCloudify) {
@@ -455,21 +448,15 @@ export class InstanceService {
     }
   }
 
-  private renderDashboardUrl(plan: CompiledPlan, context: Record<string, unknown>): string | undefined {
-    const template = plan.service.dashboardUrl;
-    if (!template) return undefined;
-    const value = template.render(context);
-    if (typeof value !== "string" || !value) return undefined;
-    // A malformed URL in a 202 body makes platforms orphan-mitigate (section 13): leave it out.
-    // Instance ids may hold any character (H9); templates should pass them through urlencode.
-    if (!isAbsoluteUri(value)) {
+  /** The rendered dashboard URL; one that is no valid absolute URI is logged and left out. */
+  private dashboardUrl(plan: CompiledPlan, rendered: { url?: string; invalid?: string }): string | undefined {
+    if (rendered.invalid !== undefined) {
       this.deps.log.error(
-        { service: plan.service.config.name, dashboard_url: value },
+        { service: plan.service.config.name, dashboard_url: rendered.invalid },
         "the dashboard_url template rendered no valid absolute URI (use {{urlencode ...}} for ids); answering without it",
       );
-      return undefined;
     }
-    return value;
+    return rendered.url;
   }
 
   private operation(
@@ -496,9 +483,4 @@ export function operationStatus(op: Operation): OperationStatus {
     if (op.type === "update") status.updateRepeatable = op.updateRepeatable ?? true;
   }
   return status;
-}
-
-/** RFC 3986 absolute URI: scheme, then only URI characters, every `%` starting an escape. */
-function isAbsoluteUri(value: string): boolean {
-  return /^[A-Za-z][A-Za-z0-9+.-]*:(?:[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*$/.test(value);
 }
