@@ -1,6 +1,6 @@
 /**
  * What the official conformance checker (osb-checker, Go suite, API 2.14) demands, walked
- * against the real broker and the Cloudify emulator (osb-contract.md section 16, X1-X10), plus
+ * against the real broker and the Cloudify emulator (docs/CONTRACT.md section 16, X1-X10), plus
  * the checker's whole sequence: catalog → provision (async) → poll → bind → fetch binding →
  * unbind → poll → deprovision → poll, with the bodies the checker sends (`context` with a
  * platform, `"maintenance_info": {}`, `"bind_resource": {}`). One `it` per rule or step. Every

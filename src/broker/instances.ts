@@ -453,7 +453,7 @@ export class InstanceService {
     if (!template) return undefined;
     const value = template.render(context);
     if (typeof value !== "string" || !value) return undefined;
-    // A malformed URL in a 202 body makes platforms orphan-mitigate (section 13): leave it out.
+    // A malformed URL in a 202 body makes platforms orphan-mitigate (OSB section 13): leave it out.
     // Instance ids may hold any character (H9); templates should pass them through urlencode.
     if (!isAbsoluteUri(value)) {
       this.deps.log.error(
