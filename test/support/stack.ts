@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
 import { type EmulatorHandle, type EmulatorOptions, startEmulator } from "../../emulator/index.js";
 import { silentLogger } from "../../src/log/logger.js";
 import { type BrokerServer, startBrokerServer } from "../../src/server/broker-server.js";
@@ -201,7 +202,36 @@ export function hold(emulator: EmulatorHandle, method: string, path: string): ()
 }
 
 /** The stack with a client that checks every answer against schema/osb-openapi.yaml. */
-export async function startValidatingStack(options: StackOptions = {}) {
+export async function startValidatingStack(options: StackOptions = {}): Promise<StartedStack> {
   const stack = await startStack(options);
   return { stack, osb: validatingClient(stack), emulator: stack.emulator! };
+}
+
+export interface StartedStack {
+  stack: Stack;
+  /** A client that checks every answer against schema/osb-openapi.yaml. */
+  osb: ValidatingOsbClient;
+  /** Absent (undefined) when the stack was started with `emulator: false`. */
+  emulator: EmulatorHandle;
+}
+
+/**
+ * The stack of a test file (or of the describe block it is called in): started before its
+ * tests with `options` (or what `options()` resolves to, when something must be prepared
+ * first, such as a config file), handed to `use` (which assigns it to the file's variables
+ * and may do shared setup, such as provisioning), and stopped after the tests.
+ */
+export function useStack(
+  use: (started: StartedStack) => unknown,
+  options: StackOptions | (() => Promise<StackOptions>) = {},
+): void {
+  let stack: Stack | undefined;
+  beforeAll(async () => {
+    const started = await startValidatingStack(typeof options === "function" ? await options() : options);
+    stack = started.stack;
+    await use(started);
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
 }
