@@ -32,6 +32,8 @@ export interface OsbErrorOptions {
   /** Only on failed updates (H12). */
   updateRepeatable?: boolean;
   headers?: Record<string, string>;
+  /** What went wrong underneath (e.g. the TemplateRenderError), for tools that can point at it. */
+  cause?: unknown;
 }
 
 export class OsbError extends Error {
@@ -42,7 +44,7 @@ export class OsbError extends Error {
     readonly description: string,
     readonly options: OsbErrorOptions = {},
   ) {
-    super(description);
+    super(description, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "OsbError";
     this.status = OSB_ERRORS[code];
   }

@@ -1,17 +1,17 @@
-import type { CompiledCatalog, CompiledPlan, SchemaSlot } from "../config/compile.js";
-import { ParameterSchemaCompiler, type ParameterValidator } from "../config/parameter-schemas.js";
-import type { Logger } from "../log/logger.js";
-import type { StateStore } from "../state/index.js";
+import type { CompiledCatalog, CompiledPlan, SchemaSlot } from "../../config/compile-catalog.js";
+import { ParameterSchemaCompiler, type ParameterValidator } from "../../config/parameter-schemas.js";
+import type { Logger } from "../../log/logger.js";
+import type { StateStore } from "../../state/index.js";
+import type { BlueprintInput, CloudifyPort } from "../cloudify-port/port.js";
+import { BLUEPRINT_CACHE } from "../model/records.js";
 import type { DerivedSchemas } from "./catalog.js";
-import type { BlueprintInput, CloudifyPort } from "./cloudify-port.js";
-import { BLUEPRINT_CACHE } from "./records.js";
 
 export interface DerivedPlanSchemas extends DerivedSchemas {
   validateCreate?: ParameterValidator;
   validateUpdate?: ParameterValidator;
 }
 
-interface CachedInputs {
+export interface CachedInputs {
   inputs: Record<string, BlueprintInput>;
   fetchedAt: string;
 }
@@ -48,7 +48,10 @@ export class BlueprintSchemas {
     const generation = ++this.generation;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     const blueprints = blueprintsToDerive(catalog);
-    this.derived = derive(catalog, (id) => this.deps.store.get<CachedInputs>(BLUEPRINT_CACHE, id)?.inputs);
+    this.derived = deriveSchemas(
+      catalog,
+      (id) => this.deps.store.get<CachedInputs>(BLUEPRINT_CACHE, id)?.inputs,
+    );
     this.deps.onChange();
     return this.refresh(catalog, blueprints, generation);
   }
@@ -101,7 +104,10 @@ export class BlueprintSchemas {
       }
     }
     if (generation !== this.generation) return;
-    this.derived = derive(catalog, (id) => this.deps.store.get<CachedInputs>(BLUEPRINT_CACHE, id)?.inputs);
+    this.derived = deriveSchemas(
+      catalog,
+      (id) => this.deps.store.get<CachedInputs>(BLUEPRINT_CACHE, id)?.inputs,
+    );
     this.deps.onChange();
     if (missing.length) {
       this.retryTimer = setTimeout(
@@ -113,7 +119,8 @@ export class BlueprintSchemas {
   }
 }
 
-function blueprintsToDerive(catalog: CompiledCatalog): string[] {
+/** Blueprints whose inputs some plan derives its parameter schemas from. */
+export function blueprintsToDerive(catalog: CompiledCatalog): string[] {
   const ids = new Set<string>();
   for (const plan of catalog.plansById.values()) {
     if (plan.schemas.instanceCreate.kind === "blueprint" || plan.schemas.instanceUpdate.kind === "blueprint")
@@ -122,7 +129,8 @@ function blueprintsToDerive(catalog: CompiledCatalog): string[] {
   return [...ids];
 }
 
-function derive(
+/** The derived schemas of every plan whose blueprint's inputs `inputsOf` knows. */
+export function deriveSchemas(
   catalog: CompiledCatalog,
   inputsOf: (blueprintId: string) => Record<string, BlueprintInput> | undefined,
 ) {

@@ -1,21 +1,17 @@
-import type { CompiledCatalog, CompiledPlan } from "../config/compile.js";
-import type { Logger } from "../log/logger.js";
-import type { OriginatingIdentity } from "../osb/context.js";
-import { ASYNC_REQUIRED_DESCRIPTION, OsbError } from "../osb/errors.js";
-import type { StateStore } from "../state/index.js";
-import type { DerivedPlanSchemas } from "./blueprint-schemas.js";
-import { assertUpdatable, changedInputs, deploymentLabels, renderInputs } from "./deployment-inputs.js";
-import type { OperationEngine } from "./engine/engine.js";
-import { canonicalJson, deploymentIdFor, fingerprint } from "./ids.js";
-import type { KeyedMutex } from "./mutex.js";
-import { purgeTombstones, saveAndRun, startOperation, tombstoneAnswers } from "./operations.js";
+import type { CompiledCatalog, CompiledPlan } from "../../config/compile-catalog.js";
+import type { Logger } from "../../log/logger.js";
+import type { OriginatingIdentity } from "../../osb/context.js";
+import { ASYNC_REQUIRED_DESCRIPTION, OsbError } from "../../osb/errors.js";
+import type { StateStore } from "../../state/index.js";
+import type { DerivedPlanSchemas } from "../catalog/blueprint-schemas.js";
 import {
   checkParameters,
   governingSchema,
   mergeParameters,
   type Parameters,
   passThroughInputs,
-} from "./parameters.js";
+} from "../catalog/parameters.js";
+import { canonicalJson, fingerprint } from "../model/ids.js";
 import {
   BINDINGS,
   type BindingRecord,
@@ -23,8 +19,14 @@ import {
   type InstanceRecord,
   type Operation,
   type OperationType,
+  type StepName,
   type UpdateTarget,
-} from "./records.js";
+} from "../model/records.js";
+import type { KeyedMutex } from "../operations/keyed-mutex.js";
+import { purgeTombstones, saveAndRun, startOperation, tombstoneAnswers } from "../operations/operation.js";
+import type { OperationEngine } from "../operations/operation-engine.js";
+import { assertUpdatable, changedInputs, renderInputs } from "./deployment-inputs.js";
+import { renderDashboardUrl, renderProvision } from "./provision-rendering.js";
 import { instanceTemplateContext } from "./template-context.js";
 
 export interface InstanceServiceDeps {
@@ -140,20 +142,12 @@ export class InstanceService {
       }
       if (!req.acceptsIncomplete) throw new OsbError("AsyncRequired", ASYNC_REQUIRED_DESCRIPTION);
 
-      const deploymentId = deploymentIdFor(req.instanceId);
-      const parameters = mergeParameters(schema.schema, plan.config.defaults, undefined, req.parameters);
-      const context = instanceTemplateContext({
-        instanceId: req.instanceId,
-        deploymentId,
-        plan,
-        parameters,
-        context: req.context,
-        organizationGuid: req.organizationGuid,
-        spaceGuid: req.spaceGuid,
-        originatingIdentity: req.originatingIdentity,
+      const rendering = renderProvision(plan, derived, req);
+      const { deploymentId, inputs } = rendering;
+      const dashboardUrl = this.dashboardUrl(plan, {
+        url: rendering.dashboardUrl,
+        invalid: rendering.invalidDashboardUrl,
       });
-      const inputs = renderInputs(plan, context, passThroughInputs(plan, derived, req.parameters ?? {}));
-      const dashboardUrl = this.renderDashboardUrl(plan, context);
       const now = this.now();
       const record: InstanceRecord = {
         id: req.instanceId,
@@ -167,7 +161,7 @@ export class InstanceService {
         context: req.context,
         parameters: req.parameters ?? {},
         inputs,
-        labels: deploymentLabels(req.instanceId, plan, req.context, req.organizationGuid, req.spaceGuid),
+        labels: rendering.labels,
         maintenanceVersion: plan.config.maintenance_info?.version,
         dashboardUrl,
         provisionFingerprint: print,
@@ -281,7 +275,7 @@ export class InstanceService {
       // A new blueprint gets every input (its declarations may differ); otherwise only what changed.
       const changed = blueprintChanges ? inputs : changedInputs(record.inputs, inputs);
       if (!upgrade) assertUpdatable(current, changedInputs(record.inputs, inputs));
-      const dashboardUrl = this.renderDashboardUrl(target, templateContext);
+      const dashboardUrl = this.dashboardUrl(target, renderDashboardUrl(target, templateContext));
 
       const needsCloudify = blueprintChanges || Object.keys(changed).length > 0;
       if (!needsCloudify) {
@@ -448,26 +442,20 @@ export class InstanceService {
     }
   }
 
-  private renderDashboardUrl(plan: CompiledPlan, context: Record<string, unknown>): string | undefined {
-    const template = plan.service.dashboardUrl;
-    if (!template) return undefined;
-    const value = template.render(context);
-    if (typeof value !== "string" || !value) return undefined;
-    // A malformed URL in a 202 body makes platforms orphan-mitigate (OSB section 13): leave it out.
-    // Instance ids may hold any character (H9); templates should pass them through urlencode.
-    if (!isAbsoluteUri(value)) {
+  /** The rendered dashboard URL; one that is no valid absolute URI is logged and left out. */
+  private dashboardUrl(plan: CompiledPlan, rendered: { url?: string; invalid?: string }): string | undefined {
+    if (rendered.invalid !== undefined) {
       this.deps.log.error(
-        { service: plan.service.config.name, dashboard_url: value },
+        { service: plan.service.config.name, dashboard_url: rendered.invalid },
         "the dashboard_url template rendered no valid absolute URI (use {{urlencode ...}} for ids); answering without it",
       );
-      return undefined;
     }
-    return value;
+    return rendered.url;
   }
 
   private operation(
     type: OperationType,
-    step: string,
+    step: StepName,
     print: string,
     plan: CompiledPlan | undefined,
     now: number,
@@ -489,9 +477,4 @@ export function operationView(op: Operation): LastOperationView {
     if (op.type === "update") view.update_repeatable = op.updateRepeatable ?? true;
   }
   return view;
-}
-
-/** RFC 3986 absolute URI: scheme, then only URI characters, every `%` starting an escape. */
-function isAbsoluteUri(value: string): boolean {
-  return /^[A-Za-z][A-Za-z0-9+.-]*:(?:[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*$/.test(value);
 }
