@@ -72,7 +72,7 @@ export function renderProvision(
 
 /**
  * The service's dashboard URL for an instance. A malformed URL in a 202 body makes platforms
- * orphan-mitigate (section 13), so one that is no absolute URI is returned as `invalid` for the
+ * orphan-mitigate (OSB section 13), so one that is no absolute URI is returned as `invalid` for the
  * caller to report and left out of the answer. Instance ids may hold any character (H9);
  * templates should pass them through urlencode.
  */

@@ -3,7 +3,8 @@ import { canonicalJson } from "../model/ids.js";
 
 /**
  * The latest execution of `workflowId` on the deployment that the resource has not recorded
- * (`known`): one an earlier run of the same step started before a crash or a lost answer.
+ * (`known`): one an earlier run of the same step started before a crash or a lost answer
+ * (M16: executions are not idempotent, so a lost answer is looked up, never blindly repeated).
  * With `parameters`, only an execution started with those (Cloudify adds declared defaults
  * to an execution's parameters, so only the given keys are compared).
  */
