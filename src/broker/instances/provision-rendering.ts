@@ -1,5 +1,4 @@
 import type { CompiledPlan } from "../../config/compile-catalog.js";
-import type { OriginatingIdentity } from "../../osb/context.js";
 import type { DerivedPlanSchemas } from "../catalog/blueprint-schemas.js";
 import {
   governingSchema,
@@ -7,6 +6,7 @@ import {
   type Parameters,
   passThroughInputs,
 } from "../catalog/parameters.js";
+import type { OriginatingIdentity } from "../model/identity.js";
 import { deploymentIdFor } from "../model/ids.js";
 import { deploymentLabels, renderInputs } from "./deployment-inputs.js";
 import { instanceTemplateContext } from "./template-context.js";
@@ -72,7 +72,7 @@ export function renderProvision(
 
 /**
  * The service's dashboard URL for an instance. A malformed URL in a 202 body makes platforms
- * orphan-mitigate (section 13), so one that is no absolute URI is returned as `invalid` for the
+ * orphan-mitigate (OSB section 13), so one that is no absolute URI is returned as `invalid` for the
  * caller to report and left out of the answer. Instance ids may hold any character (H9);
  * templates should pass them through urlencode.
  */
