@@ -197,7 +197,7 @@ describe("Dockerfile (static)", () => {
       const image = stage.from.replace(/\$\{(\w+)\}/g, (_, name: string) => globalArgs[name] ?? "");
       expect(image, `FROM ${stage.from}`).toMatch(/^node:22(\.|-|$)/);
     }
-    expect(runtime.from).toBe("${NODE_IMAGE}-slim");
+    expect(runtime.from).toBe(`\${NODE_IMAGE}-slim`);
   });
 
   it("runs as a non-root user", () => {
@@ -217,9 +217,9 @@ describe("Dockerfile (static)", () => {
     const entrypoint = execForm(last(runtime, "ENTRYPOINT"), "ENTRYPOINT");
     // tini is PID 1: it forwards signals and reaps zombies (installed by the runtime stage).
     expect(entrypoint.slice(0, 2)).toEqual(["/usr/bin/tini", "--"]);
-    expect(runtime.instructions.some((i) => i.keyword === "RUN" && /apt-get install.*\btini\b/.test(i.args))).toBe(
-      true,
-    );
+    expect(
+      runtime.instructions.some((i) => i.keyword === "RUN" && /apt-get install.*\btini\b/.test(i.args)),
+    ).toBe(true);
     expect(entrypoint.slice(2, 5)).toEqual(["node", "/app/bin/cfy-broker.js", "serve"]);
     expect(entrypoint.join(" ")).toContain(`--config ${CONFIG_PATH}`);
     expect(entrypoint.join(" ")).toContain(`--state ${STATE_PATH}`);
@@ -369,7 +369,11 @@ describe("Dockerfile entrypoint as a process", () => {
     expect(healthy, healthy.output).toMatchObject({ code: 0, signal: null });
     expect(healthy.output).toContain(`:${port}/`);
     // It probes the port the broker listens on, not one guessed from the environment.
-    const elsewhere = await run(probe, { ...env, BROKER_PORT: String(await freePort()) }, timeoutSeconds * 1000);
+    const elsewhere = await run(
+      probe,
+      { ...env, BROKER_PORT: String(await freePort()) },
+      timeoutSeconds * 1000,
+    );
     expect(elsewhere, elsewhere.output).toMatchObject({ code: 0, signal: null });
 
     // `docker stop`: SIGTERM, then SIGKILL after 10 s. The broker must be gone well before.

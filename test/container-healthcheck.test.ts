@@ -9,7 +9,13 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { decodeProcAddress, findBrokerPids, healthcheck, listenersOf, probeUrl } from "../src/container/healthcheck.js";
+import {
+  decodeProcAddress,
+  findBrokerPids,
+  healthcheck,
+  listenersOf,
+  probeUrl,
+} from "../src/container/healthcheck.js";
 
 const servers: Server[] = [];
 
@@ -59,7 +65,10 @@ describe.skipIf(process.platform !== "linux")("container healthcheck", () => {
 
   it("is unhealthy when the process is gone", async () => {
     const result = await healthcheck(["--pid", "999999999"]);
-    expect(result).toMatchObject({ healthy: false, message: expect.stringMatching(/cannot read the sockets/) });
+    expect(result).toMatchObject({
+      healthy: false,
+      message: expect.stringMatching(/cannot read the sockets/),
+    });
   });
 });
 

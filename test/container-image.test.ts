@@ -36,7 +36,8 @@ function podmanUnavailable(): string | undefined {
   const probe = spawnSync("podman", [...PODMAN, "info", "--format", "{{.Host.OCIRuntime.Name}}"], {
     encoding: "utf8",
   });
-  if (probe.error) return `podman is not installed (${probe.error.message}); scripts/build-image.sh installs it`;
+  if (probe.error)
+    return `podman is not installed (${probe.error.message}); scripts/build-image.sh installs it`;
   if (probe.status !== 0) return `podman cannot run: ${probe.stderr.trim().split("\n").at(-1)}`;
   return undefined;
 }

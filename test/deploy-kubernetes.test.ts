@@ -6,10 +6,10 @@
  * mapped to temporary ones) so its probes and the metrics the alert rules use are checked
  * against a running broker.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
-import Ajv from "ajv";
+import { Ajv } from "ajv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { loadConfig } from "../src/config/load.js";
@@ -41,7 +41,10 @@ if (unavailable) {
 
 function one(objects: K8sObject[], kind: string, name?: string): K8sObject {
   const found = objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
-  expect(found.map((o) => `${o.kind}/${o.metadata.name}`), `exactly one ${kind} ${name ?? ""}`).toHaveLength(1);
+  expect(
+    found.map((o) => `${o.kind}/${o.metadata.name}`),
+    `exactly one ${kind} ${name ?? ""}`,
+  ).toHaveLength(1);
   return found[0]!;
 }
 
@@ -81,14 +84,20 @@ function podView(objects: K8sObject[], workload: K8sObject) {
   const secretFiles = filesRead(parse(configText)).map((path) => {
     const mount = mounts.find((m) => path.startsWith(`${m.mountPath}/`));
     const secretName = mount && volume(mount.name)?.secret?.secretName;
-    const secret = secretName ? objects.find((o) => o.kind === "Secret" && o.metadata.name === secretName) : undefined;
+    const secret = secretName
+      ? objects.find((o) => o.kind === "Secret" && o.metadata.name === secretName)
+      : undefined;
     return { path, secret, key: mount ? posix.relative(mount.mountPath, path) : undefined };
   });
   return { pod, container, mounts, volume, configText, secretFiles };
 }
 
 /** broker.yaml as the pod would load it: Secret files and the environment given as the pod has them. */
-function runnableConfig(objects: K8sObject[], workload: K8sObject, dir: string): { file: string; env: Record<string, string> } {
+function runnableConfig(
+  objects: K8sObject[],
+  workload: K8sObject,
+  dir: string,
+): { file: string; env: Record<string, string> } {
   const view = podView(objects, workload);
   let text = view.configText;
   for (const { path, secret, key } of view.secretFiles) {
@@ -159,11 +168,19 @@ describe.skipIf(unavailable !== undefined)("deploy/kubernetes", () => {
     expect(container.image).toMatch(/cfy-broker/);
     const stateMount = mounts.find((m) => m.mountPath === IMAGE_STATE);
     expect(volume(stateMount!.name), "the state is no pod volume but a claim").toBeUndefined();
-    expect(statefulSet.spec.volumeClaimTemplates.map((c: K8sObject) => c.metadata.name)).toEqual([stateMount!.name]);
+    expect(statefulSet.spec.volumeClaimTemplates.map((c: K8sObject) => c.metadata.name)).toEqual([
+      stateMount!.name,
+    ]);
     // The image's user can write the volume.
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000 });
-    expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
-    expect(container.resources.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
+    expect(container.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+    });
+    expect(container.resources.requests).toMatchObject({
+      cpu: expect.any(String),
+      memory: expect.any(String),
+    });
     expect(container.resources.limits.memory).toEqual(expect.any(String));
   });
 
@@ -200,7 +217,9 @@ describe.skipIf(unavailable !== undefined)("deploy/kubernetes", () => {
       const statefulSet = one(objects, "StatefulSet");
       const podLabels = statefulSet.spec.template.metadata.labels;
       expect(matches(statefulSet.spec.selector.matchLabels, podLabels)).toBe(true);
-      const ports = (statefulSet.spec.template.spec.containers[0].ports as Array<{ name: string }>).map((p) => p.name);
+      const ports = (statefulSet.spec.template.spec.containers[0].ports as Array<{ name: string }>).map(
+        (p) => p.name,
+      );
       for (const service of objects.filter((o) => o.kind === "Service")) {
         expect(matches(service.spec.selector, podLabels), service.metadata.name).toBe(true);
         for (const port of service.spec.ports) expect(ports).toContain(port.targetPort);
@@ -209,7 +228,9 @@ describe.skipIf(unavailable !== undefined)("deploy/kubernetes", () => {
       expect(matches(one(objects, "PodDisruptionBudget").spec.selector.matchLabels, podLabels)).toBe(true);
       const policy = one(objects, "NetworkPolicy");
       expect(matches(policy.spec.podSelector.matchLabels, podLabels)).toBe(true);
-      expect(policy.spec.ingress.flatMap((r: K8sObject) => r.ports.map((p: { port: string }) => p.port))).toEqual(["http"]);
+      expect(
+        policy.spec.ingress.flatMap((r: K8sObject) => r.ports.map((p: { port: string }) => p.port)),
+      ).toEqual(["http"]);
 
       // The ServiceMonitor scrapes each pod once: through exactly one Service, on a port it has.
       const monitor = one(objects, "ServiceMonitor");
@@ -235,15 +256,18 @@ describe.skipIf(unavailable !== undefined)("deploy/kubernetes", () => {
       expect(refused.loaded).toBeUndefined();
       expect(refused.issues.map((i) => i.message).join("\n")).toMatch(/key/i);
       // ...so give it a real key, and this machine's loopback, a free port and a temporary state.
-      writeFileSync(join(dir, "secrets/run/secrets/cfy-broker/encryption/key"), Buffer.alloc(32, 7).toString("base64"));
-      const text = (await import("node:fs")).readFileSync(file, "utf8");
+      writeFileSync(
+        join(dir, "secrets/run/secrets/cfy-broker/encryption/key"),
+        Buffer.alloc(32, 7).toString("base64"),
+      );
+      const text = readFileSync(file, "utf8");
       writeFileSync(
         file,
         text
           .replace("host: 0.0.0.0", "host: 127.0.0.1")
           .replace("port: 8080", "port: 0")
           .replace(`dir: ${IMAGE_STATE}`, `dir: ${join(dir, "state")}`)
-          .replace(/url: https:\/\/cloudify\.example\.com/, "url: ${CLOUDIFY_URL}"),
+          .replace(/url: https:\/\/cloudify\.example\.com/, `url: \${CLOUDIFY_URL}`),
       );
       stack = await startStack({ configFile: file, env });
     }, 60_000);
@@ -310,7 +334,9 @@ describe.skipIf(unavailable !== undefined)("deploy/kubernetes", () => {
       rmSync(dir, { recursive: true, force: true });
     }
     // Out to PostgreSQL.
-    const egressPorts = one(ha, "NetworkPolicy").spec.egress.flatMap((r: K8sObject) => r.ports.map((p: K8sObject) => p.port));
+    const egressPorts = one(ha, "NetworkPolicy").spec.egress.flatMap((r: K8sObject) =>
+      r.ports.map((p: K8sObject) => p.port),
+    );
     expect(egressPorts).toContain(5432);
   });
 

@@ -36,7 +36,8 @@ export function findBrokerPids(proc = "/proc"): number[] {
       continue; // gone meanwhile, or not ours to read
     }
     const cli = argv.findIndex((arg) => /(^|\/)cfy-broker(\.js)?$/.test(arg));
-    const isNode = /(^|\/)node(js)?$/.test(argv[0] ?? "") && argv.slice(1, cli).every((a) => a.startsWith("-"));
+    const isNode =
+      /(^|\/)node(js)?$/.test(argv[0] ?? "") && argv.slice(1, cli).every((a) => a.startsWith("-"));
     if (cli > 0 && isNode && argv.slice(cli + 1).includes("serve")) pids.push(Number(entry));
   }
   return pids;
@@ -122,7 +123,10 @@ export async function healthcheck(argv: string[]): Promise<{ healthy: boolean; m
   try {
     listeners = listenersOf(pid);
   } catch (error) {
-    return { healthy: false, message: `cannot read the sockets of process ${pid}: ${(error as Error).message}` };
+    return {
+      healthy: false,
+      message: `cannot read the sockets of process ${pid}: ${(error as Error).message}`,
+    };
   }
   if (listeners.length === 0) return { healthy: false, message: `process ${pid} is not listening (yet)` };
   const answers: string[] = [];
