@@ -61,7 +61,7 @@ USER node
 EXPOSE 8080
 # Probes the port the broker really listens on (read from /proc, however it was configured);
 # the health endpoints need no credentials.
-HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
   CMD ["node", "/app/dist/src/container/healthcheck.js", "--path", "/healthz"]
 # tini runs the broker as its child and forwards SIGTERM; `serve` closes the server, waits for
 # in-flight state commits, releases the state lock and exits 0, which tini passes on.

@@ -13,6 +13,7 @@
  * Linux only (it reads /proc); it needs no credentials (the health endpoints have none).
  */
 import { readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
+import { get as httpGet } from "node:http";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 
@@ -133,10 +134,9 @@ export async function healthcheck(argv: string[]): Promise<{ healthy: boolean; m
   for (const listener of listeners) {
     const url = probeUrl(listener, values.path);
     try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(Number(values["timeout-ms"])) });
-      const body = (await response.text()).slice(0, 300);
-      if (response.status === 200) return { healthy: true, message: `${url}: 200` };
-      answers.push(`${url}: ${response.status} ${body}`);
+      const { status, body } = await get(url, Number(values["timeout-ms"]));
+      if (status === 200) return { healthy: true, message: `${url}: 200` };
+      answers.push(`${url}: ${status} ${body}`);
     } catch (error) {
       answers.push(`${url}: ${(error as Error).message}`);
     }
@@ -144,16 +144,33 @@ export async function healthcheck(argv: string[]): Promise<{ healthy: boolean; m
   return { healthy: false, message: answers.join("; ") };
 }
 
+/** One GET on a fresh connection (node:http loads much faster than fetch: this runs every 30 s). */
+function get(url: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpGet(url, { agent: false, timeout: timeoutMs }, (response) => {
+      let body = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => {
+        if (body.length < 300) body += chunk;
+      });
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, body: body.slice(0, 300) }));
+      response.on("error", reject);
+    });
+    request.on("timeout", () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    request.on("error", reject);
+  });
+}
+
 // Run as a program (the HEALTHCHECK), not when imported by tests.
 if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
   healthcheck(process.argv.slice(2)).then(
     ({ healthy, message }) => {
       process.stdout.write(`${healthy ? "healthy" : "unhealthy"}: ${message}\n`);
-      process.exitCode = healthy ? 0 : 1;
+      process.exit(healthy ? 0 : 1);
     },
     (error: unknown) => {
       process.stdout.write(`unhealthy: ${(error as Error).message}\n`);
-      process.exitCode = 1;
+      process.exit(1);
     },
   );
 }
