@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EmulatorHandle } from "../emulator/index.js";
-import { shortId } from "../src/broker/ids.js";
+import { shortId } from "../src/broker/model/ids.js";
 import {
   ASYNC,
   bindBody,

@@ -1,6 +1,6 @@
-import type { CompiledPlan } from "../config/compile.js";
-import type { OriginatingIdentity } from "../osb/context.js";
-import { shortId } from "./ids.js";
+import type { CompiledPlan } from "../../config/compile-catalog.js";
+import type { OriginatingIdentity } from "../../osb/context.js";
+import { shortId } from "../model/ids.js";
 
 /**
  * The variables deployment-input and dashboard templates see. The allowed roots are declared

@@ -1,6 +1,6 @@
 import type { Logger } from "../../log/logger.js";
-import type { CloudifyPort } from "../cloudify-port.js";
-import type { Operation } from "../records.js";
+import type { CloudifyPort } from "../cloudify-port/port.js";
+import type { Operation, StepName } from "../model/records.js";
 
 /**
  * One step of an operation's state machine. A step inspects Cloudify, maybe acts once, and
@@ -10,7 +10,7 @@ import type { Operation } from "../records.js";
  */
 export type StepOutcome<R> =
   /** Go to `step` now; `executionId` (or undefined to clear) belongs to that step. */
-  | { kind: "continue"; step: string; executionId?: string; record?: Partial<R> }
+  | { kind: "continue"; step: StepName; executionId?: string; record?: Partial<R> }
   /** Nothing to do until Cloudify moves; ask again after the poll interval. */
   | { kind: "wait"; description?: string }
   | { kind: "succeeded"; record?: Partial<R>; description?: string }
@@ -31,4 +31,8 @@ export interface StepContext<R> {
 
 export type Step<R> = (ctx: StepContext<R>) => Promise<StepOutcome<R>>;
 
-export type StateMachine<R> = Record<string, Step<R>>;
+/** A machine has a step for every name of its operation type: a missing or misspelt one fails to compile. */
+export type StateMachine<R, S extends StepName> = Record<S, Step<R>>;
+
+/** Any machine, as the engine looks one up by the step stored in an operation. */
+export type AnyStateMachine<R> = Partial<Record<StepName, Step<R>>>;

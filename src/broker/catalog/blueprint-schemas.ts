@@ -1,10 +1,10 @@
-import type { CompiledCatalog, CompiledPlan, SchemaSlot } from "../config/compile.js";
-import { ParameterSchemaCompiler, type ParameterValidator } from "../config/parameter-schemas.js";
-import type { Logger } from "../log/logger.js";
-import type { StateStore } from "../state/index.js";
+import type { CompiledCatalog, CompiledPlan, SchemaSlot } from "../../config/compile-catalog.js";
+import { ParameterSchemaCompiler, type ParameterValidator } from "../../config/parameter-schemas.js";
+import type { Logger } from "../../log/logger.js";
+import type { StateStore } from "../../state/index.js";
+import type { BlueprintInput, CloudifyPort } from "../cloudify-port/port.js";
+import { BLUEPRINT_CACHE } from "../model/records.js";
 import type { DerivedSchemas } from "./catalog.js";
-import type { BlueprintInput, CloudifyPort } from "./cloudify-port.js";
-import { BLUEPRINT_CACHE } from "./records.js";
 
 export interface DerivedPlanSchemas extends DerivedSchemas {
   validateCreate?: ParameterValidator;

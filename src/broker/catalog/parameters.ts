@@ -1,6 +1,6 @@
-import type { CompiledPlan } from "../config/compile.js";
-import type { ParameterValidator } from "../config/parameter-schemas.js";
-import { OsbError } from "../osb/errors.js";
+import type { CompiledPlan } from "../../config/compile-catalog.js";
+import type { ParameterValidator } from "../../config/parameter-schemas.js";
+import { OsbError } from "../../osb/errors.js";
 import type { DerivedPlanSchemas } from "./blueprint-schemas.js";
 import type { DerivedSchemas } from "./catalog.js";
 

@@ -9,6 +9,20 @@ export const BINDINGS = "bindings";
 export const BLUEPRINT_CACHE = "blueprint_inputs";
 
 export type OperationType = "provision" | "update" | "deprovision" | "bind" | "unbind";
+
+/** The steps of each operation type's state machine (docs/ARCHITECTURE.md, Operations). */
+export type ProvisionStep = "create_deployment" | "wait_environment" | "start_install" | "wait_install";
+export type DeprovisionStep =
+  | "cancel_provision"
+  | "start_uninstall"
+  | "wait_uninstall"
+  | "delete_deployment"
+  | "wait_deleted";
+export type UpdateStep = "start_update" | "wait_update";
+export type BindStep = "start_workflow" | "wait_workflow" | "render_credentials";
+export type UnbindStep = "cancel_bind" | "start_revoke" | "wait_revoke" | "revoked";
+/** Every step name; `done` marks a synchronous (outputs-mode) bind that never ran a machine. */
+export type StepName = ProvisionStep | DeprovisionStep | UpdateStep | BindStep | UnbindStep | "done";
 export type OperationState = "in progress" | "succeeded" | "failed";
 
 export interface Operation {
@@ -17,7 +31,7 @@ export interface Operation {
   type: OperationType;
   state: OperationState;
   /** The step of the type's state machine the engine runs next (or last ran). */
-  step: string;
+  step: StepName;
   /** Fingerprint of the request that started it: an identical re-send gets the same operation. */
   fingerprint: string;
   /** Cloudify execution of the current step, once known. */

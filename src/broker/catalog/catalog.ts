@@ -1,5 +1,10 @@
-import type { CompiledCatalog, CompiledPlan, CompiledService, SchemaSlot } from "../config/compile.js";
-import type { Catalog, JsonSchemaDocument, ServiceOffering, ServicePlan } from "../osb/types.js";
+import type {
+  CompiledCatalog,
+  CompiledPlan,
+  CompiledService,
+  SchemaSlot,
+} from "../../config/compile-catalog.js";
+import type { Catalog, JsonSchemaDocument, ServiceOffering, ServicePlan } from "../../osb/types.js";
 
 /** Parameter schemas derived from blueprint inputs, by plan id (filled from Cloudify or the state cache). */
 export interface DerivedSchemas {

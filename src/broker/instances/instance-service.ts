@@ -1,21 +1,17 @@
-import type { CompiledCatalog, CompiledPlan } from "../config/compile.js";
-import type { Logger } from "../log/logger.js";
-import type { OriginatingIdentity } from "../osb/context.js";
-import { ASYNC_REQUIRED_DESCRIPTION, OsbError } from "../osb/errors.js";
-import type { StateStore } from "../state/index.js";
-import type { DerivedPlanSchemas } from "./blueprint-schemas.js";
-import { assertUpdatable, changedInputs, deploymentLabels, renderInputs } from "./deployment-inputs.js";
-import type { OperationEngine } from "./engine/engine.js";
-import { canonicalJson, deploymentIdFor, fingerprint } from "./ids.js";
-import type { KeyedMutex } from "./mutex.js";
-import { purgeTombstones, saveAndRun, startOperation, tombstoneAnswers } from "./operations.js";
+import type { CompiledCatalog, CompiledPlan } from "../../config/compile-catalog.js";
+import type { Logger } from "../../log/logger.js";
+import type { OriginatingIdentity } from "../../osb/context.js";
+import { ASYNC_REQUIRED_DESCRIPTION, OsbError } from "../../osb/errors.js";
+import type { StateStore } from "../../state/index.js";
+import type { DerivedPlanSchemas } from "../catalog/blueprint-schemas.js";
 import {
   checkParameters,
   governingSchema,
   mergeParameters,
   type Parameters,
   passThroughInputs,
-} from "./parameters.js";
+} from "../catalog/parameters.js";
+import { canonicalJson, deploymentIdFor, fingerprint } from "../model/ids.js";
 import {
   BINDINGS,
   type BindingRecord,
@@ -23,8 +19,13 @@ import {
   type InstanceRecord,
   type Operation,
   type OperationType,
+  type StepName,
   type UpdateTarget,
-} from "./records.js";
+} from "../model/records.js";
+import type { KeyedMutex } from "../operations/keyed-mutex.js";
+import { purgeTombstones, saveAndRun, startOperation, tombstoneAnswers } from "../operations/operation.js";
+import type { OperationEngine } from "../operations/operation-engine.js";
+import { assertUpdatable, changedInputs, deploymentLabels, renderInputs } from "./deployment-inputs.js";
 import { instanceTemplateContext } from "./template-context.js";
 
 export interface InstanceServiceDeps {
@@ -467,7 +468,7 @@ export class InstanceService {
 
   private operation(
     type: OperationType,
-    step: string,
+    step: StepName,
     print: string,
     plan: CompiledPlan | undefined,
     now: number,

@@ -1,10 +1,10 @@
-import type { BlueprintInput, ExecutionStatus } from "../cloudify/index.js";
+import type { BlueprintInput, ExecutionStatus } from "../../cloudify/index.js";
 
 export type { BlueprintInput, ExecutionStatus };
 
 /**
  * What the domain needs from Cloudify, and nothing more. The Cloudify REST client implements
- * it through a thin adapter (src/broker/cloudify-adapter.ts); the domain never sees HTTP.
+ * it through a thin adapter (src/broker/cloudify-port/adapter.ts); the domain never sees HTTP.
  * Not-found is `undefined`, other failures throw errors the classifiers below understand.
  */
 export interface CloudifyPort {
@@ -79,7 +79,7 @@ export interface ExecutionView {
   createdAt?: string;
 }
 
-export { TERMINAL_EXECUTION_STATUSES as TERMINAL_STATUSES } from "../cloudify/index.js";
+export { TERMINAL_EXECUTION_STATUSES as TERMINAL_STATUSES } from "../../cloudify/index.js";
 
 /** Cloudify's answers while the deployment environment is still being created: wait, then retry. */
 export const ENVIRONMENT_NOT_READY = new Set([

@@ -1,16 +1,24 @@
-import type { CompiledCatalog, CompiledPlan, CompiledWorkflowCall } from "../../config/compile.js";
+import type { CompiledCatalog, CompiledPlan, CompiledWorkflowCall } from "../../config/compile-catalog.js";
 import type { StateStore } from "../../state/index.js";
 import { TemplateRenderError } from "../../templates/index.js";
-import { TERMINAL_STATUSES } from "../cloudify-port.js";
 import {
   bindingTemplateContext,
   CredentialsError,
   type DeploymentData,
   fetchDeploymentData,
   renderBindingResult,
-} from "../credentials.js";
-import { type BindingRecord, INSTANCES, type InstanceRecord, type Operation } from "../records.js";
-import { type Sealer, sealContext } from "../sealing.js";
+} from "../bindings/render-binding.js";
+import { TERMINAL_STATUSES } from "../cloudify-port/port.js";
+import {
+  type BindingRecord,
+  type BindStep,
+  INSTANCES,
+  type InstanceRecord,
+  type Operation,
+  type StepName,
+  type UnbindStep,
+} from "../model/records.js";
+import { type Sealer, sealContext } from "../model/sealing.js";
 import type { StateMachine, StepContext, StepOutcome } from "./steps.js";
 import { adoptOrStart, executionFailure } from "./workflows.js";
 
@@ -29,8 +37,8 @@ export interface BindingMachineDeps {
  * stop a bind still running, then run the delete workflow with the same identity.
  */
 export function bindingMachines(deps: BindingMachineDeps): {
-  bind: StateMachine<BindingRecord>;
-  unbind: StateMachine<BindingRecord>;
+  bind: StateMachine<BindingRecord, BindStep>;
+  unbind: StateMachine<BindingRecord, UnbindStep>;
 } {
   const lookup = (record: BindingRecord) => {
     const instance = deps.store.get<InstanceRecord>(INSTANCES, record.instanceId);
@@ -64,13 +72,12 @@ export function bindingMachines(deps: BindingMachineDeps): {
       data,
     );
 
-  /** Starts `call` unless an earlier run of this step already did (same workflow and parameters, unknown to the record). */
   /** Starts `call` unless an earlier run of this step already did (see adoptOrStart). */
   const startWorkflow = async (
     ctx: Ctx,
     call: CompiledWorkflowCall,
     parameters: Record<string, unknown>,
-    next: string,
+    next: StepName,
   ): Promise<Outcome> => {
     const { record, cloudify } = ctx;
     const started = await adoptOrStart(cloudify, {
@@ -91,7 +98,7 @@ export function bindingMachines(deps: BindingMachineDeps): {
     };
   };
 
-  const waitWorkflow = async (ctx: Ctx, next: string, doing: string): Promise<Outcome> => {
+  const waitWorkflow = async (ctx: Ctx, next: StepName, doing: string): Promise<Outcome> => {
     const id = ctx.operation.executionId;
     const execution = id ? await ctx.cloudify.getExecution(id) : undefined;
     if (!execution)
@@ -113,7 +120,7 @@ export function bindingMachines(deps: BindingMachineDeps): {
     }
   };
 
-  const bind: StateMachine<BindingRecord> = {
+  const bind: StateMachine<BindingRecord, BindStep> = {
     start_workflow: (ctx) =>
       guard(async () => {
         const { instance, plan } = lookup(ctx.record);
@@ -143,7 +150,7 @@ export function bindingMachines(deps: BindingMachineDeps): {
       }),
   };
 
-  const unbind: StateMachine<BindingRecord> = {
+  const unbind: StateMachine<BindingRecord, UnbindStep> = {
     cancel_bind: async (ctx) => {
       const id = ctx.operation.cancelExecutionId;
       if (id)

@@ -1,6 +1,6 @@
+import type { Keyring } from "../crypto/keyring.js";
+import { resealAll } from "../crypto/walk.js";
 import type { Change, StateStore } from "../state/types.js";
-import type { Keyring } from "./keyring.js";
-import { resealAll } from "./walk.js";
 
 export interface RekeyResult {
   /** Records rewritten. */

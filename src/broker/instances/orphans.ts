@@ -1,5 +1,5 @@
-import type { CloudifyPort } from "./cloudify-port.js";
-import type { InstanceRecord } from "./records.js";
+import type { CloudifyPort } from "../cloudify-port/port.js";
+import type { InstanceRecord } from "../model/records.js";
 
 export interface Discrepancy {
   kind: "orphan_deployment" | "missing_deployment";

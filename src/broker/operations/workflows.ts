@@ -1,5 +1,5 @@
-import { type CloudifyPort, ENVIRONMENT_NOT_READY, type ExecutionView } from "../cloudify-port.js";
-import { canonicalJson } from "../ids.js";
+import { type CloudifyPort, ENVIRONMENT_NOT_READY, type ExecutionView } from "../cloudify-port/port.js";
+import { canonicalJson } from "../model/ids.js";
 
 /**
  * The latest execution of `workflowId` on the deployment that the resource has not recorded

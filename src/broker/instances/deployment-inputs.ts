@@ -1,7 +1,7 @@
-import type { CompiledPlan } from "../config/compile.js";
-import { OsbError } from "../osb/errors.js";
-import { TemplateRenderError } from "../templates/index.js";
-import { canonicalJson } from "./ids.js";
+import type { CompiledPlan } from "../../config/compile-catalog.js";
+import { OsbError } from "../../osb/errors.js";
+import { TemplateRenderError } from "../../templates/index.js";
+import { canonicalJson } from "../model/ids.js";
 
 /**
  * Renders a plan's deployment inputs. Parameters passed straight through (blueprint-derived

@@ -1,8 +1,8 @@
-import type { CompiledPlan } from "../config/compile.js";
-import type { StateStore } from "../state/index.js";
-import type { OperationEngine } from "./engine/engine.js";
-import { newOperationId } from "./ids.js";
-import type { Operation, OperationType } from "./records.js";
+import type { CompiledPlan } from "../../config/compile-catalog.js";
+import type { StateStore } from "../../state/index.js";
+import { newOperationId } from "../model/ids.js";
+import type { Operation, OperationType, StepName } from "../model/records.js";
+import type { OperationEngine } from "./operation-engine.js";
 
 /**
  * A new operation in progress at `step`. It fails if unfinished after the plan's
@@ -10,7 +10,7 @@ import type { Operation, OperationType } from "./records.js";
  */
 export function startOperation(
   type: OperationType,
-  step: string,
+  step: StepName,
   fingerprint: string,
   plan: CompiledPlan | undefined,
   defaultTimeoutSeconds: number,

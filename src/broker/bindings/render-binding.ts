@@ -1,10 +1,10 @@
-import type { CompiledPlan, ValueTree } from "../config/compile.js";
-import type { OriginatingIdentity } from "../osb/context.js";
-import { TemplateRenderError } from "../templates/index.js";
-import type { CloudifyPort } from "./cloudify-port.js";
-import { shortId } from "./ids.js";
-import type { BindingResult, InstanceRecord } from "./records.js";
-import { identity } from "./template-context.js";
+import type { CompiledPlan, ValueTree } from "../../config/compile-catalog.js";
+import type { OriginatingIdentity } from "../../osb/context.js";
+import { TemplateRenderError } from "../../templates/index.js";
+import type { CloudifyPort } from "../cloudify-port/port.js";
+import { identity } from "../instances/template-context.js";
+import { shortId } from "../model/ids.js";
+import type { BindingResult, InstanceRecord } from "../model/records.js";
 
 /** Everything a binding's templates may read besides Cloudify data (see docs/TEMPLATES.md). */
 export interface BindingTemplateInput {

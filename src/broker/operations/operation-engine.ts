@@ -1,16 +1,16 @@
 import type { Logger } from "../../log/logger.js";
 import type { StateStore } from "../../state/index.js";
-import type { CloudifyPort } from "../cloudify-port.js";
-import type { KeyedMutex } from "../mutex.js";
-import type { Operation } from "../records.js";
-import type { StateMachine, StepOutcome } from "./steps.js";
+import type { CloudifyPort } from "../cloudify-port/port.js";
+import type { Operation } from "../model/records.js";
+import type { KeyedMutex } from "./keyed-mutex.js";
+import type { AnyStateMachine, StepOutcome } from "./steps.js";
 
 /** A kind of resource whose operations the engine drives (instances; bindings). */
 export interface ResourceKind<R extends { id: string; operation: Operation }> {
   collection: string;
   /** The log field naming a resource of this kind, e.g. `instance_id`. */
   logField: string;
-  machine(operation: Operation): StateMachine<R>;
+  machine(operation: Operation): AnyStateMachine<R>;
   /** Records sharing a lock key never run steps concurrently (a binding locks its instance). */
   lockKey(record: R): string;
   /** Applies a finished operation's consequences; may return extra changes (e.g. tombstones). */

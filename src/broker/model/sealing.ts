@@ -1,4 +1,4 @@
-import { isSealed, type Keyring } from "../crypto/index.js";
+import { isSealed, type Keyring } from "../../crypto/index.js";
 
 /**
  * Encryption at rest of what the broker stores about bindings (credentials, parameters, the

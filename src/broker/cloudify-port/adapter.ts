@@ -6,8 +6,8 @@ import {
   type Execution,
   isNotFound,
   isTransient,
-} from "../cloudify/index.js";
-import type { CloudifyFailure, CloudifyPort, DeploymentView, ExecutionView } from "./cloudify-port.js";
+} from "../../cloudify/index.js";
+import type { CloudifyFailure, CloudifyPort, DeploymentView, ExecutionView } from "./port.js";
 
 /** The domain's view of Cloudify, on the REST client: not-found becomes `undefined`. */
 export function cloudifyAdapter(client: CloudifyClient): CloudifyPort {

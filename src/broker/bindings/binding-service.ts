@@ -1,22 +1,13 @@
 import { randomBytes } from "node:crypto";
-import type { CompiledCatalog, CompiledPlan } from "../config/compile.js";
-import type { Logger } from "../log/logger.js";
-import type { OriginatingIdentity } from "../osb/context.js";
-import { ASYNC_REQUIRED_DESCRIPTION, OsbError } from "../osb/errors.js";
-import type { StateStore } from "../state/index.js";
-import type { CloudifyPort } from "./cloudify-port.js";
-import {
-  bindingTemplateContext,
-  CredentialsError,
-  fetchDeploymentData,
-  renderBindingResult,
-} from "./credentials.js";
-import type { OperationEngine } from "./engine/engine.js";
-import { fingerprint } from "./ids.js";
-import { type LastOperationView, operationView } from "./instances.js";
-import type { KeyedMutex } from "./mutex.js";
-import { purgeTombstones, saveAndRun, startOperation, tombstoneAnswers } from "./operations.js";
-import { checkParameters, mergeParameters, type Parameters } from "./parameters.js";
+import type { CompiledCatalog, CompiledPlan } from "../../config/compile-catalog.js";
+import type { Logger } from "../../log/logger.js";
+import type { OriginatingIdentity } from "../../osb/context.js";
+import { ASYNC_REQUIRED_DESCRIPTION, OsbError } from "../../osb/errors.js";
+import type { StateStore } from "../../state/index.js";
+import { checkParameters, mergeParameters, type Parameters } from "../catalog/parameters.js";
+import type { CloudifyPort } from "../cloudify-port/port.js";
+import { type LastOperationView, operationView } from "../instances/instance-service.js";
+import { fingerprint } from "../model/ids.js";
 import {
   BINDINGS,
   type BindingRecord,
@@ -24,8 +15,18 @@ import {
   INSTANCES,
   type InstanceRecord,
   type OperationType,
-} from "./records.js";
-import { type Sealer, sealContext } from "./sealing.js";
+  type StepName,
+} from "../model/records.js";
+import { type Sealer, sealContext } from "../model/sealing.js";
+import type { KeyedMutex } from "../operations/keyed-mutex.js";
+import { purgeTombstones, saveAndRun, startOperation, tombstoneAnswers } from "../operations/operation.js";
+import type { OperationEngine } from "../operations/operation-engine.js";
+import {
+  bindingTemplateContext,
+  CredentialsError,
+  fetchDeploymentData,
+  renderBindingResult,
+} from "./render-binding.js";
 
 export interface BindingServiceDeps {
   store: StateStore;
@@ -449,7 +450,7 @@ export class BindingService {
 
   private operation(
     type: OperationType,
-    step: string,
+    step: StepName,
     print: string,
     plan: CompiledPlan | undefined,
     now: number,

@@ -1,5 +1,12 @@
-import { type ExecutionView, TERMINAL_STATUSES } from "../cloudify-port.js";
-import type { InstanceRecord, Operation } from "../records.js";
+import { type ExecutionView, TERMINAL_STATUSES } from "../cloudify-port/port.js";
+import type {
+  DeprovisionStep,
+  InstanceRecord,
+  Operation,
+  ProvisionStep,
+  StepName,
+  UpdateStep,
+} from "../model/records.js";
 import type { StateMachine, StepContext, StepOutcome } from "./steps.js";
 import { adoptOrStart, executionFailure, unrecordedExecution } from "./workflows.js";
 
@@ -7,7 +14,7 @@ type Ctx = StepContext<InstanceRecord>;
 type Outcome = StepOutcome<InstanceRecord>;
 
 /** Provision: create the deployment, wait for its environment, run `install`, wait. */
-export const provisionMachine: StateMachine<InstanceRecord> = {
+export const provisionMachine: StateMachine<InstanceRecord, ProvisionStep> = {
   async create_deployment(ctx): Promise<Outcome> {
     const { record, cloudify } = ctx;
     const existing = await cloudify.getDeployment(record.deploymentId);
@@ -76,7 +83,7 @@ export const provisionMachine: StateMachine<InstanceRecord> = {
  * Deprovision: stop a provision still running, `uninstall` (queued behind anything else),
  * delete the deployment, wait until Cloudify answers 404. Safe for half-created instances.
  */
-export const deprovisionMachine: StateMachine<InstanceRecord> = {
+export const deprovisionMachine: StateMachine<InstanceRecord, DeprovisionStep> = {
   async cancel_provision(ctx): Promise<Outcome> {
     const id = ctx.operation.cancelExecutionId;
     if (id) {
@@ -139,7 +146,7 @@ export const deprovisionMachine: StateMachine<InstanceRecord> = {
 };
 
 /** Update: a Cloudify deployment update to the target blueprint and inputs; the record changes on success. */
-export const updateMachine: StateMachine<InstanceRecord> = {
+export const updateMachine: StateMachine<InstanceRecord, UpdateStep> = {
   async start_update(ctx): Promise<Outcome> {
     const { record, operation, cloudify } = ctx;
     const adopted = await unrecordedExecution(cloudify, record.deploymentId, "update", record.executionIds);
@@ -194,7 +201,7 @@ async function startWorkflow(
   ctx: Ctx,
   workflowId: string,
   parameters: Record<string, unknown>,
-  next: string,
+  next: StepName,
 ): Promise<Outcome> {
   const started = await adoptOrStart(ctx.cloudify, {
     deploymentId: ctx.record.deploymentId,
