@@ -10,7 +10,6 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,6 +17,7 @@ import { type EmulatorHandle, startEmulator } from "../emulator/index.js";
 import { findBrokerPids } from "../src/container/healthcheck.js";
 import { silentLogger } from "../src/log/logger.js";
 import { packageRoot } from "../src/util/package-root.js";
+import { freePort } from "./support/ports.js";
 
 const ROOT = packageRoot();
 const CONFIG_PATH = "/etc/cfy-broker/broker.yaml";
@@ -130,17 +130,6 @@ function copies(stage: Stage): Array<{ from?: string; sources: string[]; dest: s
 }
 
 // ---- helpers for the process ----
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function run(
   argv: string[],

@@ -11,13 +11,13 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { chownSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../src/util/package-root.js";
 import { startTestEmulator } from "./support/emulator.js";
 import { OsbClient, type OsbResponse } from "./support/osb-client.js";
+import { freePort } from "./support/ports.js";
 
 const ROOT = packageRoot();
 const PODMAN = ["--runtime", "/usr/sbin/runc"];
@@ -48,17 +48,6 @@ if (unavailable) console.warn(`container-image.test.ts skipped: ${unavailable}`)
 function podman(args: string[], timeoutMs = 60_000): { code: number | null; out: string } {
   const result = spawnSync("podman", [...PODMAN, ...args], { encoding: "utf8", timeout: timeoutMs });
   return { code: result.status, out: `${result.stdout}${result.stderr}` };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
