@@ -43,7 +43,7 @@ FROM ${NODE_IMAGE}-slim AS runtime
 # path broker.yaml's cloudify.tls.ca_file defaults to (slim images lack both).
 RUN apt-get update \
   && apt-get install -y --no-install-recommends ca-certificates tini \
-  && rm -rf /var/lib/apt/lists/*
+  && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log
 ENV NODE_ENV=production
 WORKDIR /app
 # package.json marks the root the CLI resolves schema/ from.

@@ -123,15 +123,15 @@ build() {
 }
 
 report() {
-  local image_bytes base_bytes modules_kb
+  local image_bytes base_bytes modules_bytes
   image_bytes=$(podman image inspect --format '{{.Size}}' "$IMAGE")
   base_bytes=$(podman image inspect --format '{{.Size}}' "$BASE-slim")
-  modules_kb=$("${PODMAN[@]}" run --rm "${LIMITS[@]}" --entrypoint du "$IMAGE" -sk /app/node_modules | cut -f1)
+  modules_bytes=$("${PODMAN[@]}" run --rm --no-healthcheck "${LIMITS[@]}" --entrypoint du "$IMAGE" -sb /app/node_modules | cut -f1)
   log "sizes (uncompressed)"
   printf '   image %s: %d MB\n' "$IMAGE" $((image_bytes / 1000000))
   printf '   of which the base %s: %d MB, the broker layers: %d MB\n' \
     "$BASE-slim" $((base_bytes / 1000000)) $(((image_bytes - base_bytes) / 1000000))
-  printf '   /app/node_modules: %d.%d MB\n' $((modules_kb * 1024 / 1000000)) $((modules_kb * 1024 % 1000000 / 100000))
+  printf '   /app/node_modules: %d.%d MB (apparent size)\n' $((modules_bytes / 1000000)) $((modules_bytes % 1000000 / 100000))
 }
 
 install_tools
