@@ -31,13 +31,18 @@ export interface FailureDetails {
   updateRepeatable?: boolean;
 }
 
+export interface FailureOptions extends FailureDetails {
+  /** What went wrong underneath (e.g. the TemplateRenderError), for tools that can point at it. */
+  cause?: unknown;
+}
+
 export class BrokerFailure extends Error {
   constructor(
     readonly kind: FailureKind,
     readonly description: string,
-    readonly details: FailureDetails = {},
+    readonly details: FailureOptions = {},
   ) {
-    super(description);
+    super(description, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = "BrokerFailure";
   }
 }
