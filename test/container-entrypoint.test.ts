@@ -201,7 +201,9 @@ describe("Dockerfile (static)", () => {
   it("uses the paths and port the README documents", () => {
     expect(readme).toContain(CONFIG_PATH);
     expect(readme).toContain(STATE_PATH);
-    expect(readme).toMatch(/entrypoint is `cfy-broker serve`/);
+    expect(readme).toMatch(
+      /`tini` as PID 1, then `cfy-broker serve --config\s+\/etc\/cfy-broker\/broker\.yaml --state \/var\/lib\/cfy-broker`/,
+    );
 
     const entrypoint = execForm(last(runtime, "ENTRYPOINT"), "ENTRYPOINT");
     // tini is PID 1: it forwards signals and reaps zombies (installed by the runtime stage).
