@@ -3,7 +3,10 @@ import type { StateStore } from "../state/index.js";
 import { Metrics } from "./registry.js";
 
 /** The broker's metrics: what operators alert on (stuck operations, failures, Cloudify trouble). */
-export function brokerMetrics(store: StateStore) {
+export function brokerMetrics(
+  store: StateStore,
+  replicas?: { own: () => string; all: () => { configFingerprint: string }[] },
+) {
   const metrics = new Metrics();
   const requests = metrics.counter(
     "osb_requests_total",
@@ -42,6 +45,19 @@ export function brokerMetrics(store: StateStore) {
         .map(({ value }) => ({ plan_id: value.planId, status: value.status })),
     ),
   );
+
+  if (replicas) {
+    metrics.gauge(
+      "osb_broker_config_info",
+      "Always 1; the label is the fingerprint of this replica's broker.yaml (catalog, templates, Cloudify).",
+      () => [{ labels: { config_fingerprint: replicas.own() }, value: 1 }],
+    );
+    metrics.gauge(
+      "osb_broker_replicas",
+      "Live replicas sharing the state database, by config fingerprint; more than one series = different broker.yaml versions.",
+      () => tally(replicas.all().map((r) => ({ config_fingerprint: r.configFingerprint }))),
+    );
+  }
 
   return {
     render: () => metrics.render(),

@@ -8,6 +8,7 @@ import { type BrokerServer, startBrokerServer } from "../../src/server/broker-se
 import { packageRoot } from "../../src/util/package-root.js";
 import { OsbClient, type OsbResponse, type RequestOptions } from "./osb-client.js";
 import { pathTemplateFor, validateResponse } from "./osb-openapi.js";
+import { stateBackendEnv } from "./postgres.js";
 
 /** Ids and bodies of the example broker.yaml, which the tests run against. */
 export const PG = {
@@ -66,6 +67,7 @@ export function brokerEnv(
     BROKER_RETRY_AFTER_SECONDS: "1",
     CLOUDIFY_URL: cloudifyUrl,
     LOG_LEVEL: "silent",
+    ...stateBackendEnv(stateDir),
     ...extra,
   };
 }
