@@ -244,11 +244,12 @@ const READ_SYNC_TIMEOUT_MS = 2000;
  * acknowledged before it arrived. Mutations re-sync under their instance lock anyway. While the
  * database is unreachable, reads answer from the cache (the best this replica knows).
  */
-function readYourWrites(
-  fetch: (request: Request) => Response | Promise<Response>,
+function readYourWrites<Rest extends unknown[]>(
+  fetch: (request: Request, ...rest: Rest) => Response | Promise<Response>,
   shared: { sync(): Promise<void> },
-): (request: Request) => Promise<Response> {
-  return async (request) => {
+): (request: Request, ...rest: Rest) => Promise<Response> {
+  // `rest` carries the Node request and response (hono's bindings: the access log reads the peer).
+  return async (request, ...rest) => {
     if (new URL(request.url).pathname.startsWith("/v2/service_")) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -259,6 +260,6 @@ function readYourWrites(
       ]);
       clearTimeout(timer);
     }
-    return fetch(request);
+    return fetch(request, ...rest);
   };
 }
