@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import TimingReporter from "./test/support/timing-reporter.js";
 
 /**
  * The suites that exercise the state store through the broker (every OSB endpoint, the engine,
@@ -41,5 +42,7 @@ export default defineConfig({
         },
       },
     ],
+    // Where the time goes, printed before the default reporter's summary (CI reads its last lines).
+    reporters: [new TimingReporter(), "default"],
   },
 });

@@ -1,10 +1,15 @@
-import { BINDINGS, INSTANCES, type Operation } from "../broker/records.js";
-import type { StateStore } from "../state/index.js";
 import { Metrics } from "./registry.js";
+
+/** What the gauges count, computed at scrape time (the domain's inventory provides it). */
+export interface MetricsSource {
+  operationsInProgress(): Map<string, number>;
+  instances(): { planId: string; status: string }[];
+  bindings(): { planId: string; status: string }[];
+}
 
 /** The broker's metrics: what operators alert on (stuck operations, failures, Cloudify trouble). */
 export function brokerMetrics(
-  store: StateStore,
+  source: MetricsSource,
   replicas?: { own: () => string; all: () => { configFingerprint: string }[] },
 ) {
   const metrics = new Metrics();
@@ -21,29 +26,14 @@ export function brokerMetrics(
     "Cloudify calls that failed transiently (unreachable, 5xx) and were retried later.",
   );
 
-  metrics.gauge("osb_operations_in_progress", "Operations in progress, by type.", () => {
-    const counts = new Map<string, number>();
-    for (const collection of [INSTANCES, BINDINGS]) {
-      for (const { value } of store.list<{ operation?: Operation }>(collection)) {
-        if (value.operation?.state === "in progress")
-          counts.set(value.operation.type, (counts.get(value.operation.type) ?? 0) + 1);
-      }
-    }
-    return [...counts].map(([type, value]) => ({ labels: { type }, value }));
-  });
+  metrics.gauge("osb_operations_in_progress", "Operations in progress, by type.", () =>
+    [...source.operationsInProgress()].map(([type, value]) => ({ labels: { type }, value })),
+  );
   metrics.gauge("osb_service_instances", "Service instances known to the broker, by plan and status.", () =>
-    tally(
-      store
-        .list<{ planId: string; status: string }>(INSTANCES)
-        .map(({ value }) => ({ plan_id: value.planId, status: value.status })),
-    ),
+    tally(source.instances().map(({ planId, status }) => ({ plan_id: planId, status }))),
   );
   metrics.gauge("osb_service_bindings", "Service bindings known to the broker, by plan and status.", () =>
-    tally(
-      store
-        .list<{ planId: string; status: string }>(BINDINGS)
-        .map(({ value }) => ({ plan_id: value.planId, status: value.status })),
-    ),
+    tally(source.bindings().map(({ planId, status }) => ({ plan_id: planId, status }))),
   );
 
   if (replicas) {
@@ -63,7 +53,7 @@ export function brokerMetrics(
     render: () => metrics.render(),
     request: (method: string, route: string, status: number) =>
       requests({ method, route, status: String(status) }),
-    operationFinished: (op: Operation) => finished({ type: op.type, state: op.state }),
+    operationFinished: (op: { type: string; state: string }) => finished({ type: op.type, state: op.state }),
     cloudifyTransientFailure: () => transient(),
   };
 }

@@ -1,24 +1,26 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
-import { BindingService } from "../broker/bindings.js";
-import { BlueprintSchemas } from "../broker/blueprint-schemas.js";
-import { renderCatalog } from "../broker/catalog.js";
-import { bindingMachines, bindingStatusAfter } from "../broker/engine/binding-machines.js";
-import { OperationEngine } from "../broker/engine/engine.js";
+import { BindingService } from "../broker/bindings/binding-service.js";
+import { BlueprintSchemas } from "../broker/catalog/blueprint-schemas.js";
+import { InstanceService } from "../broker/instances/instance-service.js";
+import { inventory } from "../broker/inventory.js";
+import { BINDINGS, type BindingRecord, INSTANCES, type InstanceRecord } from "../broker/model/records.js";
+import { Sealer } from "../broker/model/sealing.js";
+import { bindingMachines, bindingStatusAfter } from "../broker/operations/binding-machines.js";
 import {
   deprovisionMachine,
   instanceStatusAfter,
   provisionMachine,
   updateMachine,
-} from "../broker/engine/instance-machines.js";
-import { InstanceService } from "../broker/instances.js";
-import { KeyedMutex } from "../broker/mutex.js";
-import { BINDINGS, type BindingRecord, INSTANCES, type InstanceRecord } from "../broker/records.js";
-import { Sealer } from "../broker/sealing.js";
+} from "../broker/operations/instance-machines.js";
+import { KeyedMutex } from "../broker/operations/keyed-mutex.js";
+import { OperationEngine } from "../broker/operations/operation-engine.js";
+import { serviceBroker } from "../broker/service-broker.js";
 import { keyringFromSpecs } from "../crypto/index.js";
 import { createLogger, type Logger } from "../log/logger.js";
 import { brokerMetrics } from "../metrics/broker-metrics.js";
 import { createOsbApp } from "../osb/app.js";
+import { renderCatalog } from "../osb/catalog.js";
 import { osbRoutes } from "../osb/routes.js";
 import type { Catalog } from "../osb/types.js";
 import { connectCloudify } from "./cloudify-connection.js";
@@ -74,7 +76,7 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     log.child({ component: "cloudify" }),
   );
   const metrics = brokerMetrics(
-    store,
+    inventory(store),
     shared ? { own: () => fingerprint, all: () => shared.knownReplicas() } : undefined,
   );
   const mutex = new KeyedMutex(shared);
@@ -144,14 +146,14 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     settings: () => runtime().operations,
   });
 
+  const broker = serviceBroker(instances, bindings);
   const app = createOsbApp(
     {
       log,
-      credentials: () => runtime().users,
+      platformUsers: () => runtime().users,
       maxBodyBytes: () => runtime().maxBodyBytes,
       catalog: currentCatalog,
-      instances: () => instances,
-      bindings: () => bindings,
+      broker: () => broker,
       retryAfterSeconds: () => runtime().operations.retryAfterSeconds,
       metrics,
       health: (): { status: "ok" | "degraded"; checks: Record<string, string> } => {

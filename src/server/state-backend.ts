@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { canonicalJson } from "../broker/ids.js";
+import { canonicalJson } from "../broker/model/ids.js";
 import type { LoadedConfig } from "../config/load.js";
 import type { PostgresSettings, RuntimeSettings } from "../config/runtime.js";
 import type { Logger } from "../log/logger.js";

@@ -7,9 +7,9 @@ import {
   type Keyring,
   loadKeyring,
   openAll,
-  rekeyStore,
 } from "../../crypto/index.js";
 import { createLogger } from "../../log/logger.js";
+import { rekeyStore } from "../../maintenance/rekey.js";
 import {
   assertPostgresState,
   FileStateStore,

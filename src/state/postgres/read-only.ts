@@ -1,7 +1,7 @@
 import pg from "pg";
 import { StateError } from "../errors.js";
 import { deepFreeze } from "../json.js";
-import { MemoryState } from "../memory.js";
+import { MemoryState } from "../memory-image.js";
 import type { JsonValue, StateExport } from "../types.js";
 import type { PostgresStateStoreOptions } from "./store.js";
 

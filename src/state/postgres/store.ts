@@ -35,7 +35,7 @@ import type { Logger } from "../../log/logger.js";
 import { silentLogger } from "../../log/logger.js";
 import { type PreparedCommit, prepareCommit } from "../changes.js";
 import { StateNotOpenError, StateUnavailableError } from "../errors.js";
-import type { PreparedChange } from "../memory.js";
+import type { PreparedChange } from "../memory-image.js";
 import type {
   Change,
   JsonValue,

@@ -1,5 +1,5 @@
 import { deepFreeze } from "../json.js";
-import { MemoryState } from "../memory.js";
+import { MemoryState } from "../memory-image.js";
 import type { JsonValue } from "../types.js";
 
 const keyOf = (collection: string, id: string) => `${collection}\u0000${id}`;
