@@ -26,7 +26,7 @@ function requireString(body: Record<string, unknown>, name: string): string {
   return value;
 }
 
-/** MGR `verify_deployment_environment_created_successfully`; `queue` does not bypass it. */
+/** MGR `verify_deployment_environment_created_successfully` (M10); `queue` does not bypass it. */
 export function verifyEnvironmentCreated(data: TenantData, dep: DeploymentRecord): void {
   const create = data.executions.get(dep.createExecutionId);
   const status = create?.status ?? "terminated";
@@ -146,6 +146,7 @@ function startExecution(ctx: RequestContext, app: App) {
     (e) => ACTIVE_STATUSES.has(e.status) || e.status === "queued",
   );
   let status: ExecutionRecord["status"] = "pending";
+  // One active execution per deployment unless queued or forced (M11).
   if (others.length > 0 && !force) {
     if (!queue) {
       throw new ManagerError(

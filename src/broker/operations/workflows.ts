@@ -1,4 +1,4 @@
-import { ENVIRONMENT_NOT_READY, type ExecutionView } from "../cloudify-port/port.js";
+import type { ExecutionView } from "../cloudify-port/port.js";
 import { canonicalJson } from "../model/ids.js";
 import type { PendingStart } from "../model/records.js";
 import type { StepContext } from "./steps.js";
@@ -77,8 +77,7 @@ export async function startOnce(
     // Certainly not performed: the next attempt need not wait.
     if (!(await ctx.checkpoint({ pendingStart: base }))) return { kind: "replaced" };
     if (failure.kind === "transient") throw error;
-    if (failure.code && ENVIRONMENT_NOT_READY.has(failure.code))
-      return { kind: "waiting", message: failure.message };
+    if (failure.environmentNotReady) return { kind: "waiting", message: failure.message };
     return {
       kind: "refused",
       message: failure.message,
