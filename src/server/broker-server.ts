@@ -150,7 +150,13 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
       bindings: () => bindings,
       retryAfterSeconds: () => runtime().operations.retryAfterSeconds,
       metrics,
-      health: () => ({ status: "ok", checks: { config: "loaded", state: "open" } }),
+      health: () => {
+        const state = store.health();
+        return {
+          status: state.writable ? "ok" : "degraded",
+          checks: { config: "loaded", state: state.writable ? "writable" : `not writable: ${state.reason}` },
+        };
+      },
     },
     osbRoutes,
   );

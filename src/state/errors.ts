@@ -5,7 +5,7 @@ export type StateErrorCode =
   | "LOCKED" // another broker holds the state directory
   | "INVALID_CHANGE" // a commit's changes are not storable
   | "NOT_OPEN" // used before open() or after close()
-  | "FAILED"; // an earlier write/fsync failed; the process must restart
+  | "UNAVAILABLE"; // storage cannot be written now (full disk, I/O error); retry later
 
 export class StateError extends Error {
   readonly code: StateErrorCode;
@@ -72,15 +72,29 @@ export class StateNotOpenError extends StateError {
 }
 
 /**
- * After a failed write or fsync the on-disk state is unknown (and Linux may have dropped the dirty
- * pages), so the store stops accepting commits; restarting re-reads what actually reached disk.
+ * The journal could not be written (a full disk, a quota, an I/O error): the commit was not
+ * stored, nothing of it remains on disk, and the store keeps trying. Retrying later is right; the
+ * message names the cause but no path, so it can reach a platform.
  */
-export class StateStoreFailedError extends StateError {
+export class StateUnavailableError extends StateError {
+  /** errno code of the cause (ENOSPC, EDQUOT, EIO...), if any. */
+  readonly errnoCode: string | undefined;
   constructor(cause: unknown) {
+    const code = (cause as NodeJS.ErrnoException | undefined)?.code;
     super(
-      "FAILED",
-      `state store failed and accepts no more commits; restart the broker (${cause instanceof Error ? cause.message : String(cause)})`,
-      { cause },
+      "UNAVAILABLE",
+      `state storage cannot be written (${describeWriteFailure(code)}); the change was not stored`,
+      {
+        cause,
+      },
     );
+    this.errnoCode = code;
   }
+}
+
+export function describeWriteFailure(code: string | undefined): string {
+  if (code === "ENOSPC") return "no space left on the state volume";
+  if (code === "EDQUOT") return "disk quota of the state volume exceeded";
+  if (code === "EROFS") return "the state volume is read-only";
+  return `write failed${code ? ` with ${code}` : ""}`;
 }

@@ -21,9 +21,16 @@
  * WRITE PATH. commit() validates and copies the changes synchronously, then queues them. One writer
  * takes everything queued (the group), appends it as one batch record, fdatasyncs, applies it to
  * memory and resolves the commits in call order. Commits arriving during that fsync form the next
- * group, so one fsync serves many commits under load. A failed write or fsync stops the store
- * (fail-stop): after an fsync error the kernel may have dropped the data, only a restart that
- * re-reads the disk knows the truth.
+ * group, so one fsync serves many commits under load.
+ *
+ * FULL DISK. A failed write or fsync (ENOSPC, EDQUOT, EIO) rejects that batch with
+ * StateUnavailableError and cuts the journal back to its last acknowledged byte (truncate + fsync;
+ * truncating frees space, so this works on a full disk). The store stays open: health() reports it
+ * unwritable, every later batch first retries the cut if it had failed and then tries to write, and
+ * a probe (a small temp file written and fsynced) runs every `probeIntervalMs` so the store notices
+ * returning space with no commit arriving. No acknowledged record is lost (the failed batch was not
+ * acknowledged) and no half record is kept. An fsync error may make Linux drop the failed pages;
+ * they all lie beyond the cut, and every byte before it was fsynced successfully earlier.
  *
  * RECOVERY. Load the snapshot (seq S), replay journal batches with seq > S in order. Damage in the
  * last journal with no intact record after it is a torn tail (a write cut short by a crash, never
@@ -56,16 +63,21 @@
 import type { Logger } from "../log/logger.js";
 import { silentLogger } from "../log/logger.js";
 import { type PreparedCommit, prepareCommit } from "./changes.js";
-import { InvalidChangeError, type StateError, StateNotOpenError, StateStoreFailedError } from "./errors.js";
+import {
+  describeWriteFailure,
+  InvalidChangeError,
+  StateNotOpenError,
+  StateUnavailableError,
+} from "./errors.js";
 import { encodeBatch, TMP_SUFFIX } from "./format.js";
-import { fsyncDir, mkdirDurable, unlinkIfExists } from "./fsutil.js";
+import { fsyncDir, mkdirDurable, probeWritable, unlinkIfExists } from "./fsutil.js";
 import { JournalFile } from "./journal.js";
 import { loadState } from "./loader.js";
 import { DirectoryLock } from "./lock.js";
 import { MemoryState } from "./memory.js";
 import { encodeRecord } from "./record.js";
 import { installSnapshot, writeSnapshotTemp } from "./snapshot.js";
-import type { Change, JsonValue, StateExport, StateRecord, StateStore } from "./types.js";
+import type { Change, JsonValue, StateExport, StateHealth, StateRecord, StateStore } from "./types.js";
 
 export type CompactionStep =
   | "journal-rotated"
@@ -87,6 +99,8 @@ export interface FileStateStoreOptions {
    * from here to leave the directory exactly in between two steps.
    */
   onCompactionStep?: (step: CompactionStep) => void | Promise<void>;
+  /** While the journal cannot be written, how often to probe whether it can again. Default 1 s. */
+  probeIntervalMs?: number;
 }
 
 export interface FileStateStoreStats {
@@ -102,6 +116,7 @@ export interface FileStateStoreStats {
 
 type QueueItem =
   | { kind: "commit"; commit: PreparedCommit; resolve: () => void; reject: (err: Error) => void }
+  | { kind: "probe" }
   | { kind: "compact"; resolve: (done: Promise<Error | undefined>) => void; reject: (err: Error) => void };
 type CommitItem = Extract<QueueItem, { kind: "commit" }>;
 
@@ -112,6 +127,7 @@ export class FileStateStore implements StateStore {
   readonly #compactRatio: number;
   readonly #maxBatchBytes: number;
   readonly #hook: FileStateStoreOptions["onCompactionStep"];
+  readonly #probeIntervalMs: number;
 
   #status: "new" | "opening" | "open" | "closing" | "closed" = "new";
   #memory = new MemoryState();
@@ -126,7 +142,9 @@ export class FileStateStore implements StateStore {
   #compaction: Promise<Error | undefined> | undefined;
   /** After a failed compaction, wait for this many journal bytes before trying again. */
   #compactRetryAt = 0;
-  #failure: StateError | undefined;
+  /** Set while the journal cannot be written; cleared by the next successful write or probe. */
+  #unwritable: { error: StateUnavailableError; rolledBack: boolean; since: number } | undefined;
+  #probeTimer: NodeJS.Timeout | undefined;
   #counts = { commits: 0, batches: 0, compactions: 0 };
 
   constructor(options: FileStateStoreOptions) {
@@ -136,6 +154,7 @@ export class FileStateStore implements StateStore {
     this.#compactRatio = options.compactRatio ?? 2;
     this.#maxBatchBytes = options.maxBatchBytes ?? 16 * 1024 * 1024;
     this.#hook = options.onCompactionStep;
+    this.#probeIntervalMs = options.probeIntervalMs ?? 1000;
   }
 
   async open(): Promise<void> {
@@ -187,6 +206,7 @@ export class FileStateStore implements StateStore {
     if (this.#status === "closed") return;
     if (this.#status !== "open") throw new StateNotOpenError(`close() while ${this.#status}`);
     this.#status = "closing";
+    clearTimeout(this.#probeTimer);
     while (this.#draining) await this.#draining;
     while (this.#compaction) await this.#compaction;
     await this.#journal?.close();
@@ -214,9 +234,18 @@ export class FileStateStore implements StateStore {
     return this.#memory.export();
   }
 
+  health(): StateHealth {
+    if (this.#status !== "open") return { writable: false, reason: `state store is ${this.#status}` };
+    if (!this.#unwritable) return { writable: true };
+    const code = this.#unwritable.error.errnoCode;
+    return {
+      writable: false,
+      reason: `${describeWriteFailure(code)} since ${new Date(this.#unwritable.since).toISOString()}; retrying`,
+    };
+  }
+
   commit(changes: readonly Change[]): Promise<void> {
     if (this.#status !== "open") return Promise.reject(new StateNotOpenError(`commit while ${this.#status}`));
-    if (this.#failure) return Promise.reject(this.#failure);
     let commit: PreparedCommit;
     try {
       commit = prepareCommit(changes);
@@ -232,7 +261,7 @@ export class FileStateStore implements StateStore {
   /** Compacts now (snapshot + fresh journal) and waits until done. Used after rekey and by tests. */
   async compact(): Promise<void> {
     if (this.#status !== "open") throw new StateNotOpenError(`compact while ${this.#status}`);
-    if (this.#failure) throw this.#failure;
+    if (this.#unwritable) throw this.#unwritable.error;
     while (this.#compaction) await this.#compaction;
     const done = await new Promise<Promise<Error | undefined>>((resolve, reject) => {
       this.#queue.push({ kind: "compact", resolve, reject });
@@ -271,14 +300,24 @@ export class FileStateStore implements StateStore {
 
   /** The single writer: turns the queue into batches, strictly in order. */
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0 && !this.#failure) {
+    while (this.#queue.length > 0) {
       const head = this.#queue[0]!;
       if (head.kind === "compact") {
         this.#queue.shift();
-        head.resolve(this.#compaction ?? (await this.#startCompaction()).done);
+        if (this.#unwritable) head.reject(this.#unwritable.error);
+        else head.resolve(this.#compaction ?? (await this.#startCompaction()).done);
+        continue;
+      }
+      if (head.kind === "probe") {
+        this.#queue.shift();
+        await this.#probe();
         continue;
       }
       const batch = this.#takeBatch();
+      if (!(await this.#rollBack())) {
+        for (const item of batch) item.reject(this.#unwritable!.error);
+        continue;
+      }
       let record: Buffer;
       try {
         record = encodeRecord(
@@ -295,9 +334,14 @@ export class FileStateStore implements StateStore {
       try {
         await this.#journal!.append(record);
       } catch (err) {
-        this.#fail(err, batch);
-        break;
+        this.#writeFailed(err);
+        // Cut the half-written record off before answering; if that fails too, the next batch
+        // (or the probe) retries it before writing anything.
+        await this.#rollBack();
+        for (const item of batch) item.reject(this.#unwritable!.error);
+        continue;
       }
+      this.#writable();
       this.#seq++;
       for (const item of batch) for (const change of item.commit.changes) this.#memory.apply(change);
       this.#counts.batches++;
@@ -305,7 +349,6 @@ export class FileStateStore implements StateStore {
       for (const item of batch) item.resolve();
       if (this.#compactionDue()) await this.#startCompaction();
     }
-    if (this.#failure) for (const item of this.#queue.splice(0)) item.reject(this.#failure);
   }
 
   #takeBatch(): CommitItem[] {
@@ -320,13 +363,66 @@ export class FileStateStore implements StateStore {
     return batch;
   }
 
-  #fail(cause: unknown, batch: CommitItem[]): void {
-    this.#failure = new StateStoreFailedError(cause);
-    this.#log.error(
-      { err: cause, dir: this.dir },
-      "state journal write failed; the store accepts no more commits",
+  #writeFailed(cause: unknown): void {
+    const error = new StateUnavailableError(cause);
+    if (!this.#unwritable) {
+      this.#log.error(
+        { err: cause, dir: this.dir },
+        "state journal write failed; refusing changes until it can be written again",
+      );
+    }
+    this.#unwritable = { error, rolledBack: false, since: this.#unwritable?.since ?? Date.now() };
+    this.#scheduleProbe();
+  }
+
+  /** After a failed write, cuts the journal back to its acknowledged end; false if that failed too. */
+  async #rollBack(): Promise<boolean> {
+    if (!this.#unwritable || this.#unwritable.rolledBack) return true;
+    try {
+      await this.#journal!.rollback();
+      this.#unwritable.rolledBack = true;
+      return true;
+    } catch (err) {
+      this.#log.warn({ err, dir: this.dir }, "cannot yet cut the failed write off the journal; retrying");
+      return false;
+    }
+  }
+
+  #writable(): void {
+    if (!this.#unwritable) return;
+    this.#log.warn(
+      { dir: this.dir, unwritableMs: Date.now() - this.#unwritable.since },
+      "state journal writable again; accepting changes",
     );
-    for (const item of batch) item.reject(this.#failure);
+    this.#unwritable = undefined;
+    clearTimeout(this.#probeTimer);
+    this.#probeTimer = undefined;
+  }
+
+  #scheduleProbe(): void {
+    if (this.#probeTimer || this.#status !== "open") return;
+    this.#probeTimer = setTimeout(() => {
+      this.#probeTimer = undefined;
+      if (!this.#unwritable || this.#status !== "open") return;
+      this.#queue.push({ kind: "probe" });
+      this.#kick();
+    }, this.#probeIntervalMs);
+    this.#probeTimer.unref();
+  }
+
+  /** Run by the writer: is there room again? Cuts the journal first if that is still pending. */
+  async #probe(): Promise<void> {
+    if (!this.#unwritable) return;
+    try {
+      if (await this.#rollBack()) {
+        await probeWritable(this.dir);
+        this.#writable();
+        return;
+      }
+    } catch (err) {
+      this.#log.debug({ err }, "state directory still not writable");
+    }
+    this.#scheduleProbe();
   }
 
   #compactionDue(): boolean {

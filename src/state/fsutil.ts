@@ -67,3 +67,25 @@ export async function mkdirDurable(dir: string): Promise<void> {
     current = resolve(current, level);
   }
 }
+
+/** Room a probe demands: a margin over a typical batch, so health does not flap at the brink. */
+const PROBE_BYTES = 64 * 1024;
+
+/**
+ * Throws unless `dir` can take a write of PROBE_BYTES now: writes, fsyncs and removes a temp file
+ * (named like a journal temp file, so a crash in between leaves a stray that open() removes).
+ */
+export async function probeWritable(dir: string): Promise<void> {
+  const path = resolve(dir, "journal-probe.tmp");
+  try {
+    const fh = await open(path, "w", 0o600);
+    try {
+      await writeAll(fh, Buffer.alloc(PROBE_BYTES), 0);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } finally {
+    await unlinkIfExists(path).catch(() => {});
+  }
+}

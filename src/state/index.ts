@@ -1,4 +1,5 @@
 export {
+  describeWriteFailure,
   InvalidChangeError,
   type LockHolderInfo,
   StateCorruptError,
@@ -7,7 +8,7 @@ export {
   StateFormatError,
   StateLockedError,
   StateNotOpenError,
-  StateStoreFailedError,
+  StateUnavailableError,
 } from "./errors.js";
 export {
   type CompactionStep,
@@ -18,4 +19,4 @@ export {
 export { FORMAT_VERSION } from "./format.js";
 export { MemoryStateStore } from "./memory-store.js";
 export { readStateDir } from "./read-only.js";
-export type { Change, JsonValue, StateExport, StateRecord, StateStore } from "./types.js";
+export type { Change, JsonValue, StateExport, StateHealth, StateRecord, StateStore } from "./types.js";

@@ -22,6 +22,16 @@ export interface StateRecord<T = JsonValue> {
 /** Everything in the store: `{ [collection]: { [id]: value } }`. */
 export type StateExport = Record<string, Record<string, JsonValue>>;
 
+/**
+ * Whether commits can currently succeed. Cheap (no I/O): for health endpoints and for refusing
+ * mutating requests early. `reason` says why not, in words an operator can act on, and never holds
+ * secrets.
+ */
+export interface StateHealth {
+  writable: boolean;
+  reason?: string;
+}
+
 export interface StateStore {
   /** Acquire exclusive use of the backing storage and load it. Call once, before anything else. */
   open(): Promise<void>;
@@ -48,4 +58,7 @@ export interface StateStore {
 
   /** A plain JSON copy of all state. */
   export(): StateExport;
+
+  /** Whether a commit can succeed now; no I/O. A store that cannot write recovers by itself. */
+  health(): StateHealth;
 }
