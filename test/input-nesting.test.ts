@@ -35,15 +35,20 @@ function nested(levels: number): Record<string, unknown> {
 }
 
 describe("deeply nested request bodies", () => {
-  it.each(["context", "parameters"])("a provision with %s nested 256 levels is a 400 naming the field", async (field) => {
-    const id = newId();
-    const body = provisionBody(PG.small, { [field]: nested(256) });
-    const response = await stack.osb.put(instancePath(id), body, ASYNC);
-    expect(response.status).toBe(400);
-    expect(response.body.error).toBe("BadRequest");
-    expect(response.body.description).toMatch(new RegExp(`^Field ${field} is nested more than ${MAX_NESTING} levels`));
-    expect((await stack.osb.get(instancePath(id))).status).toBe(404);
-  });
+  it.each(["context", "parameters"])(
+    "a provision with %s nested 256 levels is a 400 naming the field",
+    async (field) => {
+      const id = newId();
+      const body = provisionBody(PG.small, { [field]: nested(256) });
+      const response = await stack.osb.put(instancePath(id), body, ASYNC);
+      expect(response.status).toBe(400);
+      expect(response.body.error).toBe("BadRequest");
+      expect(response.body.description).toMatch(
+        new RegExp(`^Field ${field} is nested more than ${MAX_NESTING} levels`),
+      );
+      expect((await stack.osb.get(instancePath(id))).status).toBe(404);
+    },
+  );
 
   it("a bind with bind_resource nested 256 levels is a 400 naming the field", async () => {
     const id = newId();
@@ -61,11 +66,21 @@ describe("deeply nested request bodies", () => {
     const id = newId();
     // The body is level 1, so a field may hold MAX_NESTING - 1 levels.
     const deepest = { ...nested(MAX_NESTING - 1), platform: "cloudfoundry" };
-    expect((await stack.osb.put(instancePath(id), provisionBody(PG.small, { context: deepest }), ASYNC)).status).toBe(202);
+    expect(
+      (await stack.osb.put(instancePath(id), provisionBody(PG.small, { context: deepest }), ASYNC)).status,
+    ).toBe(202);
     expect((await waitForInstanceOperation(stack.osb, id)).body.state).toBe("succeeded");
-    const update = await stack.osb.patch(instancePath(id), { service_id: PG.service, context: deepest }, ASYNC);
+    const update = await stack.osb.patch(
+      instancePath(id),
+      { service_id: PG.service, context: deepest },
+      ASYNC,
+    );
     expect(update.status).toBeLessThan(300);
-    const tooDeep = await stack.osb.patch(instancePath(id), { service_id: PG.service, context: nested(254) }, ASYNC);
+    const tooDeep = await stack.osb.patch(
+      instancePath(id),
+      { service_id: PG.service, context: nested(254) },
+      ASYNC,
+    );
     expect(tooDeep.status).toBe(400);
     expect(tooDeep.body.description).toMatch(/^Field context is nested/);
   });

@@ -38,7 +38,13 @@ export interface CloudifyPort {
 export interface CloudifyFailure {
   kind: "transient" | "not_found" | "rejected";
   code?: string;
+  /**
+   * What failed, for platforms (operation descriptions, error bodies): never an internal address
+   * (host, IP, port, URL) of the manager or anything behind it.
+   */
   message: string;
+  /** Everything the client knows (method, path, the manager's text, the socket error): for logs only. */
+  detail: string;
 }
 
 export interface DeploymentView {

@@ -53,7 +53,11 @@ export function tooDeeplyNested(value: object): { field: string; path: string } 
     }
     for (const [key, child] of Object.entries(node)) {
       if (child !== null && typeof child === "object") {
-        stack.push({ value: child, depth: depth + 1, path: [...path, key.length > 40 ? `${key.slice(0, 40)}…` : key] });
+        stack.push({
+          value: child,
+          depth: depth + 1,
+          path: [...path, key.length > 40 ? `${key.slice(0, 40)}…` : key],
+        });
       }
     }
   }

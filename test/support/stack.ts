@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type EmulatorHandle, type EmulatorOptions, startEmulator } from "../../src/emulator/index.js";
-import { silentLogger } from "../../src/log/logger.js";
+import { type Logger, silentLogger } from "../../src/log/logger.js";
 import { type BrokerServer, startBrokerServer } from "../../src/server/broker-server.js";
 import { packageRoot } from "../../src/util/package-root.js";
 import { OsbClient, type OsbResponse, type RequestOptions } from "./osb-client.js";
@@ -37,6 +37,8 @@ export interface StackOptions {
   configFile?: string;
   stateDir?: string;
   janitorIntervalMs?: number;
+  /** The broker's logger (default silent), e.g. to assert on what the log keeps. */
+  logger?: Logger;
 }
 
 export interface Stack {
@@ -81,7 +83,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const broker = await startBrokerServer({
     configFile: options.configFile ?? join(packageRoot(), "broker.yaml"),
     env,
-    logger: silentLogger,
+    logger: options.logger ?? silentLogger,
     janitorIntervalMs: options.janitorIntervalMs,
   });
   const osb = new OsbClient(broker.url, env.BROKER_USERNAME!, env.BROKER_PASSWORD!);

@@ -179,7 +179,7 @@ export class OperationEngine {
         const attempts = op.attempts + 1;
         const backoff = this.backoff(attempts);
         log.warn(
-          { attempts, retry_in_ms: backoff, reason: failure.message },
+          { attempts, retry_in_ms: backoff, reason: failure.detail },
           "transient Cloudify failure; will retry",
         );
         this.due.set(key, now + backoff);
