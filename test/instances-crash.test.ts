@@ -13,8 +13,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { type EmulatorHandle, shippedBlueprintsPath, startEmulator } from "../emulator/index.js";
 import { CloudifyClient } from "../src/cloudify/index.js";
-import { type EmulatorHandle, shippedBlueprintsPath, startEmulator } from "../src/emulator/index.js";
 import { silentLogger } from "../src/log/logger.js";
 import { packageRoot } from "../src/util/package-root.js";
 import {

@@ -1,4 +1,4 @@
-import type { Logger } from "../../log/logger.js";
+import type { Logger } from "../../src/log/logger.js";
 import { ManagerError } from "../errors.js";
 import type { Faults, WorkflowFailure as InjectedFailure } from "../faults.js";
 import type { DeploymentRecord, EventRecord, ExecutionRecord, TenantData } from "../state/records.js";

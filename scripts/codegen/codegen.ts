@@ -2,7 +2,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { compile } from "json-schema-to-typescript";
 import openapiTS, { astToString } from "openapi-typescript";
-import { packageRoot } from "../util/package-root.js";
+import { packageRoot } from "../../src/util/package-root.js";
 
 /**
  * Generated files are committed and checked in CI: `codegen --check` fails when a schema

@@ -1,6 +1,6 @@
-import { runCodegen } from "../../codegen/codegen.js";
-import { parseCommandArgs } from "../args.js";
-import { EXIT_INVALID, EXIT_OK } from "../exit-codes.js";
+import { parseCommandArgs } from "../../src/cli/args.js";
+import { EXIT_INVALID, EXIT_OK } from "../../src/cli/exit-codes.js";
+import { runCodegen } from "./codegen.js";
 
 /** `cfy-broker codegen [--check]`: regenerate generated/, or only report stale files. */
 export async function codegenCommand(args: string[]): Promise<number> {

@@ -3,7 +3,7 @@ import type { BlueprintDef, LabelPair } from "../model/blueprints.js";
 /** In-memory rows of the emulated manager. Responses are rendered from these in `render.ts`. */
 
 // The statuses are the wire protocol's, shared with the client rather than declared twice.
-import { type ExecutionStatus, TERMINAL_EXECUTION_STATUSES } from "../../cloudify/types.js";
+import { type ExecutionStatus, TERMINAL_EXECUTION_STATUSES } from "../../src/cloudify/types.js";
 
 export type { ExecutionStatus };
 

@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { startEmulator } from "../../emulator/index.js";
-import { createLogger } from "../../log/logger.js";
-import { startBrokerServer } from "../../server/broker-server.js";
-import { packageRoot } from "../../util/package-root.js";
-import { parseCommandArgs } from "../args.js";
+import { parseCommandArgs } from "../src/cli/args.js";
+import { createLogger } from "../src/log/logger.js";
+import { startBrokerServer } from "../src/server/broker-server.js";
+import { packageRoot } from "../src/util/package-root.js";
+import { startEmulator } from "./index.js";
 
 /**
  * `cfy-broker demo`: the bundled Cloudify emulator and the broker with the example config,

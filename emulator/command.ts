@@ -1,10 +1,10 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { startEmulator } from "../../emulator/index.js";
-import { DEFAULT_TIMINGS, type EmulatorTimings } from "../../emulator/timings.js";
-import { createLogger } from "../../log/logger.js";
-import { parseCommandArgs, UsageError } from "../args.js";
-import { EXIT_INVALID, EXIT_USAGE } from "../exit-codes.js";
+import { parseCommandArgs, UsageError } from "../src/cli/args.js";
+import { EXIT_INVALID, EXIT_USAGE } from "../src/cli/exit-codes.js";
+import { createLogger } from "../src/log/logger.js";
+import { startEmulator } from "./index.js";
+import { DEFAULT_TIMINGS, type EmulatorTimings } from "./timings.js";
 
 const USAGE = `Usage: cfy-broker emulator [options]
 

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
-import { type Logger, silentLogger } from "../log/logger.js";
+import { type Logger, silentLogger } from "../src/log/logger.js";
 import { handleAdmin } from "./admin.js";
 import type { App } from "./app.js";
 import { Engine } from "./engine/engine.js";

@@ -1,4 +1,4 @@
-import type { Logger } from "../log/logger.js";
+import type { Logger } from "../src/log/logger.js";
 import type { Engine } from "./engine/engine.js";
 import type { Faults } from "./faults.js";
 import type { Store } from "./state/store.js";
