@@ -30,6 +30,8 @@ export interface BrokerServerOptions {
   overrides?: ConfigOverrides;
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
+  /** Open a state directory whose data is missing (`serve --allow-missing-state`): see src/state. */
+  allowMissingState?: boolean;
   /** How often tombstones and bindings of deleted instances are purged (default 60 s; tests shorten it). */
   janitorIntervalMs?: number;
 }
@@ -66,7 +68,11 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     );
   }
 
-  const store = new FileStateStore({ dir: runtime().stateDir, logger: log.child({ component: "state" }) });
+  const store = new FileStateStore({
+    dir: runtime().stateDir,
+    logger: log.child({ component: "state" }),
+    allowMissingData: options.allowMissingState ?? false,
+  });
   await store.open();
 
   const { client, port: cloudify } = connectCloudify(

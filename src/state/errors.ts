@@ -3,6 +3,7 @@ export type StateErrorCode =
   | "CORRUPT" // damaged data before the journal tail, or a damaged snapshot
   | "FORMAT" // not a state file, or written by a newer format version
   | "LOCKED" // another broker holds the state directory
+  | "MISSING" // the directory held state whose files are now gone
   | "INVALID_CHANGE" // a commit's changes are not storable
   | "NOT_OPEN" // used before open() or after close()
   | "UNAVAILABLE"; // storage cannot be written now (full disk, I/O error); retry later
@@ -27,6 +28,23 @@ export class StateCorruptError extends StateError {
     );
     this.file = file;
     this.offset = offset;
+  }
+}
+
+/**
+ * The directory shows it held state (its marker, a crashed broker's lock, or a snapshot) but the
+ * files holding it are gone: starting would silently forget acknowledged instances and bindings.
+ */
+export class StateMissingError extends StateError {
+  readonly dir: string;
+  constructor(dir: string, what: string) {
+    super(
+      "MISSING",
+      `state directory ${dir} held broker state but ${what}. Starting would silently forget ` +
+        "acknowledged instances and bindings. Restore the directory from a backup; to start anyway " +
+        "with what is left, pass --allow-missing-state once.",
+    );
+    this.dir = dir;
   }
 }
 

@@ -47,6 +47,13 @@
  * A crash before 3 leaves the old snapshot plus all journals; after 3, journals whose batches are
  * all <= S are skipped and deleted on open. Every step is thus recoverable.
  *
+ * LOST STATE. DIR/state-marker is written when a directory first holds state and never removed.
+ * open() refuses (StateMissingError) when the marker or a crashed broker's lock is there but no
+ * journal and no snapshot, or when a snapshot is there without the journal that must follow it
+ * (compaction creates that journal before it writes the snapshot): someone deleted acknowledged
+ * data. `allowMissingData` starts anyway, once, on purpose. A torn tail is not cut silently: its
+ * bytes go to DIR/quarantine-<time>-<journal> (named in the warning) before the truncation.
+ *
  * EXCLUSIVITY. DIR/lock names the holder (pid + process start time + host + boot id); a second
  * broker refuses to open, a lock whose process is dead is taken over. Details and limits: lock.ts.
  * `state export` reads without the lock (and never writes); `state rekey` takes it.
@@ -60,19 +67,30 @@
  * The broker's state (instances, bindings, operations) is small enough to hold in memory, which is
  * what makes synchronous reads possible.
  */
+import { existsSync } from "node:fs";
+import { open } from "node:fs/promises";
+import { basename, join } from "node:path";
 import type { Logger } from "../log/logger.js";
 import { silentLogger } from "../log/logger.js";
 import { type PreparedCommit, prepareCommit } from "./changes.js";
 import {
   describeWriteFailure,
   InvalidChangeError,
+  StateMissingError,
   StateNotOpenError,
   StateUnavailableError,
 } from "./errors.js";
-import { encodeBatch, TMP_SUFFIX } from "./format.js";
-import { fsyncDir, mkdirDurable, probeWritable, unlinkIfExists } from "./fsutil.js";
+import { encodeBatch, LOCK_FILE, MARKER_FILE, QUARANTINE_PREFIX, TMP_SUFFIX } from "./format.js";
+import {
+  fsyncDir,
+  mkdirDurable,
+  probeWritable,
+  unlinkIfExists,
+  writeFileDurable,
+  writeMarker,
+} from "./fsutil.js";
 import { JournalFile } from "./journal.js";
-import { loadState } from "./loader.js";
+import { type LoadedState, loadState } from "./loader.js";
 import { DirectoryLock } from "./lock.js";
 import { MemoryState } from "./memory.js";
 import { encodeRecord } from "./record.js";
@@ -101,6 +119,8 @@ export interface FileStateStoreOptions {
   onCompactionStep?: (step: CompactionStep) => void | Promise<void>;
   /** While the journal cannot be written, how often to probe whether it can again. Default 1 s. */
   probeIntervalMs?: number;
+  /** Open even though the directory shows state that is now missing (see LOST STATE). */
+  allowMissingData?: boolean;
 }
 
 export interface FileStateStoreStats {
@@ -128,6 +148,7 @@ export class FileStateStore implements StateStore {
   readonly #maxBatchBytes: number;
   readonly #hook: FileStateStoreOptions["onCompactionStep"];
   readonly #probeIntervalMs: number;
+  readonly #allowMissingData: boolean;
 
   #status: "new" | "opening" | "open" | "closing" | "closed" = "new";
   #memory = new MemoryState();
@@ -155,6 +176,7 @@ export class FileStateStore implements StateStore {
     this.#maxBatchBytes = options.maxBatchBytes ?? 16 * 1024 * 1024;
     this.#hook = options.onCompactionStep;
     this.#probeIntervalMs = options.probeIntervalMs ?? 1000;
+    this.#allowMissingData = options.allowMissingData ?? false;
   }
 
   async open(): Promise<void> {
@@ -162,8 +184,10 @@ export class FileStateStore implements StateStore {
     this.#status = "opening";
     try {
       await mkdirDurable(this.dir);
+      // Before taking the lock: a lock already there is a broker that did not shut down cleanly.
+      const crashedLock = existsSync(join(this.dir, LOCK_FILE));
       this.#lock = await DirectoryLock.acquire(this.dir, this.#log);
-      await this.#recover();
+      await this.#recover(crashedLock);
       this.#status = "open";
     } catch (err) {
       await this.#journal?.close().catch(() => {});
@@ -173,16 +197,11 @@ export class FileStateStore implements StateStore {
     }
   }
 
-  async #recover(): Promise<void> {
+  async #recover(crashedLock: boolean): Promise<void> {
     const loaded = await loadState(this.dir, this.#log);
+    await this.#checkNothingMissing(loaded, crashedLock);
     const removals = [...loaded.strays];
-    if (loaded.tornTail) {
-      const { path, offset, size, reason } = loaded.tornTail;
-      this.#log.warn(
-        { file: path, offset, discardedBytes: size - offset, reason },
-        "discarding torn final journal record (a write interrupted by a crash, never acknowledged)",
-      );
-    }
+    if (loaded.tornTail) await this.#quarantineTornTail(loaded.tornTail);
     const live = loaded.journals.filter((j) => !j.obsolete);
     removals.push(...loaded.journals.filter((j) => j.obsolete).map((j) => j.path));
     const last = live.at(-1);
@@ -196,10 +215,59 @@ export class FileStateStore implements StateStore {
     }
     for (const path of removals) await unlinkIfExists(path);
     if (removals.length > 0) await fsyncDir(this.dir);
+    await writeMarker(this.dir);
     this.#olderJournals = live.map((j) => ({ path: j.path, bytes: j.validBytes }));
     this.#memory = loaded.memory;
     this.#seq = loaded.seq;
     this.#snapshotBytes = loaded.snapshotBytes;
+  }
+
+  async #checkNothingMissing(loaded: LoadedState, crashedLock: boolean): Promise<void> {
+    const hasJournal = loaded.journals.some((j) => !j.obsolete);
+    let missing: string | undefined;
+    if (!hasJournal && loaded.snapshotBytes > 0) {
+      missing = "its snapshot is there without the journal that always follows it";
+    } else if (!hasJournal && !loaded.hasSnapshot) {
+      if (loaded.hasMarker) missing = `its journal and snapshot are gone (${MARKER_FILE} is still there)`;
+      else if (crashedLock)
+        missing = "its journal and snapshot are gone (the lock of a broker that crashed is still there)";
+    }
+    if (!missing) return;
+    if (!this.#allowMissingData) throw new StateMissingError(this.dir, missing);
+    this.#log.warn(
+      { dir: this.dir, missing },
+      "starting with missing state because --allow-missing-state was given",
+    );
+  }
+
+  /**
+   * Keeps the bytes of a torn final record (never acknowledged, but evidence for an operator)
+   * in a quarantine file before they are cut off. If even that cannot be written (a full disk),
+   * the cut goes ahead: the bytes were never acknowledged, and the broker must start.
+   */
+  async #quarantineTornTail(torn: NonNullable<LoadedState["tornTail"]>): Promise<void> {
+    const { path, offset, size, reason } = torn;
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+    const quarantine = join(this.dir, `${QUARANTINE_PREFIX}${stamp}-${basename(path)}`);
+    let kept: string | undefined;
+    try {
+      const fh = await open(path, "r");
+      let bytes: Buffer;
+      try {
+        bytes = Buffer.alloc(size - offset);
+        await fh.read(bytes, 0, bytes.length, offset);
+      } finally {
+        await fh.close();
+      }
+      await writeFileDurable(this.dir, quarantine, `${quarantine}${TMP_SUFFIX}`, bytes);
+      kept = quarantine;
+    } catch (err) {
+      this.#log.error({ err, file: path }, "could not keep the torn journal tail in a quarantine file");
+    }
+    this.#log.warn(
+      { file: path, offset, discardedBytes: size - offset, reason, quarantine: kept },
+      `discarding torn final journal record (a write interrupted by a crash, never acknowledged)${kept ? `; its bytes are kept in ${kept}` : ""}`,
+    );
   }
 
   async close(): Promise<void> {

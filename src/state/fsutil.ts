@@ -1,6 +1,8 @@
+import { existsSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { mkdir, open, rename, unlink } from "node:fs/promises";
 import { dirname, relative, resolve, sep } from "node:path";
+import { FORMAT_NAME, MARKER_FILE } from "./format.js";
 
 /**
  * Makes directory entry changes (create, rename, unlink) durable. Without it a crash can lose a
@@ -88,4 +90,12 @@ export async function probeWritable(dir: string): Promise<void> {
   } finally {
     await unlinkIfExists(path).catch(() => {});
   }
+}
+
+/** Writes DIR/state-marker once (durably); later calls find it and do nothing. */
+export async function writeMarker(dir: string): Promise<void> {
+  const path = resolve(dir, MARKER_FILE);
+  if (existsSync(path)) return;
+  const text = `${JSON.stringify({ format: FORMAT_NAME, createdAt: new Date().toISOString() })}\n`;
+  await writeFileDurable(dir, path, `${path}.tmp`, Buffer.from(text));
 }

@@ -7,6 +7,7 @@ export {
   type StateErrorCode,
   StateFormatError,
   StateLockedError,
+  StateMissingError,
   StateNotOpenError,
   StateUnavailableError,
 } from "./errors.js";
