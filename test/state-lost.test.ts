@@ -64,17 +64,15 @@ describe("missing state", () => {
     expect(await openError()).toBeUndefined();
   });
 
-  it("refuses when only a crashed broker's lock shows the directory was in use", async () => {
+  it("refuses when the journal went while a crashed broker's lock stayed (the reported case)", async () => {
     await storeWith(3);
-    for (const name of [...files("journal-"), ...files("state-marker")]) rmSync(join(dir, name));
+    for (const name of files("journal-")) rmSync(join(dir, name));
     const dead = spawnSync(process.execPath, ["-e", ""]).pid!;
     writeFileSync(
       join(dir, "lock"),
       `${JSON.stringify({ pid: dead, hostname: hostname(), acquiredAt: new Date().toISOString() })}\n`,
     );
-    const error = await openError();
-    expect(error).toBeInstanceOf(StateMissingError);
-    expect((error as Error).message).toMatch(/lock of a broker that crashed/);
+    expect(await openError()).toBeInstanceOf(StateMissingError);
   });
 
   it("refuses a snapshot without the journal that follows it", async () => {

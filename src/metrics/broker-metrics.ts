@@ -18,6 +18,11 @@ export function brokerMetrics(store: StateStore) {
     "Cloudify calls that failed transiently (unreachable, 5xx) and were retried later.",
   );
 
+  const authFailures = metrics.counter(
+    "osb_auth_failures_total",
+    "Requests refused by Basic auth, by outcome: rejected (wrong or missing credentials) or locked_out (client over the failure limit).",
+  );
+
   metrics.gauge("osb_operations_in_progress", "Operations in progress, by type.", () => {
     const counts = new Map<string, number>();
     for (const collection of [INSTANCES, BINDINGS]) {
@@ -49,6 +54,7 @@ export function brokerMetrics(store: StateStore) {
       requests({ method, route, status: String(status) }),
     operationFinished: (op: Operation) => finished({ type: op.type, state: op.state }),
     cloudifyTransientFailure: () => transient(),
+    authFailure: (outcome: "rejected" | "locked_out") => authFailures({ outcome }),
   };
 }
 

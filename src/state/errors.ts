@@ -32,7 +32,7 @@ export class StateCorruptError extends StateError {
 }
 
 /**
- * The directory shows it held state (its marker, a crashed broker's lock, or a snapshot) but the
+ * The directory shows it held state (its marker, or a snapshot) but the
  * files holding it are gone: starting would silently forget acknowledged instances and bindings.
  */
 export class StateMissingError extends StateError {

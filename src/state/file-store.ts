@@ -48,8 +48,7 @@
  * all <= S are skipped and deleted on open. Every step is thus recoverable.
  *
  * LOST STATE. DIR/state-marker is written when a directory first holds state and never removed.
- * open() refuses (StateMissingError) when the marker or a crashed broker's lock is there but no
- * journal and no snapshot, or when a snapshot is there without the journal that must follow it
+ * open() refuses (StateMissingError) when the marker is there but no journal and no snapshot, or when a snapshot is there without the journal that must follow it
  * (compaction creates that journal before it writes the snapshot): someone deleted acknowledged
  * data. `allowMissingData` starts anyway, once, on purpose. A torn tail is not cut silently: its
  * bytes go to DIR/quarantine-<time>-<journal> (named in the warning) before the truncation.
@@ -67,7 +66,6 @@
  * The broker's state (instances, bindings, operations) is small enough to hold in memory, which is
  * what makes synchronous reads possible.
  */
-import { existsSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { Logger } from "../log/logger.js";
@@ -80,7 +78,7 @@ import {
   StateNotOpenError,
   StateUnavailableError,
 } from "./errors.js";
-import { encodeBatch, LOCK_FILE, MARKER_FILE, QUARANTINE_PREFIX, TMP_SUFFIX } from "./format.js";
+import { encodeBatch, MARKER_FILE, QUARANTINE_PREFIX, TMP_SUFFIX } from "./format.js";
 import {
   fsyncDir,
   mkdirDurable,
@@ -184,10 +182,8 @@ export class FileStateStore implements StateStore {
     this.#status = "opening";
     try {
       await mkdirDurable(this.dir);
-      // Before taking the lock: a lock already there is a broker that did not shut down cleanly.
-      const crashedLock = existsSync(join(this.dir, LOCK_FILE));
       this.#lock = await DirectoryLock.acquire(this.dir, this.#log);
-      await this.#recover(crashedLock);
+      await this.#recover();
       this.#status = "open";
     } catch (err) {
       await this.#journal?.close().catch(() => {});
@@ -197,9 +193,9 @@ export class FileStateStore implements StateStore {
     }
   }
 
-  async #recover(crashedLock: boolean): Promise<void> {
+  async #recover(): Promise<void> {
     const loaded = await loadState(this.dir, this.#log);
-    await this.#checkNothingMissing(loaded, crashedLock);
+    this.#checkNothingMissing(loaded);
     const removals = [...loaded.strays];
     if (loaded.tornTail) await this.#quarantineTornTail(loaded.tornTail);
     const live = loaded.journals.filter((j) => !j.obsolete);
@@ -222,15 +218,13 @@ export class FileStateStore implements StateStore {
     this.#snapshotBytes = loaded.snapshotBytes;
   }
 
-  async #checkNothingMissing(loaded: LoadedState, crashedLock: boolean): Promise<void> {
+  #checkNothingMissing(loaded: LoadedState): void {
     const hasJournal = loaded.journals.some((j) => !j.obsolete);
     let missing: string | undefined;
     if (!hasJournal && loaded.snapshotBytes > 0) {
       missing = "its snapshot is there without the journal that always follows it";
-    } else if (!hasJournal && !loaded.hasSnapshot) {
-      if (loaded.hasMarker) missing = `its journal and snapshot are gone (${MARKER_FILE} is still there)`;
-      else if (crashedLock)
-        missing = "its journal and snapshot are gone (the lock of a broker that crashed is still there)";
+    } else if (!hasJournal && !loaded.hasSnapshot && loaded.hasMarker) {
+      missing = `its journal and snapshot are gone (${MARKER_FILE} is still there)`;
     }
     if (!missing) return;
     if (!this.#allowMissingData) throw new StateMissingError(this.dir, missing);
