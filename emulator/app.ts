@@ -1,5 +1,5 @@
 import type { Logger } from "../src/log/logger.js";
-import type { Engine } from "./engine/engine.js";
+import type { Engine } from "./engine/execution-engine.js";
 import type { Faults } from "./faults.js";
 import type { Store } from "./state/store.js";
 import type { EmulatorTimings } from "./timings.js";

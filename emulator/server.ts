@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { type Logger, silentLogger } from "../src/log/logger.js";
 import { handleAdmin } from "./admin.js";
 import type { App } from "./app.js";
-import { Engine } from "./engine/engine.js";
+import { Engine } from "./engine/execution-engine.js";
 import { type Fault, type FaultSpec, Faults } from "./faults.js";
 import { dispatch } from "./http/dispatch.js";
 import { proxyErrorPage } from "./http/pages.js";

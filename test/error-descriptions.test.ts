@@ -3,7 +3,7 @@
  * and what to do, never an internal address of the manager; the broker's log keeps the detail.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { withoutAddresses } from "../src/broker/addresses.js";
+import { withoutAddresses } from "../src/broker/cloudify-port/addresses.js";
 import { capturingLogger } from "./fixtures/state-helpers.js";
 import {
   ASYNC,

@@ -4,7 +4,7 @@
  * later request on the same instance never meets a 500. Real HTTP against broker and emulator.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { canonicalJson } from "../src/broker/ids.js";
+import { canonicalJson } from "../src/broker/model/ids.js";
 import { MAX_NESTING } from "../src/osb/request.js";
 import { bindBody, bindingPath } from "./fixtures/bindings-helpers.js";
 import {

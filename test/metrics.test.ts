@@ -1,12 +1,9 @@
-import { afterAll, beforeAll, expect, test } from "vitest";
-import { newId, provisionInstance, type Stack, startStack } from "./support/stack.js";
+import { expect, test } from "vitest";
+import { newId, provisionInstance, type Stack, useStack } from "./support/stack.js";
 
 let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => {
-  await stack.stop();
+useStack((started) => {
+  stack = started.stack;
 });
 
 async function scrape(): Promise<string> {

@@ -3,7 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { describeWriteFailure, StateUnavailableError } from "../state/index.js";
 import type { OsbEnv } from "./context.js";
-import { errorBody, OsbError } from "./errors.js";
+import { errorBody, OsbError, toOsbError } from "./errors.js";
 import { getCatalog } from "./handlers/catalog.js";
 import { accessLog } from "./middleware/access-log.js";
 import { apiVersion } from "./middleware/api-version.js";
@@ -45,7 +45,7 @@ export function createOsbApp(ports: OsbPorts, extraRoutes: (ports: OsbPorts) => 
   app.use("*", accessLog(ports.metrics));
   app.use(
     "/v2/*",
-    basicAuth(ports.credentials, new AuthThrottle(), (outcome) => ports.metrics?.authFailure?.(outcome)),
+    basicAuth(ports.platformUsers, new AuthThrottle(), (outcome) => ports.metrics?.authFailure?.(outcome)),
   );
   app.use("/v2/*", apiVersion());
   app.use("/v2/*", originatingIdentity());
@@ -127,13 +127,7 @@ function storeUnavailable(error: Error, ports: OsbPorts): OsbError | undefined {
 
 export function respondWithError(error: Error, c: Context<OsbEnv>): Response {
   const log = c.get("log") ?? undefined;
-  const osb =
-    error instanceof OsbError
-      ? error
-      : new OsbError(
-          "InternalError",
-          "The broker failed to handle the request; see the broker logs for details.",
-        );
+  const osb = toOsbError(error);
   if (osb.status >= 500) log?.error({ err: error }, "request failed");
   else log?.info({ status: osb.status, error: osb.code, description: osb.description }, "request refused");
   for (const [name, value] of Object.entries(osb.options.headers ?? {})) c.header(name, value);

@@ -1,7 +1,6 @@
-import type { BindingService } from "../broker/bindings.js";
-import type { InstanceService } from "../broker/instances.js";
+import type { ServiceBroker } from "../broker/service-broker.js";
 import type { Logger } from "../log/logger.js";
-import type { Credential } from "./middleware/basic-auth.js";
+import type { PlatformUser } from "./middleware/basic-auth.js";
 import type { Catalog } from "./types.js";
 
 /**
@@ -10,11 +9,11 @@ import type { Catalog } from "./types.js";
  */
 export interface OsbPorts {
   log: Logger;
-  credentials: () => readonly Credential[];
+  platformUsers: () => readonly PlatformUser[];
   maxBodyBytes: () => number;
   catalog: () => Catalog;
-  instances: () => InstanceService;
-  bindings: () => BindingService;
+  /** The domain, one method per endpoint; a getter because a config reload may replace it. */
+  broker: () => ServiceBroker;
   /** Seconds platforms should wait before polling again (Retry-After on in-progress answers). */
   retryAfterSeconds: () => number;
   /** Counts answered requests by route pattern, and renders /metrics (Prometheus text). */

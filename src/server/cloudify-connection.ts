@@ -1,5 +1,5 @@
-import { cloudifyAdapter } from "../broker/cloudify-adapter.js";
-import type { CloudifyPort } from "../broker/cloudify-port.js";
+import { cloudifyAdapter } from "../broker/cloudify-port/adapter.js";
+import type { CloudifyPort } from "../broker/cloudify-port/port.js";
 import { CloudifyClient } from "../cloudify/index.js";
 import type { RuntimeSettings } from "../config/runtime.js";
 import type { Logger } from "../log/logger.js";

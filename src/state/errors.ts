@@ -6,7 +6,7 @@ export type StateErrorCode =
   | "MISSING" // the directory held state whose files are now gone
   | "INVALID_CHANGE" // a commit's changes are not storable
   | "NOT_OPEN" // used before open() or after close()
-  | "UNAVAILABLE"; // storage cannot be written now (full disk, I/O error); retry later
+  | "UNAVAILABLE"; // storage cannot be written now (full disk, database unreachable); retry later
 
 export class StateError extends Error {
   readonly code: StateErrorCode;

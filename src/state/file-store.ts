@@ -90,7 +90,7 @@ import {
 import { JournalFile } from "./journal.js";
 import { type LoadedState, loadState } from "./loader.js";
 import { DirectoryLock } from "./lock.js";
-import { MemoryState } from "./memory.js";
+import { MemoryState } from "./memory-image.js";
 import { encodeRecord } from "./record.js";
 import { installSnapshot, writeSnapshotTemp } from "./snapshot.js";
 import type { Change, JsonValue, StateExport, StateHealth, StateRecord, StateStore } from "./types.js";

@@ -4,7 +4,8 @@ import type { OsbEnv } from "../context.js";
 import { OsbError } from "../errors.js";
 import { AuthThrottle, clientAddress } from "./auth-throttle.js";
 
-export interface Credential {
+/** A username/password pair a platform authenticates with (broker.auth.users), not binding credentials. */
+export interface PlatformUser {
   username: string;
   password: string;
 }
@@ -12,10 +13,10 @@ export interface Credential {
 /**
  * HTTP Basic auth against several accepted pairs (OSB H6). Comparisons are constant-time and
  * every pair is checked, so response timing reveals neither which pair nor how much matched.
- * `credentials` is a getter because a config reload may change the pairs.
+ * `platformUsers` is a getter because a config reload may change the pairs.
  */
 export function basicAuth(
-  credentials: () => readonly Credential[],
+  platformUsers: () => readonly PlatformUser[],
   throttle: AuthThrottle = new AuthThrottle(),
   observe: (outcome: "rejected" | "locked_out") => void = () => {},
 ): MiddlewareHandler<OsbEnv> {
@@ -35,7 +36,7 @@ export function basicAuth(
     if (presented) {
       const user = digest(presented.username);
       const pass = digest(presented.password);
-      for (const candidate of credentials()) {
+      for (const candidate of platformUsers()) {
         const match =
           timingSafeEqual(user, digest(candidate.username)) &&
           timingSafeEqual(pass, digest(candidate.password));
@@ -61,7 +62,7 @@ export function basicAuth(
   };
 }
 
-function parseBasic(header: string | undefined): Credential | undefined {
+function parseBasic(header: string | undefined): PlatformUser | undefined {
   const match = header?.match(/^Basic\s+([A-Za-z0-9+/=]+)\s*$/i);
   if (!match?.[1]) return undefined;
   const decoded = Buffer.from(match[1], "base64").toString("utf8");
