@@ -458,6 +458,10 @@ export interface PlanConfig {
   };
   schemas?: PlanSchemas;
   binding?: BindingSpec;
+  /**
+   * Runnable examples of the plan. `cfy-broker validate` checks each against the plan's parameter schemas; `cfy-broker examples` runs each end to end against the configured manager (provision, bind, check the credential keys, unbind, deprovision).
+   */
+  examples?: PlanExample[];
 }
 /**
  * Parameter schemas served in the catalog and enforced on requests (every violation is listed).
@@ -567,4 +571,44 @@ export interface WorkflowCall {
   parameters?: {
     [k: string]: Template;
   };
+}
+/**
+ * One example request sequence for a plan, with what its binding must return.
+ *
+ * This interface was referenced by `BrokerConfig`'s JSON-Schema
+ * via the `definition` "planExample".
+ */
+export interface PlanExample {
+  /**
+   * Names the example in reports; unique within the plan.
+   */
+  name: string;
+  /**
+   * What the example shows.
+   */
+  description?: string;
+  /**
+   * Provision parameters.
+   */
+  parameters?: {};
+  /**
+   * The platform context of the provision (default: a Kubernetes context naming the example).
+   */
+  context?: {};
+  /**
+   * When given, the example also updates the instance with these parameters after provisioning.
+   */
+  update_parameters?: {};
+  /**
+   * Bind parameters (bindable plans).
+   */
+  bind_parameters?: {};
+  /**
+   * The bind_resource of the bind (default: an app_guid naming the example).
+   */
+  bind_resource?: {};
+  /**
+   * Credential keys the binding must return (bindable plans). The example fails when one is missing.
+   */
+  credentials?: string[];
 }
