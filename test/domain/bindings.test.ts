@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import type { BindRequest } from "../../src/broker/bindings.js";
-import { BINDINGS, INSTANCES } from "../../src/broker/records.js";
+import type { BindRequest } from "../../src/broker/bindings/binding-service.js";
+import { BINDINGS, INSTANCES } from "../../src/broker/model/records.js";
 import { PG, REDIS } from "../support/catalog-ids.js";
 import { Domain, expectFailure } from "../support/domain.js";
 import { transient } from "../support/fake-cloudify.js";

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { INSTANCES } from "../../src/broker/records.js";
+import { INSTANCES } from "../../src/broker/model/records.js";
 import { PG, REDIS } from "../support/catalog-ids.js";
 import { Domain, expectFailure, provisionRequest } from "../support/domain.js";
 

@@ -7,8 +7,8 @@ import type {
   ExecutionView,
   StartExecutionRequest,
   UpdateDeploymentRequest,
-} from "../../src/broker/cloudify-port.js";
-import { TERMINAL_STATUSES } from "../../src/broker/cloudify-port.js";
+} from "../../src/broker/cloudify-port/port.js";
+import { TERMINAL_STATUSES } from "../../src/broker/cloudify-port/port.js";
 
 /**
  * A hand-written, in-memory CloudifyPort for the fast domain tests (test/domain/). It keeps the
