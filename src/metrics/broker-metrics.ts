@@ -1,9 +1,17 @@
-import { BINDINGS, INSTANCES, type Operation } from "../broker/model/records.js";
-import type { StateStore } from "../state/index.js";
 import { Metrics } from "./registry.js";
 
+/** What the gauges count, computed at scrape time (the domain's inventory provides it). */
+export interface MetricsSource {
+  operationsInProgress(): Map<string, number>;
+  instances(): { planId: string; status: string }[];
+  bindings(): { planId: string; status: string }[];
+}
+
 /** The broker's metrics: what operators alert on (stuck operations, failures, Cloudify trouble). */
-export function brokerMetrics(store: StateStore) {
+export function brokerMetrics(
+  source: MetricsSource,
+  replicas?: { own: () => string; all: () => { configFingerprint: string }[] },
+) {
   const metrics = new Metrics();
   const requests = metrics.counter(
     "osb_requests_total",
@@ -18,36 +26,34 @@ export function brokerMetrics(store: StateStore) {
     "Cloudify calls that failed transiently (unreachable, 5xx) and were retried later.",
   );
 
-  metrics.gauge("osb_operations_in_progress", "Operations in progress, by type.", () => {
-    const counts = new Map<string, number>();
-    for (const collection of [INSTANCES, BINDINGS]) {
-      for (const { value } of store.list<{ operation?: Operation }>(collection)) {
-        if (value.operation?.state === "in progress")
-          counts.set(value.operation.type, (counts.get(value.operation.type) ?? 0) + 1);
-      }
-    }
-    return [...counts].map(([type, value]) => ({ labels: { type }, value }));
-  });
+  metrics.gauge("osb_operations_in_progress", "Operations in progress, by type.", () =>
+    [...source.operationsInProgress()].map(([type, value]) => ({ labels: { type }, value })),
+  );
   metrics.gauge("osb_service_instances", "Service instances known to the broker, by plan and status.", () =>
-    tally(
-      store
-        .list<{ planId: string; status: string }>(INSTANCES)
-        .map(({ value }) => ({ plan_id: value.planId, status: value.status })),
-    ),
+    tally(source.instances().map(({ planId, status }) => ({ plan_id: planId, status }))),
   );
   metrics.gauge("osb_service_bindings", "Service bindings known to the broker, by plan and status.", () =>
-    tally(
-      store
-        .list<{ planId: string; status: string }>(BINDINGS)
-        .map(({ value }) => ({ plan_id: value.planId, status: value.status })),
-    ),
+    tally(source.bindings().map(({ planId, status }) => ({ plan_id: planId, status }))),
   );
+
+  if (replicas) {
+    metrics.gauge(
+      "osb_broker_config_info",
+      "Always 1; the label is the fingerprint of this replica's broker.yaml (catalog, templates, Cloudify).",
+      () => [{ labels: { config_fingerprint: replicas.own() }, value: 1 }],
+    );
+    metrics.gauge(
+      "osb_broker_replicas",
+      "Live replicas sharing the state database, by config fingerprint; more than one series = different broker.yaml versions.",
+      () => tally(replicas.all().map((r) => ({ config_fingerprint: r.configFingerprint }))),
+    );
+  }
 
   return {
     render: () => metrics.render(),
     request: (method: string, route: string, status: number) =>
       requests({ method, route, status: String(status) }),
-    operationFinished: (op: Operation) => finished({ type: op.type, state: op.state }),
+    operationFinished: (op: { type: string; state: string }) => finished({ type: op.type, state: op.state }),
     cloudifyTransientFailure: () => transient(),
   };
 }

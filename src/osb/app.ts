@@ -1,8 +1,9 @@
 import { type Context, type Handler, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { describeWriteFailure, StateUnavailableError } from "../state/index.js";
 import type { OsbEnv } from "./context.js";
-import { errorBody, OsbError } from "./errors.js";
+import { errorBody, OsbError, toOsbError } from "./errors.js";
 import { getCatalog } from "./handlers/catalog.js";
 import { accessLog } from "./middleware/access-log.js";
 import { apiVersion } from "./middleware/api-version.js";
@@ -78,7 +79,7 @@ export function createOsbApp(ports: OsbPorts, extraRoutes: (ports: OsbPorts) => 
     respondWithError(new OsbError("NotFound", `No such endpoint: ${c.req.method} ${c.req.path}.`), c),
   );
 
-  app.onError((error, c) => respondWithError(error, c));
+  app.onError((error, c) => respondWithError(storeUnavailable(error, ports) ?? error, c));
   return app;
 }
 
@@ -107,15 +108,22 @@ function limitBody(maxBytes: () => number): MiddlewareHandler<OsbEnv> {
   };
 }
 
+/**
+ * The state store could not write (a full disk): nothing was stored and the store recovers by
+ * itself, so the platform should retry (503 + Retry-After), not treat it as a broker bug.
+ */
+function storeUnavailable(error: Error, ports: OsbPorts): OsbError | undefined {
+  if (!(error instanceof StateUnavailableError)) return undefined;
+  return new OsbError(
+    "ServiceUnavailable",
+    `The broker cannot store changes right now (${describeWriteFailure(error.errnoCode)}); nothing was changed. Retry later.`,
+    { headers: { "Retry-After": String(ports.retryAfterSeconds()) } },
+  );
+}
+
 export function respondWithError(error: Error, c: Context<OsbEnv>): Response {
   const log = c.get("log") ?? undefined;
-  const osb =
-    error instanceof OsbError
-      ? error
-      : new OsbError(
-          "InternalError",
-          "The broker failed to handle the request; see the broker logs for details.",
-        );
+  const osb = toOsbError(error);
   if (osb.status >= 500) log?.error({ err: error }, "request failed");
   else log?.info({ status: osb.status, error: osb.code, description: osb.description }, "request refused");
   for (const [name, value] of Object.entries(osb.options.headers ?? {})) c.header(name, value);

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { expect } from "vitest";
 import { BindingService } from "../../src/broker/bindings/binding-service.js";
+import { BrokerFailure } from "../../src/broker/failures.js";
 import { InstanceService } from "../../src/broker/instances/instance-service.js";
 import {
   BINDINGS,
@@ -22,7 +23,6 @@ import type { CompiledCatalog } from "../../src/config/compile-catalog.js";
 import { loadConfig } from "../../src/config/load.js";
 import { keyringFromSpecs } from "../../src/crypto/index.js";
 import { silentLogger } from "../../src/log/logger.js";
-import { OsbError } from "../../src/osb/errors.js";
 import { MemoryStateStore } from "../../src/state/index.js";
 import { packageRoot } from "../../src/util/package-root.js";
 import { PG } from "./catalog-ids.js";
@@ -214,7 +214,7 @@ export async function failureOf(
   try {
     await (typeof call === "function" ? call() : call);
   } catch (error) {
-    if (error instanceof OsbError) return { code: error.code, description: error.description };
+    if (error instanceof BrokerFailure) return { code: error.kind, description: error.description };
     throw error;
   }
   throw new Error("expected the domain to refuse the request, but it succeeded");

@@ -1,8 +1,8 @@
 import type { CompiledPlan, ValueTree } from "../../config/compile-catalog.js";
-import type { OriginatingIdentity } from "../../osb/context.js";
 import { TemplateRenderError } from "../../templates/index.js";
 import type { CloudifyPort } from "../cloudify-port/port.js";
 import { identity } from "../instances/template-context.js";
+import type { OriginatingIdentity } from "../model/identity.js";
 import { shortId } from "../model/ids.js";
 import type { BindingResult, InstanceRecord } from "../model/records.js";
 

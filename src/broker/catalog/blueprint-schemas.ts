@@ -4,7 +4,12 @@ import type { Logger } from "../../log/logger.js";
 import type { StateStore } from "../../state/index.js";
 import type { BlueprintInput, CloudifyPort } from "../cloudify-port/port.js";
 import { BLUEPRINT_CACHE } from "../model/records.js";
-import type { DerivedSchemas } from "./catalog.js";
+
+/** Parameter schemas derived from blueprint inputs, by plan id (filled from Cloudify or the state cache). */
+export interface DerivedSchemas {
+  instanceCreate?: Record<string, unknown>;
+  instanceUpdate?: Record<string, unknown>;
+}
 
 export interface DerivedPlanSchemas extends DerivedSchemas {
   validateCreate?: ParameterValidator;

@@ -1,8 +1,7 @@
-import type { CompiledPlan } from "../../config/compile-catalog.js";
+import { blueprintSlotMayOffer, type CompiledPlan } from "../../config/compile-catalog.js";
 import type { ParameterValidator } from "../../config/parameter-schemas.js";
-import { OsbError } from "../../osb/errors.js";
-import type { DerivedPlanSchemas } from "./blueprint-schemas.js";
-import type { DerivedSchemas } from "./catalog.js";
+import { BrokerFailure } from "../failures.js";
+import type { DerivedPlanSchemas, DerivedSchemas } from "./blueprint-schemas.js";
 
 export type Parameters = Record<string, unknown>;
 
@@ -62,16 +61,11 @@ export function governingSchema(
   const schema = useUpdate ? derived?.instanceUpdate : derived?.instanceCreate;
   const validate = useUpdate ? derived?.validateUpdate : derived?.validateCreate;
   if (schema) return { schema, validate };
-  const fixed = new Set(plan.inputs.map((input) => input.name));
+  const fixed = plan.inputs.map((input) => input.name);
   return {
     validate: (parameters) =>
       Object.keys(parameters && typeof parameters === "object" ? parameters : {})
-        .filter(
-          (name) =>
-            fixed.has(name) ||
-            slot.exclude?.includes(name) ||
-            (slot.include !== undefined && !slot.include.includes(name)),
-        )
+        .filter((name) => !blueprintSlotMayOffer(slot, fixed, name))
         .map((name) => `parameters.${name}: is not an accepted parameter`),
   };
 }
@@ -89,7 +83,7 @@ export function checkParameters(
   if (!validate) return;
   const problems = validate(parameters ?? {});
   if (problems.length) {
-    throw new OsbError("BadRequest", `Invalid ${what} parameters: ${problems.join("; ")}.`);
+    throw new BrokerFailure("BadRequest", `Invalid ${what} parameters: ${problems.join("; ")}.`);
   }
 }
 

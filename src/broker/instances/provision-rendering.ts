@@ -1,5 +1,4 @@
 import type { CompiledPlan } from "../../config/compile-catalog.js";
-import type { OriginatingIdentity } from "../../osb/context.js";
 import type { DerivedPlanSchemas } from "../catalog/blueprint-schemas.js";
 import {
   governingSchema,
@@ -7,6 +6,7 @@ import {
   type Parameters,
   passThroughInputs,
 } from "../catalog/parameters.js";
+import type { OriginatingIdentity } from "../model/identity.js";
 import { deploymentIdFor } from "../model/ids.js";
 import { deploymentLabels, renderInputs } from "./deployment-inputs.js";
 import { instanceTemplateContext } from "./template-context.js";

@@ -1,4 +1,4 @@
-import { type CloudifyPort, ENVIRONMENT_NOT_READY, type ExecutionView } from "../cloudify-port/port.js";
+import type { CloudifyPort, ExecutionView } from "../cloudify-port/port.js";
 import { canonicalJson } from "../model/ids.js";
 
 /**
@@ -60,8 +60,7 @@ export async function adoptOrStart(
   } catch (error) {
     const failure = cloudify.classify(error);
     if (failure.kind === "transient") throw error;
-    if (failure.code && ENVIRONMENT_NOT_READY.has(failure.code))
-      return { kind: "not_ready", message: failure.message };
+    if (failure.environmentNotReady) return { kind: "not_ready", message: failure.message };
     return { kind: "refused", message: `Cloudify refused to start ${workflowId}: ${failure.message}` };
   }
 }

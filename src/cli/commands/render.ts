@@ -6,12 +6,12 @@ import {
 } from "../../broker/bindings/render-binding.js";
 import type { DerivedPlanSchemas } from "../../broker/catalog/blueprint-schemas.js";
 import { checkParameters, governingSchema, mergeParameters } from "../../broker/catalog/parameters.js";
+import { BrokerFailure } from "../../broker/failures.js";
 import { renderProvision } from "../../broker/instances/provision-rendering.js";
 import type { CompiledPlan } from "../../config/compile-catalog.js";
 import { ConfigError, formatIssue, pathFromString } from "../../config/issues.js";
 import { loadConfig } from "../../config/load.js";
 import type { ConfigSource } from "../../config/source.js";
-import { OsbError } from "../../osb/errors.js";
 import { TemplateRenderError } from "../../templates/index.js";
 import { configPath, parseCommandArgs, UsageError } from "../args.js";
 import { cliDerivedSchemas } from "../derived-schemas.js";
@@ -209,7 +209,7 @@ function renderFailure(error: unknown, source: ConfigSource): string | undefined
     const issue = source.issue("error", pathFromString(template.templateName), template.message);
     return formatIssue(issue);
   }
-  if (error instanceof OsbError || error instanceof CredentialsError) return `error: ${error.message}`;
+  if (error instanceof BrokerFailure || error instanceof CredentialsError) return `error: ${error.message}`;
   return undefined;
 }
 
