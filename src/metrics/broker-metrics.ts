@@ -8,7 +8,10 @@ export interface MetricsSource {
 }
 
 /** The broker's metrics: what operators alert on (stuck operations, failures, Cloudify trouble). */
-export function brokerMetrics(source: MetricsSource) {
+export function brokerMetrics(
+  source: MetricsSource,
+  replicas?: { own: () => string; all: () => { configFingerprint: string }[] },
+) {
   const metrics = new Metrics();
   const requests = metrics.counter(
     "osb_requests_total",
@@ -32,6 +35,19 @@ export function brokerMetrics(source: MetricsSource) {
   metrics.gauge("osb_service_bindings", "Service bindings known to the broker, by plan and status.", () =>
     tally(source.bindings().map(({ planId, status }) => ({ plan_id: planId, status }))),
   );
+
+  if (replicas) {
+    metrics.gauge(
+      "osb_broker_config_info",
+      "Always 1; the label is the fingerprint of this replica's broker.yaml (catalog, templates, Cloudify).",
+      () => [{ labels: { config_fingerprint: replicas.own() }, value: 1 }],
+    );
+    metrics.gauge(
+      "osb_broker_replicas",
+      "Live replicas sharing the state database, by config fingerprint; more than one series = different broker.yaml versions.",
+      () => tally(replicas.all().map((r) => ({ config_fingerprint: r.configFingerprint }))),
+    );
+  }
 
   return {
     render: () => metrics.render(),

@@ -23,9 +23,9 @@ import { createOsbApp } from "../osb/app.js";
 import { renderCatalog } from "../osb/catalog.js";
 import { osbRoutes } from "../osb/routes.js";
 import type { Catalog } from "../osb/types.js";
-import { FileStateStore } from "../state/index.js";
 import { connectCloudify } from "./cloudify-connection.js";
 import { type ConfigOverrides, LiveConfig } from "./live-config.js";
+import { configFingerprint, openState } from "./state-backend.js";
 
 export interface BrokerServerOptions {
   configFile: string;
@@ -68,19 +68,23 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     );
   }
 
-  const store = new FileStateStore({ dir: runtime().stateDir, logger: log.child({ component: "state" }) });
-  await store.open();
+  let fingerprint = configFingerprint(config.get().loaded);
+  const { store, shared, where } = await openState(runtime(), log.child({ component: "state" }), fingerprint);
 
   const { client, port: cloudify } = connectCloudify(
     runtime().cloudify,
     log.child({ component: "cloudify" }),
   );
-  const metrics = brokerMetrics(inventory(store));
-  const mutex = new KeyedMutex();
+  const metrics = brokerMetrics(
+    inventory(store),
+    shared ? { own: () => fingerprint, all: () => shared.knownReplicas() } : undefined,
+  );
+  const mutex = new KeyedMutex(shared);
   const engine = new OperationEngine({
     store,
     cloudify,
     mutex,
+    ...(shared ? { leases: shared } : {}),
     log: log.child({ component: "engine" }),
     settings: () => ({ pollIntervalMs: runtime().operations.pollIntervalMs, maxBackoffMs: 60_000 }),
     observer: { finished: metrics.operationFinished, transientFailure: metrics.cloudifyTransientFailure },
@@ -152,7 +156,24 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
       broker: () => broker,
       retryAfterSeconds: () => runtime().operations.retryAfterSeconds,
       metrics,
-      health: () => ({ status: "ok", checks: { config: "loaded", state: "open" } }),
+      health: (): { status: "ok" | "degraded"; checks: Record<string, string> } => {
+        if (!shared) return { status: "ok", checks: { config: "loaded", state: "open" } };
+        const state = shared.health();
+        const replicas = shared.knownReplicas();
+        const prints = new Set(replicas.map((r) => r.configFingerprint));
+        return {
+          status: state.writable ? "ok" : "degraded",
+          checks: {
+            config: `loaded (fingerprint ${fingerprint})`,
+            state: state.writable ? "postgres reachable" : `not writable: ${state.reason}`,
+            // Different versions during a rolling upgrade are expected: reported, not failing.
+            replicas:
+              prints.size > 1
+                ? `${replicas.length} live, config fingerprints differ: ${[...prints].sort().join(", ")}`
+                : `${replicas.length} live, same config`,
+          },
+        };
+      },
     },
     osbRoutes,
   );
@@ -161,7 +182,10 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
   let server: ReturnType<typeof serve>;
   try {
     server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-      const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));
+      const s = serve(
+        { fetch: shared ? readYourWrites(app.fetch, shared) : app.fetch, hostname: host, port },
+        () => resolve(s),
+      );
       s.once("error", reject);
     });
   } catch (error) {
@@ -182,7 +206,7 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
 
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
-  log.info({ url, config: config.file, state: runtime().stateDir }, "broker listening");
+  log.info({ url, config: config.file, state: where, config_fingerprint: fingerprint }, "broker listening");
 
   return {
     url,
@@ -191,6 +215,8 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     async reload() {
       const result = await config.reload();
       if (result.ok) {
+        fingerprint = configFingerprint(config.get().loaded);
+        await shared?.setConfigFingerprint(fingerprint);
         catalog = undefined;
         void schemas.load(config.get().loaded.catalog);
       }
@@ -208,5 +234,34 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
       await store.close();
       await client.close();
     },
+  };
+}
+
+/** How long a read waits to see other replicas' latest commits before answering from its cache. */
+const READ_SYNC_TIMEOUT_MS = 2000;
+
+/**
+ * With several replicas a platform may provision on one and poll last_operation on another: each
+ * OSB request first brings this replica's cache up to date (one query), so it sees every commit
+ * acknowledged before it arrived. Mutations re-sync under their instance lock anyway. While the
+ * database is unreachable, reads answer from the cache (the best this replica knows).
+ */
+function readYourWrites<Rest extends unknown[]>(
+  fetch: (request: Request, ...rest: Rest) => Response | Promise<Response>,
+  shared: { sync(): Promise<void> },
+): (request: Request, ...rest: Rest) => Promise<Response> {
+  // `rest` carries the Node request and response (hono's bindings: the access log reads the peer).
+  return async (request, ...rest) => {
+    if (new URL(request.url).pathname.startsWith("/v2/service_")) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        shared.sync().catch(() => {}),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, READ_SYNC_TIMEOUT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    return fetch(request, ...rest);
   };
 }

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import type { BindRequest } from "../../src/broker/bindings.js";
-import { BINDINGS, INSTANCES } from "../../src/broker/records.js";
+import type { BindRequest } from "../../src/broker/bindings/binding-service.js";
+import { BINDINGS, INSTANCES } from "../../src/broker/model/records.js";
 import { PG, REDIS } from "../support/catalog-ids.js";
 import { Domain, expectFailure } from "../support/domain.js";
 import { transient } from "../support/fake-cloudify.js";
@@ -55,11 +55,13 @@ describe("synchronous bind (outputs mode)", () => {
     expect(outcome).toMatchObject({
       kind: "created",
       binding: {
-        credentials: { host: "10.0.0.7", port: 5432, password: "cache-pw" },
-        syslog_drain_url: "syslog-tls://logs.example.com:6514/r1",
+        result: {
+          credentials: { host: "10.0.0.7", port: 5432, password: "cache-pw" },
+          syslog_drain_url: "syslog-tls://logs.example.com:6514/r1",
+        },
       },
     });
-    expect(d.bindings.fetch("r1", "b1").credentials).toMatchObject({ password: "cache-pw" });
+    expect(d.bindings.fetch("r1", "b1").result.credentials).toMatchObject({ password: "cache-pw" });
   });
 
   it("§12 done + identical: 200 with the same credentials; different parameters or app: Conflict", async () => {
@@ -164,9 +166,10 @@ describe("workflow-mode bind (pg small: create_user, then credentials)", () => {
     expect(d.binding("b1").status).toBe("bound");
     expect(d.bindings.lastOperation("i1", "b1")).toEqual({ state: "succeeded" });
     expect(d.bindings.fetch("i1", "b1")).toMatchObject({
-      credentials: { username, password: `pw-of-${username}`, host: "10.0.0.7" },
+      result: { credentials: { username, password: `pw-of-${username}`, host: "10.0.0.7" } },
       parameters: { privileges: "readonly" },
-      metadata: { expires_at: expect.any(String), renew_before: expect.any(String) },
+      expiresAt: expect.any(String),
+      renewBefore: expect.any(String),
     });
   });
 

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { BINDINGS, INSTANCES } from "../../src/broker/records.js";
+import { BINDINGS, INSTANCES } from "../../src/broker/model/records.js";
 import { PG } from "../support/catalog-ids.js";
 import { Domain, provisionRequest } from "../support/domain.js";
 import { FakeFailure, transient } from "../support/fake-cloudify.js";

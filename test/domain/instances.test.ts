@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { INSTANCES } from "../../src/broker/records.js";
+import { INSTANCES } from "../../src/broker/model/records.js";
 import { PG, REDIS } from "../support/catalog-ids.js";
 import { Domain, expectFailure, provisionRequest } from "../support/domain.js";
 
@@ -318,8 +318,8 @@ describe("deprovision (DEPROV)", () => {
     d.cloudify.outcomes.set("uninstall", { status: "failed", error: "node stuck" });
     await d.instances.deprovision(deprovision);
     await d.advance(INSTANCES, "i1");
-    expect(d.instances.lastOperation("i1")).toMatchObject({ state: "failed", instance_usable: false });
-    expect(d.instances.lastOperation("i1").update_repeatable).toBeUndefined();
+    expect(d.instances.lastOperation("i1")).toMatchObject({ state: "failed", instanceUsable: false });
+    expect(d.instances.lastOperation("i1").updateRepeatable).toBeUndefined();
     expect(d.instance("i1").status).toBe("provisioned");
   });
 });
@@ -340,8 +340,8 @@ describe("update (UPD)", () => {
       maintenanceVersion: "2.1.0",
     });
     expect(d.instances.fetch("i1")).toMatchObject({
-      plan_id: PG.large,
-      maintenance_info: { version: "2.1.0" },
+      planId: PG.large,
+      maintenanceVersion: "2.1.0",
     });
   });
 
@@ -396,7 +396,7 @@ describe("update (UPD)", () => {
     ]);
     await d.instances.update({ ...base, maintenanceVersion: "1.0.0" });
     await d.advance(INSTANCES, "i1");
-    expect(d.instances.fetch("i1").maintenance_info).toEqual({ version: "1.0.0" });
+    expect(d.instances.fetch("i1").maintenanceVersion).toBe("1.0.0");
   });
 
   it("nothing to change in Cloudify (same parameters): 200 at once, even without accepts_incomplete", async () => {
@@ -425,8 +425,8 @@ describe("update (UPD)", () => {
     await d.advance(INSTANCES, "i1");
     expect(d.instances.lastOperation("i1")).toMatchObject({
       state: "failed",
-      instance_usable: true,
-      update_repeatable: true,
+      instanceUsable: true,
+      updateRepeatable: true,
     });
     expect(d.instance("i1")).toMatchObject({ status: "provisioned", parameters: {} });
   });

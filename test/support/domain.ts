@@ -1,23 +1,28 @@
 import { join } from "node:path";
 import { expect } from "vitest";
-import { BindingService } from "../../src/broker/bindings.js";
-import { bindingMachines, bindingStatusAfter } from "../../src/broker/engine/binding-machines.js";
-import { OperationEngine } from "../../src/broker/engine/engine.js";
+import { BindingService } from "../../src/broker/bindings/binding-service.js";
+import { BrokerFailure } from "../../src/broker/failures.js";
+import { InstanceService } from "../../src/broker/instances/instance-service.js";
+import {
+  BINDINGS,
+  type BindingRecord,
+  INSTANCES,
+  type InstanceRecord,
+} from "../../src/broker/model/records.js";
+import { Sealer } from "../../src/broker/model/sealing.js";
+import { bindingMachines, bindingStatusAfter } from "../../src/broker/operations/binding-machines.js";
 import {
   deprovisionMachine,
   instanceStatusAfter,
   provisionMachine,
   updateMachine,
-} from "../../src/broker/engine/instance-machines.js";
-import { InstanceService } from "../../src/broker/instances.js";
-import { KeyedMutex } from "../../src/broker/mutex.js";
-import { BINDINGS, type BindingRecord, INSTANCES, type InstanceRecord } from "../../src/broker/records.js";
-import { Sealer } from "../../src/broker/sealing.js";
-import type { CompiledCatalog } from "../../src/config/compile.js";
+} from "../../src/broker/operations/instance-machines.js";
+import { KeyedMutex } from "../../src/broker/operations/keyed-mutex.js";
+import { OperationEngine } from "../../src/broker/operations/operation-engine.js";
+import type { CompiledCatalog } from "../../src/config/compile-catalog.js";
 import { loadConfig } from "../../src/config/load.js";
 import { keyringFromSpecs } from "../../src/crypto/index.js";
 import { silentLogger } from "../../src/log/logger.js";
-import { OsbError } from "../../src/osb/errors.js";
 import { MemoryStateStore } from "../../src/state/index.js";
 import { packageRoot } from "../../src/util/package-root.js";
 import { PG } from "./catalog-ids.js";
@@ -209,7 +214,7 @@ export async function failureOf(
   try {
     await (typeof call === "function" ? call() : call);
   } catch (error) {
-    if (error instanceof OsbError) return { code: error.code, description: error.description };
+    if (error instanceof BrokerFailure) return { code: error.kind, description: error.description };
     throw error;
   }
   throw new Error("expected the domain to refuse the request, but it succeeded");

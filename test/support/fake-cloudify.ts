@@ -7,8 +7,8 @@ import type {
   ExecutionView,
   StartExecutionRequest,
   UpdateDeploymentRequest,
-} from "../../src/broker/cloudify-port.js";
-import { TERMINAL_STATUSES } from "../../src/broker/cloudify-port.js";
+} from "../../src/broker/cloudify-port/port.js";
+import { TERMINAL_STATUSES } from "../../src/broker/cloudify-port/port.js";
 
 /**
  * A hand-written, in-memory CloudifyPort for the fast domain tests (test/domain/). It keeps the
@@ -234,7 +234,12 @@ export class FakeCloudify implements CloudifyPort {
   }
 
   classify(error: unknown): CloudifyFailure {
-    if (error instanceof FakeFailure) return { kind: error.kind, code: error.code, message: error.message };
+    if (error instanceof FakeFailure) {
+      const failure: CloudifyFailure = { kind: error.kind, code: error.code, message: error.message };
+      // As the real adapter reports it (from cloudify/errors.ts isEnvironmentNotReady).
+      if (error.code?.startsWith("deployment_environment_creation_")) failure.environmentNotReady = true;
+      return failure;
+    }
     return { kind: "transient", message: error instanceof Error ? error.message : String(error) };
   }
 
