@@ -65,6 +65,10 @@ export interface CloudifyPort {
 export interface CloudifyFailure {
   kind: "transient" | "not_found" | "rejected";
   code?: string;
+  /**
+   * What failed, for platforms (operation descriptions, error bodies): never an internal address
+   * (host, IP, port, URL) of the manager or anything behind it.
+   */
   message: string;
   /**
    * A transient failure after which the request may still have been performed (CFY-GW): a
@@ -72,6 +76,8 @@ export interface CloudifyFailure {
    * manager certainly did not act (connection refused, 503, maintenance mode, 408, 429).
    */
   outcomeUnknown?: boolean;
+  /** Everything the client knows (method, path, the manager's text, the socket error): for logs only. */
+  detail: string;
   /** A refusal because the deployment's environment is still being created: wait, then retry. */
   environmentNotReady?: boolean;
 }
