@@ -19,6 +19,11 @@ export interface OsbPorts {
   retryAfterSeconds: () => number;
   /** Counts answered requests by route pattern, and renders /metrics (Prometheus text). */
   metrics?: { request(method: string, route: string, status: number): void; render(): string };
-  /** For /healthz: cheap, unauthenticated, says whether the broker can serve. */
-  health: () => { status: "ok" | "degraded"; checks: Record<string, string> };
+  /** For /livez (alias /healthz) and /readyz: cheap, unauthenticated, every check named with its reason. */
+  health: { liveness(): HealthReport; readiness(): HealthReport };
+}
+
+export interface HealthReport {
+  status: "ok" | "failing";
+  checks: Record<string, string>;
 }

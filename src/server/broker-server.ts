@@ -22,14 +22,18 @@ import { createOsbApp } from "../osb/app.js";
 import { osbRoutes } from "../osb/routes.js";
 import type { Catalog } from "../osb/types.js";
 import { FileStateStore } from "../state/index.js";
-import { connectCloudify } from "./cloudify-connection.js";
-import { type ConfigOverrides, LiveConfig } from "./live-config.js";
+import { CloudifyConnection } from "./cloudify-connection.js";
+import { healthChecks } from "./health.js";
+import { drainableServer } from "./http-drain.js";
+import { type ConfigOverrides, LiveConfig, type ReloadResult } from "./live-config.js";
 
 export interface BrokerServerOptions {
   configFile: string;
   overrides?: ConfigOverrides;
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
+  /** Whether a reload applies broker.log_level to the logger (default: only to a logger the server created). */
+  applyLogLevel?: boolean;
   /** How often tombstones and bindings of deleted instances are purged (default 60 s; tests shorten it). */
   janitorIntervalMs?: number;
 }
@@ -38,7 +42,18 @@ export interface BrokerServer {
   url: string;
   port: number;
   config: LiveConfig;
-  reload(): ReturnType<LiveConfig["reload"]>;
+  log: Logger;
+  /** Re-reads broker.yaml and switches everything derived from it; never throws. */
+  reload(): Promise<ReloadResult>;
+  /**
+   * Graceful stop: stop accepting, let connected clients finish (each connection closes after
+   * its current exchange), let engine steps reach their commit, flush and release the state.
+   * Resolves `true` when all of it finished within `deadlineMs` (default: the configured
+   * shutdown_timeout_seconds); past the deadline the connections left are cut and it
+   * resolves `false` without waiting further (the caller exits).
+   */
+  shutdown(deadlineMs?: number): Promise<boolean>;
+  /** Immediate stop (tests): open connections are cut, then the same clean-up as shutdown. */
   close(): Promise<void>;
 }
 
@@ -59,27 +74,32 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
   const log = options.logger ?? createLogger({ level: runtime().logLevel });
 
   const { keys, allowPlaintext } = runtime().encryption;
-  const sealer = new Sealer(keys.length ? keyringFromSpecs(keys) : undefined);
+  const keyringOf = (specs: string[]) => (specs.length ? keyringFromSpecs(specs) : undefined);
+  const sealer = new Sealer(keyringOf(keys));
   if (!sealer.encrypting && allowPlaintext) {
     log.warn(
       "UNSAFE: no encryption key; binding credentials are stored in plain text (broker.encryption.allow_plaintext)",
     );
   }
 
-  const store = new FileStateStore({ dir: runtime().stateDir, logger: log.child({ component: "state" }) });
+  const levelled = [log];
+  const component = (name: string) => {
+    const child = log.child({ component: name });
+    levelled.push(child);
+    return child;
+  };
+  const store = new FileStateStore({ dir: runtime().stateDir, logger: component("state") });
   await store.open();
 
-  const { client, port: cloudify } = connectCloudify(
-    runtime().cloudify,
-    log.child({ component: "cloudify" }),
-  );
+  const connection = new CloudifyConnection(runtime().cloudify, component("cloudify"));
+  const cloudify = connection.port;
   const metrics = brokerMetrics(store);
   const mutex = new KeyedMutex();
   const engine = new OperationEngine({
     store,
     cloudify,
     mutex,
-    log: log.child({ component: "engine" }),
+    log: component("engine"),
     settings: () => ({ pollIntervalMs: runtime().operations.pollIntervalMs, maxBackoffMs: 60_000 }),
     observer: { finished: metrics.operationFinished, transientFailure: metrics.cloudifyTransientFailure },
   });
@@ -108,7 +128,7 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
   const schemas = new BlueprintSchemas({
     store,
     cloudify,
-    log: log.child({ component: "schemas" }),
+    log: component("schemas"),
     retryIntervalMs: Math.max(1000, runtime().operations.pollIntervalMs * 5),
     onChange: () => {
       catalog = undefined;
@@ -140,6 +160,16 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     settings: () => runtime().operations,
   });
 
+  let stopping = false;
+  const health = healthChecks({
+    store: () =>
+      (store as { health?: () => { writable: boolean; reason?: string } }).health?.() ?? { writable: true },
+    configProblem: () => config.problem,
+    cloudify: connection.reachability,
+    cloudifyUnreachableMs: () => runtime().health.cloudifyUnreachableMs,
+    stopping: () => stopping,
+  });
+
   const app = createOsbApp(
     {
       log,
@@ -150,7 +180,7 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
       bindings: () => bindings,
       retryAfterSeconds: () => runtime().operations.retryAfterSeconds,
       metrics,
-      health: () => ({ status: "ok", checks: { config: "loaded", state: "open" } }),
+      health,
     },
     osbRoutes,
   );
@@ -164,9 +194,10 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     });
   } catch (error) {
     await store.close();
-    await client.close();
+    await connection.close();
     throw error;
   }
+  const http = drainableServer(server as Parameters<typeof drainableServer>[0]);
   engine.start();
   void schemas.load(config.get().loaded.catalog);
   const janitor = setInterval(() => {
@@ -178,6 +209,20 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
   }, options.janitorIntervalMs ?? JANITOR_INTERVAL_MS);
   janitor.unref();
 
+  // An idle broker makes no Cloudify calls; a cheap one now and then keeps readiness honest.
+  let probe: NodeJS.Timeout | undefined;
+  const scheduleProbe = () => {
+    const interval = runtime().health.cloudifyProbeIntervalMs;
+    probe = setTimeout(() => {
+      if (Date.now() - connection.reachability.lastAnswerAt >= interval) {
+        connection.current.version().catch(() => {}); // the outcome is tracked by the connection
+      }
+      scheduleProbe();
+    }, interval);
+    probe.unref();
+  };
+  scheduleProbe();
+
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
   log.info({ url, config: config.file, state: runtime().stateDir }, "broker listening");
@@ -186,25 +231,62 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     url,
     port: address.port,
     config,
+    log,
     async reload() {
-      const result = await config.reload();
+      const result = await config.reload((next) => {
+        const settings = next.loaded.runtime!;
+        // Built first: a key or CA file that cannot be used fails the reload before anything switched.
+        const keyring = keyringOf(settings.encryption.keys);
+        connection.update(settings.cloudify);
+        sealer.useKeyring(keyring);
+        if (options.applyLogLevel ?? !options.logger)
+          for (const logger of levelled) logger.level = settings.logLevel;
+      });
       if (result.ok) {
         catalog = undefined;
         void schemas.load(config.get().loaded.catalog);
       }
       return result;
     },
+    shutdown: (deadlineMs = runtime().shutdownTimeoutMs) => stop(deadlineMs),
     async close() {
-      clearInterval(janitor);
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Keep-alive sockets would hold close() open; platforms reconnect.
-        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-      });
+      await stop(0);
+    },
+  };
+
+  async function stop(deadlineMs: number): Promise<boolean> {
+    stopping = true;
+    clearInterval(janitor);
+    clearTimeout(probe);
+    log.info({ deadline_ms: deadlineMs, in_flight: http.inFlight() }, "shutting down");
+    const graceful = (async () => {
+      await http.drain();
+      // Requests are answered; the steps they kicked (and the sweep) reach their commit point.
       schemas.stop();
       await engine.stop();
       await store.close();
-      await client.close();
-    },
-  };
+      await connection.close();
+    })();
+    if (deadlineMs === 0) {
+      http.forceClose();
+      await graceful;
+      return true;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), deadlineMs);
+    });
+    const finished = await Promise.race([graceful.then(() => true as const), expired]);
+    clearTimeout(timer);
+    if (finished) {
+      log.info("shut down cleanly");
+      return true;
+    }
+    log.error(
+      { deadline_ms: deadlineMs, connections: http.connections(), in_flight: http.inFlight() },
+      "shutdown deadline passed; cutting the remaining connections",
+    );
+    http.forceClose();
+    return false;
+  }
 }

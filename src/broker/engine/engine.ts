@@ -43,6 +43,8 @@ export class OperationEngine {
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
   private stopped = false;
+  /** Runs started by kicks, awaited by stop(). */
+  private readonly kicks = new Set<Promise<void>>();
 
   constructor(
     private readonly deps: {
@@ -73,18 +75,27 @@ export class OperationEngine {
     tick();
   }
 
+  /**
+   * Starts no further step; resolves once the steps running now (from the sweep or kicked by
+   * requests) have committed their outcome. An interrupted operation resumes at its current
+   * step on the next start.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.sweeping;
+    await Promise.all(this.kicks);
   }
 
   /** Advance one resource now (after a request changed it). Errors are logged, never thrown. */
   kick(collection: string, id: string): Promise<void> {
     this.due.delete(`${collection}/${id}`);
-    return this.advance(collection, id).catch((error) =>
+    const run = this.advance(collection, id).catch((error) =>
       this.deps.log.error({ err: error, id }, "operation step failed"),
     );
+    this.kicks.add(run);
+    void run.finally(() => this.kicks.delete(run));
+    return run;
   }
 
   /** Every resource with an operation in progress and due now. */

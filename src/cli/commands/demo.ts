@@ -6,6 +6,7 @@ import { createLogger } from "../../log/logger.js";
 import { startBrokerServer } from "../../server/broker-server.js";
 import { packageRoot } from "../../util/package-root.js";
 import { parseCommandArgs } from "../args.js";
+import { runUntilStopped } from "../lifecycle.js";
 
 /**
  * `cfy-broker demo`: the bundled Cloudify emulator and the broker with the example config,
@@ -41,6 +42,7 @@ export async function demoCommand(args: string[]): Promise<number> {
     broker = await startBrokerServer({
       configFile: options.config,
       logger: log,
+      applyLogLevel: true,
       env: {
         ...process.env,
         BROKER_USERNAME: process.env.BROKER_USERNAME ?? "platform",
@@ -71,21 +73,12 @@ export async function demoCommand(args: string[]): Promise<number> {
       "Try:",
       `  curl -s -u ${user}:${pass} -H 'X-Broker-API-Version: 2.17' ${broker.url}/v2/catalog`,
       "",
-      "Ctrl-C stops both.",
+      "Ctrl-C stops both; SIGHUP reloads broker.yaml.",
       "",
     ].join("\n"),
   );
 
-  return new Promise<number>((done) => {
-    const stop = () => {
-      void broker
-        .close()
-        .then(() => emulator.close())
-        .then(() => done(0));
-    };
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
+  return runUntilStopped(broker, { log, afterStop: () => emulator.close() });
 }
 
 /** A generated secret kept in a 0600 file, so the demo keeps the same one across restarts. */
