@@ -25,7 +25,10 @@ afterEach(async () => {
 
 async function probe(url: string, path: string) {
   const response = await fetch(new URL(path, url));
-  return { status: response.status, body: (await response.json()) as { status: string; checks: Record<string, string> } };
+  return {
+    status: response.status,
+    body: (await response.json()) as { status: string; checks: Record<string, string> },
+  };
 }
 
 /** Polls `path` until its status is `status` (bounded), returning the last answer. */
@@ -34,7 +37,8 @@ async function until(url: string, path: string, status: number, timeoutMs = 20_0
   for (;;) {
     const answer = await probe(url, path);
     if (answer.status === status) return answer;
-    if (Date.now() > deadline) throw new Error(`${path} still ${answer.status}: ${JSON.stringify(answer.body)}`);
+    if (Date.now() > deadline)
+      throw new Error(`${path} still ${answer.status}: ${JSON.stringify(answer.body)}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -84,7 +88,9 @@ describe("health endpoints", () => {
     const broken = await probe(stack.broker.url, "/readyz");
     expect(broken.status).toBe(503);
     expect(broken.body.checks.config).toMatch(
-      new RegExp(`previous configuration is in force: ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:\\d+:\\d+: error: `),
+      new RegExp(
+        `previous configuration is in force: ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:\\d+:\\d+: error: `,
+      ),
     );
     // Alive all along: the previous configuration keeps serving.
     expect((await probe(stack.broker.url, "/livez")).status).toBe(200);

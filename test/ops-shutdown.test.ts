@@ -90,6 +90,8 @@ describe("graceful shutdown (SIGTERM)", () => {
     const exit = await b.exited;
     socket.destroy();
     expect(exit).toEqual({ code: 1, signal: null });
-    expect(b.logs().some((l) => l.msg === "shutdown deadline passed; cutting the remaining connections")).toBe(true);
+    expect(
+      b.logs().some((l) => l.msg === "shutdown deadline passed; cutting the remaining connections"),
+    ).toBe(true);
   });
 });

@@ -89,7 +89,11 @@ function expectedFailure(error: unknown, invalid: string | undefined): number {
   if (code === "EADDRINUSE" || code === "EADDRNOTAVAIL" || code === "EACCES") {
     const { address, port } = error as { address?: string; port?: number };
     const reason =
-      code === "EADDRINUSE" ? "the address is already in use" : code === "EACCES" ? "permission denied" : "no such local address";
+      code === "EADDRINUSE"
+        ? "the address is already in use"
+        : code === "EACCES"
+          ? "permission denied"
+          : "no such local address";
     process.stderr.write(`cfy-broker: cannot listen on ${address ?? "?"}:${port ?? "?"}: ${reason}\n`);
     return EXIT_USAGE;
   }

@@ -10,7 +10,11 @@ export interface BrokerProcess {
   /** Parsed JSON lines of stdout. */
   logs(): Record<string, unknown>[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  waitForLog(predicate: (line: Record<string, unknown>) => boolean, what: string, timeoutMs?: number): Promise<void>;
+  waitForLog(
+    predicate: (line: Record<string, unknown>) => boolean,
+    what: string,
+    timeoutMs?: number,
+  ): Promise<void>;
   kill(): void;
 }
 
@@ -39,7 +43,11 @@ export async function startBrokerProcess(
       .split("\n")
       .filter((line) => line.startsWith("{"))
       .map((line) => JSON.parse(line) as Record<string, unknown>);
-  const waitForLog = (predicate: (line: Record<string, unknown>) => boolean, what: string, timeoutMs = 30_000) =>
+  const waitForLog = (
+    predicate: (line: Record<string, unknown>) => boolean,
+    what: string,
+    timeoutMs = 30_000,
+  ) =>
     new Promise<void>((resolve, reject) => {
       const started = Date.now();
       const check = () => {

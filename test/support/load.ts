@@ -32,7 +32,8 @@ export async function runLoad(options: {
   void options.until.then(() => {
     stopped = true;
   });
-  const password = typeof options.password === "function" ? options.password : () => options.password as string;
+  const password =
+    typeof options.password === "function" ? options.password : () => options.password as string;
   const loop = async (n: number) => {
     const client = new Client(options.url, { pipelining: 1 });
     let last: string | undefined;
@@ -60,7 +61,9 @@ export async function runLoad(options: {
           });
           const text = await response.body.text();
           if (response.statusCode !== expected) {
-            result.failures.push(`client ${n}: ${kind} answered ${response.statusCode}: ${text.slice(0, 200)}`);
+            result.failures.push(
+              `client ${n}: ${kind} answered ${response.statusCode}: ${text.slice(0, 200)}`,
+            );
           } else {
             result.ok++;
             if (kind === "provision") {
