@@ -43,7 +43,6 @@ COPY --from=build /app/dist ./dist
 COPY bin ./bin
 COPY schema ./schema
 COPY generated ./generated
-COPY emulator ./emulator
 COPY broker.yaml ./broker.yaml
 # The default configuration: the example, reading everything from the environment. Mount your own.
 COPY broker.yaml /etc/cfy-broker/broker.yaml

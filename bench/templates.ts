@@ -16,10 +16,10 @@ import {
   bindingTemplateContext,
   type DeploymentData,
   renderBindingResult,
-} from "../src/broker/credentials.js";
-import { renderInputs } from "../src/broker/deployment-inputs.js";
-import type { InstanceRecord } from "../src/broker/records.js";
-import { instanceTemplateContext } from "../src/broker/template-context.js";
+} from "../src/broker/bindings/render-binding.js";
+import { renderInputs } from "../src/broker/instances/deployment-inputs.js";
+import { instanceTemplateContext } from "../src/broker/instances/template-context.js";
+import type { InstanceRecord } from "../src/broker/model/records.js";
 import { loadConfig } from "../src/config/load.js";
 import { packageRoot } from "../src/util/package-root.js";
 import {

@@ -7,9 +7,9 @@
  */
 import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEmulator } from "../emulator/index.js";
 import { stateCommand } from "../src/cli/commands/state.js";
 import { ConfigError } from "../src/config/issues.js";
-import { startEmulator } from "../src/emulator/index.js";
 import { silentLogger } from "../src/log/logger.js";
 import { startBrokerServer } from "../src/server/broker-server.js";
 import {

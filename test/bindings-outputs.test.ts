@@ -7,7 +7,7 @@
  * every answer checked against the OpenAPI document.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { EmulatorHandle } from "../src/emulator/index.js";
+import type { EmulatorHandle } from "../emulator/index.js";
 import {
   ASYNC,
   bindBody,

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { type EmulatorHandle, shippedBlueprintsPath, startEmulator } from "../src/emulator/index.js";
+import { type EmulatorHandle, shippedBlueprintsPath, startEmulator } from "../emulator/index.js";
 import { silentLogger } from "../src/log/logger.js";
 import { packageRoot } from "../src/util/package-root.js";
 import {

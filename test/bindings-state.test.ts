@@ -8,9 +8,9 @@ import { chmodSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { EmulatorHandle } from "../emulator/index.js";
 import { stateCommand } from "../src/cli/commands/state.js";
 import { generateKey, isSealed } from "../src/crypto/index.js";
-import type { EmulatorHandle } from "../src/emulator/index.js";
 import { silentLogger } from "../src/log/logger.js";
 import { type BrokerServer, startBrokerServer } from "../src/server/broker-server.js";
 import {

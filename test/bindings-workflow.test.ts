@@ -7,8 +7,8 @@
  * document by the validating client.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { shortId } from "../src/broker/ids.js";
-import type { EmulatorHandle } from "../src/emulator/index.js";
+import type { EmulatorHandle } from "../emulator/index.js";
+import { shortId } from "../src/broker/model/ids.js";
 import {
   ASYNC,
   bindBody,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { EmulatorHandle } from "../emulator/index.js";
 import {
   CloudifyApiError,
   type CloudifyClient,
@@ -7,7 +8,6 @@ import {
   isTransient,
   toLabelList,
 } from "../src/cloudify/index.js";
-import type { EmulatorHandle } from "../src/emulator/index.js";
 import { clientFor, FAST_WAIT, POSTGRES_INPUTS, startTestEmulator } from "./support/emulator.js";
 
 let emulator: EmulatorHandle;

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { EmulatorHandle } from "../emulator/index.js";
 import {
   CloudifyApiError,
   type CloudifyClient,
@@ -6,7 +7,6 @@ import {
   isNotFound,
   isTransient,
 } from "../src/cloudify/index.js";
-import type { EmulatorHandle } from "../src/emulator/index.js";
 import { clientFor, FAST_WAIT, startTestEmulator } from "./support/emulator.js";
 
 let emulator: EmulatorHandle;

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { EmulatorHandle } from "../emulator/index.js";
 import { CloudifyNetworkError } from "../src/cloudify/index.js";
-import type { EmulatorHandle } from "../src/emulator/index.js";
 import { clientFor, startTestEmulator } from "./support/emulator.js";
 import { TEST_TLS_CERT, TEST_TLS_KEY } from "./support/emulator-tls.js";
 

@@ -7,10 +7,10 @@ import {
   isSealed,
   keyringFromSpecs,
   mapSealed,
-  rekeyStore,
   type SealedValue,
   UnknownKeyError,
 } from "../src/crypto/index.js";
+import { rekeyStore } from "../src/maintenance/rekey.js";
 import { FileStateStore } from "../src/state/index.js";
 import { allFileBytes, tempDir, textSink } from "./fixtures/state-helpers.js";
 

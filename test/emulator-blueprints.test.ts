@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CloudifyApiError, type CloudifyClient } from "../src/cloudify/index.js";
 import {
   type EmulatorHandle,
   loadCatalogueFile,
   parseCatalogue,
   shippedBlueprintsPath,
-} from "../src/emulator/index.js";
+} from "../emulator/index.js";
+import { CloudifyApiError, type CloudifyClient } from "../src/cloudify/index.js";
 import { clientFor, FAST_WAIT, startTestEmulator } from "./support/emulator.js";
 
 describe("the shipped catalogue", () => {

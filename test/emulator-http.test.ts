@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { EmulatorHandle } from "../src/emulator/index.js";
+import type { EmulatorHandle } from "../emulator/index.js";
 import { raw, startTestEmulator } from "./support/emulator.js";
 
 /**

@@ -13,8 +13,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { type EmulatorHandle, shippedBlueprintsPath, startEmulator } from "../emulator/index.js";
 import { CloudifyClient } from "../src/cloudify/index.js";
-import { type EmulatorHandle, shippedBlueprintsPath, startEmulator } from "../src/emulator/index.js";
 import { silentLogger } from "../src/log/logger.js";
 import { packageRoot } from "../src/util/package-root.js";
 import {
@@ -51,8 +51,8 @@ beforeAll(async () => {
   await promisify(execFile)("npm", ["run", "build"], { cwd: ROOT }).catch(() => undefined);
   for (const file of [
     "dist/src/cli/main.js",
-    "dist/src/broker/instances.js",
-    "dist/src/broker/engine/engine.js",
+    "dist/src/broker/instances/instance-service.js",
+    "dist/src/broker/operations/operation-engine.js",
   ]) {
     const { mtimeMs } = await stat(join(ROOT, file));
     if (mtimeMs < buildStart - 2_000) throw new Error(`npm run build did not emit ${file}`);

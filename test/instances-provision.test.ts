@@ -5,7 +5,7 @@
  * against schema/osb-openapi.yaml by the validating client.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { EmulatorHandle } from "../src/emulator/index.js";
+import type { EmulatorHandle } from "../emulator/index.js";
 import type { OsbResponse } from "./support/osb-client.js";
 import type { ValidatingOsbClient } from "./support/stack.js";
 import {

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { type EmulatorHandle, shippedBlueprintsPath } from "../src/emulator/index.js";
+import { type EmulatorHandle, shippedBlueprintsPath } from "../emulator/index.js";
 import { packageRoot } from "../src/util/package-root.js";
 import type { OsbResponse } from "./support/osb-client.js";
 import {

@@ -5,7 +5,7 @@
  * answer is checked against schema/osb-openapi.yaml.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { EmulatorHandle } from "../src/emulator/index.js";
+import type { EmulatorHandle } from "../emulator/index.js";
 import type { OsbResponse } from "./support/osb-client.js";
 import {
   ASYNC,

@@ -7,7 +7,7 @@ import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { startEmulator } from "../src/emulator/index.js";
+import { startEmulator } from "../emulator/index.js";
 import { silentLogger } from "../src/log/logger.js";
 import { packageRoot } from "../src/util/package-root.js";
 import { FAST_TIMINGS, type Stack, startStack } from "./support/stack.js";
@@ -57,7 +57,7 @@ describe("health endpoints", () => {
       config: "ok",
       cloudify: "ok",
     });
-  });
+  }, 120_000);
 
   it("/readyz fails while Cloudify does not answer, /livez stays ok, and both recover", async () => {
     stack = await startStack({ env: FAST_HEALTH });
@@ -74,7 +74,7 @@ describe("health endpoints", () => {
     stack.emulator = await startEmulator({ port, timings: FAST_TIMINGS, logger: silentLogger });
     const up = await until(stack.broker.url, "/readyz", 200);
     expect(up.body.checks.cloudify).toBe("ok");
-  });
+  }, 120_000);
 
   it("/readyz fails with file:line:column while broker.yaml on disk is broken, and recovers when fixed", async () => {
     dir = await mkdtemp(join(tmpdir(), "osb-health-"));
@@ -99,5 +99,5 @@ describe("health endpoints", () => {
     await writeFile(file, good);
     expect((await stack.broker.reload()).ok).toBe(true);
     expect((await probe(stack.broker.url, "/readyz")).status).toBe(200);
-  });
+  }, 120_000);
 });

@@ -10,9 +10,9 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { INSTANCES } from "../src/broker/records.js";
-import type { EmulatorHandle } from "../src/emulator/index.js";
-import { startEmulator } from "../src/emulator/index.js";
+import type { EmulatorHandle } from "../emulator/index.js";
+import { startEmulator } from "../emulator/index.js";
+import { INSTANCES } from "../src/broker/model/records.js";
 import { silentLogger } from "../src/log/logger.js";
 import { readStateDir } from "../src/state/index.js";
 import { EXAMPLE_FILE } from "./fixtures/configs/helpers.js";
@@ -56,7 +56,7 @@ describe("graceful shutdown (SIGTERM)", () => {
       until: new Promise(() => {}),
     });
     // Send SIGTERM in the middle of the load.
-    await b.waitForLog(() => b.logs().filter((l) => l.msg === "request").length >= 150, "load to build up");
+    await b.waitForLog(() => b.logs().filter((l) => l.msg === "request").length >= 80, "load to build up");
     b.child.kill("SIGTERM");
     signalled();
     await signal;
@@ -65,8 +65,8 @@ describe("graceful shutdown (SIGTERM)", () => {
     const exit = await b.exited;
     expect(result.failures).toEqual([]);
     expect(result.closedByServer).toBe(8); // each client was told to go, none was cut off
-    expect(result.ok).toBeGreaterThan(150);
-    expect(result.provisioned.length).toBeGreaterThan(30);
+    expect(result.ok).toBeGreaterThan(80);
+    expect(result.provisioned.length).toBeGreaterThan(15);
     expect(exit).toEqual({ code: 0, signal: null });
     expect(b.logs().some((l) => l.msg === "shut down cleanly")).toBe(true);
 
@@ -74,7 +74,7 @@ describe("graceful shutdown (SIGTERM)", () => {
     const state = await readStateDir(join(dir!, "state"));
     for (const id of result.provisioned) expect(state[INSTANCES]?.[id], id).toBeDefined();
     expect(existsSync(join(dir!, "state", "lock"))).toBe(false);
-  });
+  }, 180_000);
 
   it("past broker.shutdown_timeout_seconds it cuts what is left and exits 1", async () => {
     await start({ BROKER_SHUTDOWN_TIMEOUT_SECONDS: "1" });
@@ -93,5 +93,5 @@ describe("graceful shutdown (SIGTERM)", () => {
     expect(
       b.logs().some((l) => l.msg === "shutdown deadline passed; cutting the remaining connections"),
     ).toBe(true);
-  });
+  }, 180_000);
 });

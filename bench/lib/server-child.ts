@@ -14,7 +14,7 @@ import {
   type EmulatorTimings,
   type FaultSpec,
   startEmulator,
-} from "../../src/emulator/index.js";
+} from "../../emulator/index.js";
 import { silentLogger } from "../../src/log/logger.js";
 import { type BrokerServer, startBrokerServer } from "../../src/server/broker-server.js";
 import { packageRoot } from "../../src/util/package-root.js";

@@ -1,17 +1,21 @@
 import { ConfigError, ConfigReadError, formatIssue } from "../config/issues.js";
 import { UsageError } from "./args.js";
 import { EXIT_INVALID, EXIT_USAGE } from "./exit-codes.js";
+import { runTool } from "./tools.js";
 
 type Command = (args: string[]) => Promise<number>;
 
-/** Each command's module is loaded only when it runs: `validate` never loads the server stack. */
+/**
+ * Each command's module is loaded only when it runs: `validate` never loads the server stack.
+ * codegen, emulator and demo are tools outside the runtime package (see tools.ts).
+ */
 const COMMANDS: Record<string, { run: Command; summary: string; invalid?: string }> = {
   validate: {
     run: async (args) => (await import("./commands/validate.js")).validateCommand(args),
     summary: "check broker.yaml; prints file:line:column for every problem",
   },
   codegen: {
-    run: async (args) => (await import("./commands/codegen.js")).codegenCommand(args),
+    run: (args) => runTool("codegen", "scripts/codegen/command.ts", "codegenCommand", args),
     summary: "regenerate generated/ from schema/ (--check: fail if stale)",
   },
   catalog: {
@@ -24,7 +28,7 @@ const COMMANDS: Record<string, { run: Command; summary: string; invalid?: string
     invalid: "cannot serve an invalid configuration",
   },
   emulator: {
-    run: async (args) => (await import("./commands/emulator.js")).emulatorCommand(args),
+    run: (args) => runTool("emulator", "emulator/command.ts", "emulatorCommand", args),
     summary: "run the bundled Cloudify Manager emulator (--port, --blueprints)",
   },
   state: {
@@ -37,7 +41,7 @@ const COMMANDS: Record<string, { run: Command; summary: string; invalid?: string
       "list Cloudify deployments of the broker that no instance owns, and instances whose deployment is gone",
   },
   demo: {
-    run: async (args) => (await import("./commands/demo.js")).demoCommand(args),
+    run: (args) => runTool("demo", "emulator/demo.ts", "demoCommand", args),
     summary: "run the broker against the bundled emulator with generated demo credentials",
   },
 };

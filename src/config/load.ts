@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { BrokerConfig } from "../../generated/broker-config.js";
-import { type CompiledCatalog, compileCatalog } from "./compile.js";
+import { type CompiledCatalog, compileCatalog } from "./compile-catalog.js";
 import { interpolateEnv } from "./env.js";
 import { type ConfigIssue, ConfigReadError, hasErrors, pathToString } from "./issues.js";
 import { type RuntimeSettings, resolveRuntimeSettings } from "./runtime.js";

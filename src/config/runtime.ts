@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
 import type { BrokerConfig, SecretValue } from "../../generated/broker-config.js";
 import { KeyringError, parseKeySpec } from "../crypto/index.js";
-import type { CompiledCatalog } from "./compile.js";
+import type { CompiledCatalog } from "./compile-catalog.js";
 import type { ConfigIssue } from "./issues.js";
 import type { ConfigSource, Path } from "./source.js";
 

@@ -18,5 +18,4 @@ export {
   loadKeyring,
   parseKeySpec,
 } from "./keyring.js";
-export { type RekeyResult, rekeyStore } from "./rekey.js";
 export { mapSealed, openAll, resealAll } from "./walk.js";

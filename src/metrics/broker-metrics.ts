@@ -1,4 +1,4 @@
-import { BINDINGS, INSTANCES, type Operation } from "../broker/records.js";
+import { BINDINGS, INSTANCES, type Operation } from "../broker/model/records.js";
 import type { StateStore } from "../state/index.js";
 import { Metrics } from "./registry.js";
 

@@ -47,7 +47,7 @@ export function createOsbApp(ports: OsbPorts, extraRoutes: (ports: OsbPorts) => 
 
   app.use("*", requestIdentity(ports.log));
   app.use("*", accessLog(ports.metrics));
-  app.use("/v2/*", basicAuth(ports.credentials));
+  app.use("/v2/*", basicAuth(ports.platformUsers));
   app.use("/v2/*", apiVersion());
   app.use("/v2/*", originatingIdentity());
   app.use(

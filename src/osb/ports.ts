@@ -1,7 +1,7 @@
-import type { BindingService } from "../broker/bindings.js";
-import type { InstanceService } from "../broker/instances.js";
+import type { BindingService } from "../broker/bindings/binding-service.js";
+import type { InstanceService } from "../broker/instances/instance-service.js";
 import type { Logger } from "../log/logger.js";
-import type { Credential } from "./middleware/basic-auth.js";
+import type { PlatformUser } from "./middleware/basic-auth.js";
 import type { Catalog } from "./types.js";
 
 /**
@@ -10,7 +10,7 @@ import type { Catalog } from "./types.js";
  */
 export interface OsbPorts {
   log: Logger;
-  credentials: () => readonly Credential[];
+  platformUsers: () => readonly PlatformUser[];
   maxBodyBytes: () => number;
   catalog: () => Catalog;
   instances: () => InstanceService;

@@ -1,20 +1,20 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
-import { BindingService } from "../broker/bindings.js";
-import { BlueprintSchemas } from "../broker/blueprint-schemas.js";
-import { renderCatalog } from "../broker/catalog.js";
-import { bindingMachines, bindingStatusAfter } from "../broker/engine/binding-machines.js";
-import { OperationEngine } from "../broker/engine/engine.js";
+import { BindingService } from "../broker/bindings/binding-service.js";
+import { BlueprintSchemas } from "../broker/catalog/blueprint-schemas.js";
+import { renderCatalog } from "../broker/catalog/catalog.js";
+import { InstanceService } from "../broker/instances/instance-service.js";
+import { BINDINGS, type BindingRecord, INSTANCES, type InstanceRecord } from "../broker/model/records.js";
+import { Sealer } from "../broker/model/sealing.js";
+import { bindingMachines, bindingStatusAfter } from "../broker/operations/binding-machines.js";
 import {
   deprovisionMachine,
   instanceStatusAfter,
   provisionMachine,
   updateMachine,
-} from "../broker/engine/instance-machines.js";
-import { InstanceService } from "../broker/instances.js";
-import { KeyedMutex } from "../broker/mutex.js";
-import { BINDINGS, type BindingRecord, INSTANCES, type InstanceRecord } from "../broker/records.js";
-import { Sealer } from "../broker/sealing.js";
+} from "../broker/operations/instance-machines.js";
+import { KeyedMutex } from "../broker/operations/keyed-mutex.js";
+import { OperationEngine } from "../broker/operations/operation-engine.js";
 import { keyringFromSpecs } from "../crypto/index.js";
 import { createLogger, type Logger } from "../log/logger.js";
 import { brokerMetrics } from "../metrics/broker-metrics.js";
@@ -173,7 +173,7 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
   const app = createOsbApp(
     {
       log,
-      credentials: () => runtime().users,
+      platformUsers: () => runtime().users,
       maxBodyBytes: () => runtime().maxBodyBytes,
       catalog: currentCatalog,
       instances: () => instances,

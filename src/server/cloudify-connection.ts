@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
-import { cloudifyAdapter } from "../broker/cloudify-adapter.js";
-import type { CloudifyPort } from "../broker/cloudify-port.js";
+import { cloudifyAdapter } from "../broker/cloudify-port/adapter.js";
+import type { CloudifyPort } from "../broker/cloudify-port/port.js";
 import { type CloudifyCall, CloudifyClient } from "../cloudify/index.js";
 import type { RuntimeSettings } from "../config/runtime.js";
 import type { Logger } from "../log/logger.js";

@@ -1,6 +1,6 @@
 import { InvalidChangeError } from "./errors.js";
 import { frozenJsonCopy } from "./json.js";
-import type { PreparedChange } from "./memory.js";
+import type { PreparedChange } from "./memory-image.js";
 import type { Change } from "./types.js";
 
 export interface PreparedCommit {

@@ -62,7 +62,7 @@ import { fsyncDir, mkdirDurable, unlinkIfExists } from "./fsutil.js";
 import { JournalFile } from "./journal.js";
 import { loadState } from "./loader.js";
 import { DirectoryLock } from "./lock.js";
-import { MemoryState } from "./memory.js";
+import { MemoryState } from "./memory-image.js";
 import { encodeRecord } from "./record.js";
 import { installSnapshot, writeSnapshotTemp } from "./snapshot.js";
 import type { Change, JsonValue, StateExport, StateRecord, StateStore } from "./types.js";

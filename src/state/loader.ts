@@ -10,7 +10,7 @@ import {
   SNAPSHOT_FILE,
   TMP_SUFFIX,
 } from "./format.js";
-import { MemoryState } from "./memory.js";
+import { MemoryState } from "./memory-image.js";
 import { scanRecords } from "./record.js";
 
 export interface JournalInfo {

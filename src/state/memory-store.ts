@@ -1,6 +1,6 @@
 import { prepareCommit } from "./changes.js";
 import { StateNotOpenError } from "./errors.js";
-import { MemoryState } from "./memory.js";
+import { MemoryState } from "./memory-image.js";
 import type { Change, JsonValue, StateExport, StateRecord, StateStore } from "./types.js";
 
 /**

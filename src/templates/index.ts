@@ -12,7 +12,7 @@ export {
   type CompileOptions,
   compileTemplate,
   type RenderOptions,
-} from "./compile.js";
+} from "./compile-template.js";
 export { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from "./derive.js";
 export {
   type RenderErrorDetails,

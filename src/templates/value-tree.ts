@@ -1,4 +1,4 @@
-import { type CompiledTemplate, compileTemplate, type RenderOptions } from "./compile.js";
+import { type CompiledTemplate, compileTemplate, type RenderOptions } from "./compile-template.js";
 import { TemplateSyntaxError, type ValuePath } from "./errors.js";
 
 /**

@@ -1,5 +1,5 @@
+import { type EmulatorHandle, type EmulatorOptions, startEmulator } from "../../emulator/index.js";
 import { CloudifyClient, type CloudifyClientOptions } from "../../src/cloudify/index.js";
-import { type EmulatorHandle, type EmulatorOptions, startEmulator } from "../../src/emulator/index.js";
 
 /** Millisecond timings so a whole lifecycle takes well under a second on two shared cores. */
 export const FAST_TIMINGS = {

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type EmulatorHandle, type EmulatorOptions, startEmulator } from "../../src/emulator/index.js";
+import { type EmulatorHandle, type EmulatorOptions, startEmulator } from "../../emulator/index.js";
 import { silentLogger } from "../../src/log/logger.js";
 import { type BrokerServer, startBrokerServer } from "../../src/server/broker-server.js";
 import { packageRoot } from "../../src/util/package-root.js";

@@ -1,4 +1,4 @@
-import { renderCatalog } from "../../broker/catalog.js";
+import { renderCatalog } from "../../broker/catalog/catalog.js";
 import { ConfigError } from "../../config/issues.js";
 import { loadConfig } from "../../config/load.js";
 import { configPath, parseCommandArgs } from "../args.js";

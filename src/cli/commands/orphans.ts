@@ -1,5 +1,5 @@
-import { findDiscrepancies } from "../../broker/orphans.js";
-import { INSTANCES, type InstanceRecord } from "../../broker/records.js";
+import { findDiscrepancies } from "../../broker/instances/orphans.js";
+import { INSTANCES, type InstanceRecord } from "../../broker/model/records.js";
 import { ConfigError } from "../../config/issues.js";
 import { loadConfig } from "../../config/load.js";
 import { createLogger } from "../../log/logger.js";

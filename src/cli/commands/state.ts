@@ -7,9 +7,9 @@ import {
   type Keyring,
   loadKeyring,
   openAll,
-  rekeyStore,
 } from "../../crypto/index.js";
 import { createLogger } from "../../log/logger.js";
+import { rekeyStore } from "../../maintenance/rekey.js";
 import { FileStateStore, readStateDir, StateError } from "../../state/index.js";
 import { UsageError } from "../args.js";
 import { EXIT_INVALID, EXIT_OK, EXIT_USAGE } from "../exit-codes.js";

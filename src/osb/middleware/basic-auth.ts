@@ -3,7 +3,8 @@ import type { MiddlewareHandler } from "hono";
 import type { OsbEnv } from "../context.js";
 import { OsbError } from "../errors.js";
 
-export interface Credential {
+/** A username/password pair a platform authenticates with (broker.auth.users), not binding credentials. */
+export interface PlatformUser {
   username: string;
   password: string;
 }
@@ -11,16 +12,16 @@ export interface Credential {
 /**
  * HTTP Basic auth against several accepted pairs (OSB H6). Comparisons are constant-time and
  * every pair is checked, so response timing reveals neither which pair nor how much matched.
- * `credentials` is a getter because a config reload may change the pairs.
+ * `platformUsers` is a getter because a config reload may change the pairs.
  */
-export function basicAuth(credentials: () => readonly Credential[]): MiddlewareHandler<OsbEnv> {
+export function basicAuth(platformUsers: () => readonly PlatformUser[]): MiddlewareHandler<OsbEnv> {
   return async (c, next) => {
     const presented = parseBasic(c.req.header("Authorization"));
     let ok = false;
     if (presented) {
       const user = digest(presented.username);
       const pass = digest(presented.password);
-      for (const candidate of credentials()) {
+      for (const candidate of platformUsers()) {
         const match =
           timingSafeEqual(user, digest(candidate.username)) &&
           timingSafeEqual(pass, digest(candidate.password));
@@ -40,7 +41,7 @@ export function basicAuth(credentials: () => readonly Credential[]): MiddlewareH
   };
 }
 
-function parseBasic(header: string | undefined): Credential | undefined {
+function parseBasic(header: string | undefined): PlatformUser | undefined {
   const match = header?.match(/^Basic\s+([A-Za-z0-9+/=]+)\s*$/i);
   if (!match?.[1]) return undefined;
   const decoded = Buffer.from(match[1], "base64").toString("utf8");

@@ -1,0 +1,88 @@
+import type { BlueprintInput, ExecutionStatus } from "../../cloudify/index.js";
+
+export type { BlueprintInput, ExecutionStatus };
+
+/**
+ * What the domain needs from Cloudify, and nothing more. The Cloudify REST client implements
+ * it through a thin adapter (src/broker/cloudify-port/adapter.ts); the domain never sees HTTP.
+ * Not-found is `undefined`, other failures throw errors the classifiers below understand.
+ */
+export interface CloudifyPort {
+  getBlueprintInputs(blueprintId: string): Promise<Record<string, BlueprintInput> | undefined>;
+  getDeployment(deploymentId: string): Promise<DeploymentView | undefined>;
+  /** Deployments carrying all these labels. */
+  findDeployments(labels: Record<string, string>): Promise<DeploymentView[]>;
+  /** Starts an asynchronous create; returns the create_deployment_environment execution id. */
+  createDeployment(request: CreateDeploymentRequest): Promise<{ createExecutionId: string }>;
+  /** Asks Cloudify to delete; removal is asynchronous. Resolves quietly when already gone. */
+  deleteDeployment(deploymentId: string, force: boolean): Promise<void>;
+  startExecution(request: StartExecutionRequest): Promise<ExecutionView>;
+  getExecution(executionId: string): Promise<ExecutionView | undefined>;
+  listExecutions(deploymentId: string, workflowId: string): Promise<ExecutionView[]>;
+  cancelExecution(executionId: string): Promise<void>;
+  /** Cloudify's own words for why an execution failed: its error's last line, or its events. */
+  failureReason(execution: ExecutionView): Promise<string>;
+  /** Starts a deployment update; returns its `update` execution. */
+  updateDeployment(request: UpdateDeploymentRequest): Promise<{ executionId: string }>;
+  outputs(deploymentId: string): Promise<Record<string, unknown>>;
+  capabilities(deploymentId: string): Promise<Record<string, unknown>>;
+  secret(key: string): Promise<string | undefined>;
+  /**
+   * Classifies a failure: `transient` (network, 5xx, manager busy: retry later), `not_found`,
+   * or `rejected` (Cloudify refused the request; retrying the same request will not help),
+   * with Cloudify's error code and message where it gave them.
+   */
+  classify(error: unknown): CloudifyFailure;
+}
+
+export interface CloudifyFailure {
+  kind: "transient" | "not_found" | "rejected";
+  code?: string;
+  message: string;
+}
+
+export interface DeploymentView {
+  id: string;
+  blueprintId: string;
+  createExecutionId?: string;
+  labels: { key: string; value: string }[];
+}
+
+export interface CreateDeploymentRequest {
+  deploymentId: string;
+  blueprintId: string;
+  inputs: Record<string, unknown>;
+  labels: Record<string, string>[];
+  displayName: string;
+}
+
+export interface StartExecutionRequest {
+  deploymentId: string;
+  workflowId: string;
+  parameters?: Record<string, unknown>;
+  queue?: boolean;
+  allowCustomParameters?: boolean;
+}
+
+export interface UpdateDeploymentRequest {
+  deploymentId: string;
+  blueprintId?: string;
+  inputs: Record<string, unknown>;
+}
+
+export interface ExecutionView {
+  id: string;
+  workflowId: string;
+  parameters?: Record<string, unknown>;
+  status: ExecutionStatus;
+  error?: string | null;
+  createdAt?: string;
+}
+
+export { TERMINAL_EXECUTION_STATUSES as TERMINAL_STATUSES } from "../../cloudify/index.js";
+
+/** Cloudify's answers while the deployment environment is still being created: wait, then retry. */
+export const ENVIRONMENT_NOT_READY = new Set([
+  "deployment_environment_creation_pending_error",
+  "deployment_environment_creation_in_progress_error",
+]);

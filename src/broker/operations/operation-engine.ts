@@ -1,0 +1,318 @@
+import type { Logger } from "../../log/logger.js";
+import type { StateStore } from "../../state/index.js";
+import type { CloudifyPort } from "../cloudify-port/port.js";
+import type { Operation } from "../model/records.js";
+import type { KeyedMutex } from "./keyed-mutex.js";
+import type { AnyStateMachine, StepOutcome } from "./steps.js";
+
+/** A kind of resource whose operations the engine drives (instances; bindings). */
+export interface ResourceKind<R extends { id: string; operation: Operation }> {
+  collection: string;
+  /** The log field naming a resource of this kind, e.g. `instance_id`. */
+  logField: string;
+  machine(operation: Operation): AnyStateMachine<R>;
+  /** Records sharing a lock key never run steps concurrently (a binding locks its instance). */
+  lockKey(record: R): string;
+  /** Applies a finished operation's consequences; may return extra changes (e.g. tombstones). */
+  onFinished?(record: R, operation: Operation): R;
+}
+
+export interface EngineSettings {
+  pollIntervalMs: number;
+  /** Cap of the exponential backoff after transient Cloudify failures. */
+  maxBackoffMs: number;
+}
+
+const MAX_STEPS_PER_RUN = 20;
+const SWEEP_CONCURRENCY = 16;
+
+/**
+ * Drives every in-progress operation forward, whether or not the platform polls: a timer
+ * sweeps all resources, requests kick the one they touched. Each step's outcome is committed
+ * before the next step runs, so after a crash (kill -9 included) the operation resumes from
+ * its last committed step. Transient Cloudify failures back off exponentially with jitter;
+ * the operation fails only on Cloudify's refusal or at its deadline, never because the
+ * broker restarted. Steps run outside the resource's lock; see `commit` for why.
+ */
+export class OperationEngine {
+  private readonly kinds: ResourceKind<any>[] = [];
+  /** Resources the engine is advancing now, and whether a kick asked for another pass. */
+  private readonly running = new Map<string, { again: boolean }>();
+  /** When each resource may be advanced again (in memory: waits are not worth a disk write). */
+  private readonly due = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
+  private stopped = false;
+  /** Runs started by kicks, awaited by stop(). */
+  private readonly kicks = new Set<Promise<void>>();
+
+  constructor(
+    private readonly deps: {
+      store: StateStore;
+      cloudify: CloudifyPort;
+      mutex: KeyedMutex;
+      log: Logger;
+      settings: () => EngineSettings;
+      now?: () => number;
+      /** Told about finished operations and transient Cloudify failures (metrics). */
+      observer?: { finished(operation: Operation): void; transientFailure(): void };
+    },
+  ) {}
+
+  register<R extends { id: string; operation: Operation }>(kind: ResourceKind<R>): void {
+    this.kinds.push(kind);
+  }
+
+  start(): void {
+    this.stopped = false;
+    const tick = () => {
+      if (this.stopped) return;
+      this.sweeping = this.sweep().finally(() => {
+        this.sweeping = undefined;
+        if (!this.stopped) this.timer = setTimeout(tick, this.deps.settings().pollIntervalMs);
+      });
+    };
+    tick();
+  }
+
+  /**
+   * Starts no further step; resolves once the steps running now (from the sweep or kicked by
+   * requests) have committed their outcome. An interrupted operation resumes at its current
+   * step on the next start.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.sweeping;
+    await Promise.all(this.kicks);
+  }
+
+  /** Advance one resource now (after a request changed it). Errors are logged, never thrown. */
+  kick(collection: string, id: string): Promise<void> {
+    this.due.delete(`${collection}/${id}`);
+    const run = this.advance(collection, id).catch((error) =>
+      this.deps.log.error({ err: error, id }, "operation step failed"),
+    );
+    this.kicks.add(run);
+    void run.finally(() => this.kicks.delete(run));
+    return run;
+  }
+
+  /** Every resource with an operation in progress and due now. */
+  async sweep(): Promise<void> {
+    const now = this.now();
+    const due: [string, string][] = [];
+    for (const kind of this.kinds) {
+      for (const { id, value } of this.deps.store.list<{ operation?: Operation }>(kind.collection)) {
+        if (value.operation?.state !== "in progress") continue;
+        if ((this.due.get(`${kind.collection}/${id}`) ?? 0) > now) continue;
+        due.push([kind.collection, id]);
+      }
+    }
+    // A bounded number at a time: a thousand operations in flight must not become a thousand
+    // concurrent requests to the manager every tick.
+    let next = 0;
+    const worker = async () => {
+      while (next < due.length && !this.stopped) {
+        const [collection, id] = due[next++]!;
+        await this.kick(collection, id);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(SWEEP_CONCURRENCY, due.length) }, worker));
+  }
+
+  private async advance(collection: string, id: string): Promise<void> {
+    const kind = this.kinds.find((k) => k.collection === collection);
+    if (!kind) return;
+    // One engine run per resource at a time; a kick during a run asks for one more pass.
+    const key = `${collection}/${id}`;
+    const active = this.running.get(key);
+    if (active) {
+      active.again = true;
+      return;
+    }
+    const run = { again: false };
+    this.running.set(key, run);
+    try {
+      do {
+        run.again = false;
+        for (let i = 0; i < MAX_STEPS_PER_RUN && !this.stopped; i++) {
+          const record = this.deps.store.get<{ id: string; operation: Operation }>(collection, id);
+          if (record?.operation.state !== "in progress") break;
+          const moved = await this.runStep(kind, record);
+          if (!moved) break;
+        }
+      } while (run.again && !this.stopped);
+    } finally {
+      this.running.delete(key);
+    }
+  }
+
+  /** Runs the operation's current step and commits the outcome; true when the next step may run at once. */
+  private async runStep(
+    kind: ResourceKind<any>,
+    record: { id: string; operation: Operation },
+  ): Promise<boolean> {
+    const op = record.operation;
+    const key = `${kind.collection}/${record.id}`;
+    const log = this.deps.log.child({
+      [kind.logField]: record.id,
+      operation: op.id,
+      step: op.step,
+    });
+    const now = this.now();
+    if (Date.parse(op.deadline) <= now) {
+      await this.finish(kind, record, {
+        kind: "failed",
+        description: `The operation did not finish within its time limit (${op.deadline}); it was at step ${op.step}.${op.description ? ` Last status: ${op.description}` : ""}`,
+      });
+      return false;
+    }
+    const step = kind.machine(op)[op.step];
+    if (!step) {
+      await this.finish(kind, record, {
+        kind: "failed",
+        description: `Unknown step ${op.step}; this is a broker bug.`,
+      });
+      return false;
+    }
+    let outcome: StepOutcome<any>;
+    try {
+      outcome = await step({ record, operation: op, cloudify: this.deps.cloudify, log });
+    } catch (error) {
+      const failure = this.deps.cloudify.classify(error);
+      if (failure.kind !== "transient") {
+        outcome = { kind: "failed", description: `Cloudify refused a request: ${failure.message}` };
+      } else {
+        const attempts = op.attempts + 1;
+        const backoff = this.backoff(attempts);
+        log.warn(
+          { attempts, retry_in_ms: backoff, reason: failure.message },
+          "transient Cloudify failure; will retry",
+        );
+        this.due.set(key, now + backoff);
+        this.deps.observer?.transientFailure();
+        await this.commit(kind, record, {
+          ...record,
+          operation: {
+            ...op,
+            attempts,
+            updatedAt: iso(now),
+            notBefore: iso(now + backoff),
+            description: `Cloudify is not reachable, retrying: ${failure.message}`,
+          },
+        });
+        return false;
+      }
+    }
+
+    switch (outcome.kind) {
+      case "wait":
+        this.due.set(key, now + this.deps.settings().pollIntervalMs);
+        if (outcome.description && outcome.description !== op.description) {
+          await this.commit(kind, record, {
+            ...record,
+            operation: { ...op, description: outcome.description, updatedAt: iso(now) },
+          });
+        }
+        return false;
+      case "continue": {
+        log.debug({ next: outcome.step }, "operation step done");
+        const operation: Operation = {
+          ...op,
+          step: outcome.step,
+          attempts: 0,
+          updatedAt: iso(now),
+          notBefore: undefined,
+        };
+        operation.executionId = outcome.executionId;
+        return this.commit(kind, record, { ...record, ...outcome.record, operation });
+      }
+      default:
+        await this.finish(kind, record, outcome);
+        return false;
+    }
+  }
+
+  private async finish(
+    kind: ResourceKind<any>,
+    record: { id: string; operation: Operation },
+    outcome: StepOutcome<any>,
+  ) {
+    const now = iso(this.now());
+    const op = record.operation;
+    const operation: Operation = { ...op, updatedAt: now, finishedAt: now, notBefore: undefined };
+    if (outcome.kind === "succeeded") {
+      operation.state = "succeeded";
+      operation.description = outcome.description;
+    } else if (outcome.kind === "failed") {
+      operation.state = "failed";
+      operation.description = outcome.description;
+      if (outcome.instanceUsable !== undefined) operation.instanceUsable = outcome.instanceUsable;
+      if (outcome.updateRepeatable !== undefined) operation.updateRepeatable = outcome.updateRepeatable;
+    }
+    let next = { ...record, ...("record" in outcome ? outcome.record : {}), operation };
+    if (kind.onFinished) next = kind.onFinished(next, operation);
+    this.due.delete(`${kind.collection}/${record.id}`);
+    if (await this.commit(kind, record, next)) {
+      this.deps.observer?.finished(operation);
+      this.deps.log.info(
+        {
+          id: record.id,
+          operation: op.id,
+          type: op.type,
+          state: operation.state,
+          description: operation.description,
+        },
+        "operation finished",
+      );
+    }
+  }
+
+  /**
+   * Commits a step's outcome, computed from `expected`, under the resource's lock, and only if
+   * the resource still runs that operation at that step. Steps talk to Cloudify without the
+   * lock, so a slow manager never holds a platform's request; a request that replaced the
+   * operation meanwhile (a deprovision halting a provision) wins, and the outcome is dropped.
+   */
+  private async commit(
+    kind: ResourceKind<any>,
+    expected: { id: string; operation: Operation },
+    record: { id: string; operation: Operation },
+  ): Promise<boolean> {
+    return this.deps.mutex.run(kind.lockKey(expected), async () => {
+      const current = this.deps.store.get<{ operation: Operation }>(kind.collection, expected.id);
+      const op = current?.operation;
+      if (
+        !op ||
+        op.id !== expected.operation.id ||
+        op.step !== expected.operation.step ||
+        op.state !== "in progress"
+      ) {
+        this.deps.log.debug(
+          { id: expected.id, operation: expected.operation.id },
+          "operation replaced while its step ran; outcome dropped",
+        );
+        return false;
+      }
+      await this.deps.store.commit([
+        { type: "put", collection: kind.collection, id: record.id, value: record },
+      ]);
+      return true;
+    });
+  }
+
+  private backoff(attempts: number): number {
+    const { pollIntervalMs, maxBackoffMs } = this.deps.settings();
+    const base = Math.min(maxBackoffMs, pollIntervalMs * 2 ** Math.min(attempts, 16));
+    return Math.round(base / 2 + Math.random() * (base / 2));
+  }
+
+  private now(): number {
+    return this.deps.now ? this.deps.now() : Date.now();
+  }
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
