@@ -1,66 +1,220 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { BINDINGS, INSTANCES, type Operation } from "../broker/model/records.js";
+import type { InProgressSummary } from "../broker/operations/operation-engine.js";
+import type { CloudifyCall } from "../cloudify/index.js";
 import type { StateStore } from "../state/index.js";
-import { Metrics } from "./registry.js";
 
-/** The broker's metrics: what operators alert on (stuck operations, failures, Cloudify trouble). */
-export function brokerMetrics(store: StateStore) {
-  const metrics = new Metrics();
-  const requests = metrics.counter(
-    "osb_requests_total",
-    "OSB requests answered, by method, route and status.",
-  );
-  const finished = metrics.counter(
-    "osb_operations_finished_total",
-    "Operations that ended, by type and final state.",
-  );
-  const transient = metrics.counter(
-    "osb_cloudify_transient_failures_total",
-    "Cloudify calls that failed transiently (unreachable, 5xx) and were retried later.",
-  );
+/** What the broker's own gauges read at scrape time; each is O(1) (see `countsCache`). */
+export interface MetricSources {
+  store: StateStore;
+  storeWritable: () => boolean;
+  configGeneration: () => number;
+  failedReloads: () => number;
+  lastReloadFailed: () => boolean;
+  cloudifyLastAnswerAt: () => number;
+  version: string;
+}
 
-  metrics.gauge("osb_operations_in_progress", "Operations in progress, by type.", () => {
-    const counts = new Map<string, number>();
-    for (const collection of [INSTANCES, BINDINGS]) {
-      for (const { value } of store.list<{ operation?: Operation }>(collection)) {
-        if (value.operation?.state === "in progress")
-          counts.set(value.operation.type, (counts.get(value.operation.type) ?? 0) + 1);
-      }
-    }
-    return [...counts].map(([type, value]) => ({ labels: { type }, value }));
+/** Seconds: OSB answers take milliseconds, Cloudify calls up to the client timeout. */
+const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Operations take seconds to hours. */
+const OPERATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400];
+
+/** How long instance and binding tallies may be reused: the walk over every record is paid at most this often. */
+const COUNTS_TTL_MS = 15_000;
+
+/**
+ * The broker's Prometheus metrics on a registry of its own (several brokers may share a
+ * process in tests): runtime defaults, OSB request latency, Cloudify call latency and
+ * errors, operation durations and the oldest operation still running, config reloads,
+ * store health and build info. Names and label sets are the contract alert rules rely on.
+ */
+export function brokerMetrics(sources: MetricSources) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  const requests = new Counter({
+    name: "osb_requests_total",
+    help: "OSB requests answered, by method, route pattern and status.",
+    labelNames: ["method", "route", "status"],
+    registers: [registry],
   });
-  metrics.gauge("osb_service_instances", "Service instances known to the broker, by plan and status.", () =>
-    tally(
-      store
-        .list<{ planId: string; status: string }>(INSTANCES)
-        .map(({ value }) => ({ plan_id: value.planId, status: value.status })),
-    ),
-  );
-  metrics.gauge("osb_service_bindings", "Service bindings known to the broker, by plan and status.", () =>
-    tally(
-      store
-        .list<{ planId: string; status: string }>(BINDINGS)
-        .map(({ value }) => ({ plan_id: value.planId, status: value.status })),
-    ),
-  );
+  const requestSeconds = new Histogram({
+    name: "osb_request_duration_seconds",
+    help: "Time to answer OSB requests, by method, route pattern and status.",
+    labelNames: ["method", "route", "status"],
+    buckets: HTTP_BUCKETS,
+    registers: [registry],
+  });
+  const cloudifySeconds = new Histogram({
+    name: "osb_cloudify_request_duration_seconds",
+    help: "Cloudify REST calls (each retry counted), by method, resource and status (or network failure kind).",
+    labelNames: ["method", "resource", "status"],
+    buckets: HTTP_BUCKETS,
+    registers: [registry],
+  });
+  const cloudifyErrors = new Counter({
+    name: "osb_cloudify_request_errors_total",
+    help: "Cloudify calls without a usable answer: network failures (refused, reset, timeout, other) and 5xx.",
+    labelNames: ["method", "resource", "kind"],
+    registers: [registry],
+  });
+  const transient = new Counter({
+    name: "osb_cloudify_transient_failures_total",
+    help: "Operation steps that failed transiently (Cloudify unreachable or 5xx) and will be retried.",
+    registers: [registry],
+  });
+  const finished = new Counter({
+    name: "osb_operations_finished_total",
+    help: "Operations that ended, by type and final state.",
+    labelNames: ["type", "state"],
+    registers: [registry],
+  });
+  const operationSeconds = new Histogram({
+    name: "osb_operation_duration_seconds",
+    help: "Duration of finished operations from request to final state, by type and final state.",
+    labelNames: ["type", "state"],
+    buckets: OPERATION_BUCKETS,
+    registers: [registry],
+  });
+
+  // Operations in progress: published by the engine's sweep, which reads every record anyway.
+  let running: InProgressSummary = { byType: {}, oldestStartedAt: undefined };
+  new Gauge({
+    name: "osb_operations_in_progress",
+    help: "Operations in progress, by type (as of the engine's latest sweep).",
+    labelNames: ["type"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [type, count] of Object.entries(running.byType)) this.set({ type }, count);
+    },
+  });
+  new Gauge({
+    name: "osb_oldest_operation_in_progress_seconds",
+    help: "Age of the oldest operation still in progress (0 when none): a stuck operation makes it grow.",
+    registers: [registry],
+    collect() {
+      this.set(running.oldestStartedAt === undefined ? 0 : (Date.now() - running.oldestStartedAt) / 1000);
+    },
+  });
+
+  const counts = countsCache(sources.store);
+  for (const [name, collection, what] of [
+    ["osb_service_instances", INSTANCES, "Service instances"],
+    ["osb_service_bindings", BINDINGS, "Service bindings"],
+  ] as const) {
+    new Gauge({
+      name,
+      help: `${what} known to the broker, by plan and status (recounted at most every ${COUNTS_TTL_MS / 1000} s).`,
+      labelNames: ["plan_id", "status"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [key, value] of counts(collection)) {
+          const [plan_id, status] = JSON.parse(key) as [string, string];
+          this.set({ plan_id, status }, value);
+        }
+      },
+    });
+  }
+
+  new Gauge({
+    name: "osb_config_generation",
+    help: "Generation of the configuration in force: 1 at start, +1 per successful reload.",
+    registers: [registry],
+    collect() {
+      this.set(sources.configGeneration());
+    },
+  });
+  new Gauge({
+    name: "osb_config_last_reload_successful",
+    help: "1 when the latest load of broker.yaml succeeded, 0 while a broken file is on disk.",
+    registers: [registry],
+    collect() {
+      this.set(sources.lastReloadFailed() ? 0 : 1);
+    },
+  });
+  new Counter({
+    name: "osb_config_reloads_failed_total",
+    help: "Reloads of broker.yaml that failed (the previous configuration stayed in force).",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources.failedReloads());
+    },
+  });
+  new Gauge({
+    name: "osb_state_writable",
+    help: "1 when the state store can commit, 0 when it cannot (full disk, failed write).",
+    registers: [registry],
+    collect() {
+      this.set(sources.storeWritable() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "osb_cloudify_last_answer_age_seconds",
+    help: "Seconds since Cloudify last answered a call with accepted credentials.",
+    registers: [registry],
+    collect() {
+      this.set((Date.now() - sources.cloudifyLastAnswerAt()) / 1000);
+    },
+  });
+  new Gauge({
+    name: "osb_build_info",
+    help: "Always 1; the labels say which broker build and Node.js runtime run.",
+    labelNames: ["version", "node_version"],
+    registers: [registry],
+  }).set({ version: sources.version, node_version: process.version }, 1);
 
   return {
-    render: () => metrics.render(),
-    request: (method: string, route: string, status: number) =>
-      requests({ method, route, status: String(status) }),
-    operationFinished: (op: Operation) => finished({ type: op.type, state: op.state }),
-    cloudifyTransientFailure: () => transient(),
+    contentType: registry.contentType,
+    render: () => registry.metrics(),
+    request: (method: string, route: string, status: number, seconds: number) => {
+      const labels = { method, route, status: String(status) };
+      requests.inc(labels);
+      requestSeconds.observe(labels, seconds);
+    },
+    cloudifyCall: (call: CloudifyCall) => {
+      const status = call.status === undefined ? (call.failure ?? "other") : String(call.status);
+      cloudifySeconds.observe({ method: call.method, resource: call.resource, status }, call.ms / 1000);
+      if (call.status === undefined || call.status >= 500) {
+        cloudifyErrors.inc({
+          method: call.method,
+          resource: call.resource,
+          kind: call.status === undefined ? (call.failure ?? "other") : "http_5xx",
+        });
+      }
+    },
+    operationFinished: (op: Operation) => {
+      finished.inc({ type: op.type, state: op.state });
+      const end = Date.parse(op.finishedAt ?? op.updatedAt);
+      const start = Date.parse(op.startedAt);
+      if (Number.isFinite(end) && Number.isFinite(start)) {
+        operationSeconds.observe({ type: op.type, state: op.state }, Math.max(0, end - start) / 1000);
+      }
+    },
+    cloudifyTransientFailure: () => transient.inc(),
+    operationsSwept: (summary: InProgressSummary) => {
+      running = summary;
+    },
   };
 }
 
 export type BrokerMetrics = ReturnType<typeof brokerMetrics>;
 
-function tally(rows: Record<string, string>[]) {
-  const counts = new Map<string, { labels: Record<string, string>; value: number }>();
-  for (const labels of rows) {
-    const key = JSON.stringify(labels);
-    const entry = counts.get(key);
-    if (entry) entry.value++;
-    else counts.set(key, { labels, value: 1 });
-  }
-  return [...counts.values()];
+/** Tallies by plan and status, recomputed from the store at most every COUNTS_TTL_MS. */
+function countsCache(store: StateStore) {
+  const cache = new Map<string, { at: number; counts: Map<string, number> }>();
+  return (collection: string) => {
+    const cached = cache.get(collection);
+    if (cached && Date.now() - cached.at < COUNTS_TTL_MS) return cached.counts;
+    const counts = new Map<string, number>();
+    for (const { value } of store.list<{ planId: string; status: string }>(collection)) {
+      const key = JSON.stringify([value.planId, value.status]);
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    cache.set(collection, { at: Date.now(), counts });
+    return counts;
+  };
 }

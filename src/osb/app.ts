@@ -40,8 +40,8 @@ export function createOsbApp(ports: OsbPorts, extraRoutes: (ports: OsbPorts) => 
   // Prometheus scrapes without credentials, as with /healthz; it exposes counts, no names or secrets.
   if (ports.metrics) {
     const metrics = ports.metrics;
-    app.get("/metrics", (c) =>
-      c.body(metrics.render(), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }),
+    app.get("/metrics", async (c) =>
+      c.body(await metrics.render(), 200, { "Content-Type": metrics.contentType }),
     );
   }
 

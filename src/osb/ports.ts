@@ -17,8 +17,12 @@ export interface OsbPorts {
   bindings: () => BindingService;
   /** Seconds platforms should wait before polling again (Retry-After on in-progress answers). */
   retryAfterSeconds: () => number;
-  /** Counts answered requests by route pattern, and renders /metrics (Prometheus text). */
-  metrics?: { request(method: string, route: string, status: number): void; render(): string };
+  /** Observes answered requests by route pattern, and renders /metrics (Prometheus text). */
+  metrics?: {
+    request(method: string, route: string, status: number, seconds: number): void;
+    render(): Promise<string>;
+    contentType: string;
+  };
   /** For /livez (alias /healthz) and /readyz: cheap, unauthenticated, every check named with its reason. */
   health: { liveness(): HealthReport; readiness(): HealthReport };
 }

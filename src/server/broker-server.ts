@@ -22,6 +22,8 @@ import { createOsbApp } from "../osb/app.js";
 import { osbRoutes } from "../osb/routes.js";
 import type { Catalog } from "../osb/types.js";
 import { FileStateStore } from "../state/index.js";
+import { routeHandlebarsWarnings } from "../templates/index.js";
+import { packageVersion } from "../util/package-root.js";
 import { CloudifyConnection } from "./cloudify-connection.js";
 import { healthChecks } from "./health.js";
 import { drainableServer } from "./http-drain.js";
@@ -82,18 +84,29 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     );
   }
 
+  const storeHealth = () =>
+    (store as { health?: () => { writable: boolean; reason?: string } }).health?.() ?? { writable: true };
   const levelled = [log];
   const component = (name: string) => {
     const child = log.child({ component: name });
     levelled.push(child);
     return child;
   };
+  routeHandlebarsWarnings(component("templates"));
   const store = new FileStateStore({ dir: runtime().stateDir, logger: component("state") });
   await store.open();
 
-  const connection = new CloudifyConnection(runtime().cloudify, component("cloudify"));
+  const metrics = brokerMetrics({
+    store,
+    storeWritable: () => storeHealth().writable,
+    configGeneration: () => config.get().number,
+    failedReloads: () => config.failedReloads,
+    lastReloadFailed: () => config.problem !== undefined,
+    cloudifyLastAnswerAt: () => connection.reachability.lastAnswerAt,
+    version: packageVersion(),
+  });
+  const connection = new CloudifyConnection(runtime().cloudify, component("cloudify"), metrics.cloudifyCall);
   const cloudify = connection.port;
-  const metrics = brokerMetrics(store);
   const mutex = new KeyedMutex();
   const engine = new OperationEngine({
     store,
@@ -101,7 +114,11 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     mutex,
     log: component("engine"),
     settings: () => ({ pollIntervalMs: runtime().operations.pollIntervalMs, maxBackoffMs: 60_000 }),
-    observer: { finished: metrics.operationFinished, transientFailure: metrics.cloudifyTransientFailure },
+    observer: {
+      finished: metrics.operationFinished,
+      transientFailure: metrics.cloudifyTransientFailure,
+      swept: metrics.operationsSwept,
+    },
   });
   engine.register<InstanceRecord>({
     collection: INSTANCES,

@@ -55,7 +55,12 @@ export class OperationEngine {
       settings: () => EngineSettings;
       now?: () => number;
       /** Told about finished operations and transient Cloudify failures (metrics). */
-      observer?: { finished(operation: Operation): void; transientFailure(): void };
+      observer?: {
+        finished(operation: Operation): void;
+        transientFailure(): void;
+        /** What each sweep saw in progress: the sweep reads every record anyway, metrics need not. */
+        swept?(summary: InProgressSummary): void;
+      };
     },
   ) {}
 
@@ -102,13 +107,20 @@ export class OperationEngine {
   async sweep(): Promise<void> {
     const now = this.now();
     const due: [string, string][] = [];
+    const summary: InProgressSummary = { byType: {}, oldestStartedAt: undefined };
     for (const kind of this.kinds) {
       for (const { id, value } of this.deps.store.list<{ operation?: Operation }>(kind.collection)) {
-        if (value.operation?.state !== "in progress") continue;
+        const operation = value.operation;
+        if (operation?.state !== "in progress") continue;
+        summary.byType[operation.type] = (summary.byType[operation.type] ?? 0) + 1;
+        const started = Date.parse(operation.startedAt);
+        if (started < (summary.oldestStartedAt ?? Number.POSITIVE_INFINITY))
+          summary.oldestStartedAt = started;
         if ((this.due.get(`${kind.collection}/${id}`) ?? 0) > now) continue;
         due.push([kind.collection, id]);
       }
     }
+    this.deps.observer?.swept?.(summary);
     // A bounded number at a time: a thousand operations in flight must not become a thousand
     // concurrent requests to the manager every tick.
     let next = 0;
@@ -315,4 +327,10 @@ export class OperationEngine {
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
+}
+
+/** Operations in progress at a sweep: how many of each type, and when the oldest started (epoch ms). */
+export interface InProgressSummary {
+  byType: Record<string, number>;
+  oldestStartedAt: number | undefined;
 }
