@@ -71,7 +71,7 @@ export async function startBrokerProcess(
     },
   };
   try {
-    await waitForLog((line) => line.msg === "broker listening", "the broker to listen");
+    await waitForLog((line) => line.msg === "broker listening", "the broker to listen", 120_000);
   } catch (error) {
     handle.kill();
     throw error;
