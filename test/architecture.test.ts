@@ -1,6 +1,7 @@
 /**
  * The layout's dependency rules, checked on the import statements themselves: the runtime (src/)
- * never imports the tools (emulator/, scripts/), and the runtime build holds no tool code.
+ * never imports the tools (emulator/, scripts/), the runtime build holds no tool code, and
+ * dependencies run one way: protocol (src/osb) -> domain (src/broker) -> Cloudify client / state.
  */
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
@@ -40,6 +41,15 @@ function violations(under: string, forbidden: string[]): string[] {
 describe("layout", () => {
   it("src/ never imports the tools (emulator/, scripts/, bench/)", () => {
     expect(violations("src", ["emulator", "scripts", "bench"])).toEqual([]);
+  });
+
+  it("the domain (src/broker) never imports the protocol layer, the server, the CLI or the metrics", () => {
+    expect(violations("src/broker", ["src/osb", "src/server", "src/cli", "src/metrics"])).toEqual([]);
+  });
+
+  it("the metrics and the Cloudify client never import the domain", () => {
+    expect(violations("src/metrics", ["src/broker"])).toEqual([]);
+    expect(violations("src/cloudify", ["src/broker", "src/osb"])).toEqual([]);
   });
 
   it("the runtime build (dist/) holds no emulator or codegen code", () => {

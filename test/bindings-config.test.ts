@@ -6,7 +6,7 @@
  * broker.yaml edited in memory and written to a temporary file.
  */
 import { rm } from "node:fs/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { startEmulator } from "../emulator/index.js";
 import { stateCommand } from "../src/cli/commands/state.js";
 import { ConfigError } from "../src/config/issues.js";
@@ -36,7 +36,7 @@ import {
   provisionInstance,
   REDIS,
   type Stack,
-  startStack,
+  useStack,
   type ValidatingOsbClient,
   validatingClient,
 } from "./support/stack.js";
@@ -82,14 +82,13 @@ let stack: Stack;
 let osb: ValidatingOsbClient;
 let configFile: string;
 
-beforeAll(async () => {
-  configFile = await writeConfig(variantConfig());
-  stack = await startStack({ configFile });
-  osb = validatingClient(stack);
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+useStack(
+  (started) => ({ stack, osb } = started),
+  async () => {
+    configFile = await writeConfig(variantConfig());
+    return { configFile };
+  },
+);
 
 const redisBody = (planId: string) => ({ ...bindBody(REDIS.large), plan_id: planId });
 

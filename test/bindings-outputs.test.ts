@@ -6,7 +6,7 @@
  * rotation and refusals by the instance's state. Real HTTP: test → broker → Cloudify emulator,
  * every answer checked against the OpenAPI document.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { EmulatorHandle } from "../emulator/index.js";
 import {
   ASYNC,
@@ -29,13 +29,11 @@ import {
   provisionBody,
   provisionInstance,
   REDIS,
-  type Stack,
-  startValidatingStack,
+  useStack,
   type ValidatingOsbClient,
   waitForInstanceOperation,
 } from "./support/stack.js";
 
-let stack: Stack;
 let osb: ValidatingOsbClient;
 let emulator: EmulatorHandle;
 /** Provisioned instances shared by tests that only need one: pg large, redis cache-small, redis cache-large. */
@@ -46,8 +44,8 @@ let redisLarge: string;
 /** The CA certificate the shipped emulator catalogue stores as secret postgresql_ca_cert. */
 let caCertificate: string;
 
-beforeAll(async () => {
-  ({ stack, osb, emulator } = await startValidatingStack());
+useStack(async (started) => {
+  ({ osb, emulator } = started);
   [pg, redis, redisLarge] = [newId(), newId(), newId()];
   await Promise.all([
     provisionInstance(osb, pg, provisionBody(PG.large)),
@@ -61,9 +59,6 @@ beforeAll(async () => {
     },
   });
   caCertificate = ((await secret.json()) as { value: string }).value;
-});
-afterAll(async () => {
-  await stack?.stop();
 });
 
 const bind = (

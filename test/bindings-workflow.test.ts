@@ -6,7 +6,7 @@
  * Real HTTP: test → broker → Cloudify emulator; every answer is checked against the OpenAPI
  * document by the validating client.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { EmulatorHandle } from "../emulator/index.js";
 import { shortId } from "../src/broker/model/ids.js";
 import {
@@ -35,26 +35,21 @@ import {
   PG,
   provisionBody,
   provisionInstance,
-  type Stack,
-  startValidatingStack,
+  useStack,
   type ValidatingOsbClient,
   waitFor,
   waitForInstanceOperation,
 } from "./support/stack.js";
 
-let stack: Stack;
 let osb: ValidatingOsbClient;
 let emulator: EmulatorHandle;
 /** A provisioned pg small instance shared by the tests that only need one (fresh binding ids each). */
 let iid: string;
 
-beforeAll(async () => {
-  ({ stack, osb, emulator } = await startValidatingStack());
+useStack(async (started) => {
+  ({ osb, emulator } = started);
   iid = newId();
   await provisionInstance(osb, iid, provisionBody(PG.small));
-});
-afterAll(async () => {
-  await stack?.stop();
 });
 
 const body = (extra: Record<string, unknown> = {}) => bindBody(PG.small, extra);

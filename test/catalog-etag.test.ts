@@ -1,13 +1,13 @@
-import { afterAll, beforeAll, expect, test } from "vitest";
-import { type Stack, startStack } from "./support/stack.js";
+import { expect, test } from "vitest";
+import { type Stack, useStack } from "./support/stack.js";
 
 let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack({ emulator: false });
-});
-afterAll(async () => {
-  await stack.stop();
-});
+useStack(
+  (started) => {
+    stack = started.stack;
+  },
+  { emulator: false },
+);
 
 test("H15 the catalog carries an ETag; If-None-Match with it answers 304 without a body", async () => {
   const first = await stack.osb.get("/v2/catalog");

@@ -5,10 +5,10 @@
  * the previous catalog stays in force; credentials follow the file too.
  */
 import { rm } from "node:fs/promises";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { example, exampleText, positionOf, tempDir, writeConfig } from "./fixtures/configs/helpers.js";
 import { validateResponse } from "./support/osb-openapi.js";
-import { PG, REDIS, type Stack, startStack } from "./support/stack.js";
+import { PG, REDIS, type Stack, useStack } from "./support/stack.js";
 
 const SMALL_DESCRIPTION = "        description: 1 vCPU, 2 GB memory, 10 GB storage\n";
 
@@ -16,13 +16,17 @@ let dir: string;
 let file: string;
 let stack: Stack;
 
-beforeAll(async () => {
-  dir = await tempDir("reload-");
-  file = await writeConfig(dir, exampleText());
-  stack = await startStack({ emulator: false, configFile: file });
-});
+useStack(
+  (started) => {
+    stack = started.stack;
+  },
+  async () => {
+    dir = await tempDir("reload-");
+    file = await writeConfig(dir, exampleText());
+    return { emulator: false, configFile: file };
+  },
+);
 afterAll(async () => {
-  await stack?.stop();
   await rm(dir, { recursive: true, force: true });
 });
 beforeEach(async () => {

@@ -6,11 +6,11 @@
  */
 import { join } from "node:path";
 import semver from "semver";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { exampleText, ROOT, runCli } from "./fixtures/configs/helpers.js";
 import { validateComponent, validateResponse } from "./support/osb-openapi.js";
-import { PG, REDIS, type Stack, startStack } from "./support/stack.js";
+import { PG, REDIS, type Stack, startStack, useStack } from "./support/stack.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: the catalog JSON is walked freely
 type Json = Record<string, any>;
@@ -25,21 +25,21 @@ let stack: Stack;
 let catalog: { services: Json[] };
 let raw: string;
 
-beforeAll(async () => {
-  stack = await startStack({ emulator: false, env: SECRETS });
-  const response = await fetch(new URL("/v2/catalog", stack.broker.url), {
-    headers: {
-      Authorization: `Basic ${Buffer.from(`${stack.env.BROKER_USERNAME}:${stack.env.BROKER_PASSWORD}`).toString("base64")}`,
-      "X-Broker-API-Version": "2.17",
-    },
-  });
-  expect(response.status).toBe(200);
-  raw = await response.text();
-  catalog = JSON.parse(raw);
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+useStack(
+  async (started) => {
+    stack = started.stack;
+    const response = await fetch(new URL("/v2/catalog", stack.broker.url), {
+      headers: {
+        Authorization: `Basic ${Buffer.from(`${stack.env.BROKER_USERNAME}:${stack.env.BROKER_PASSWORD}`).toString("base64")}`,
+        "X-Broker-API-Version": "2.17",
+      },
+    });
+    expect(response.status).toBe(200);
+    raw = await response.text();
+    catalog = JSON.parse(raw);
+  },
+  { emulator: false, env: SECRETS },
+);
 
 const services = () => catalog.services;
 const plans = () => services().flatMap((service) => service.plans.map((plan: Json) => ({ service, plan })));

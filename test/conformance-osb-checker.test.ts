@@ -1,12 +1,12 @@
 /**
  * What the official conformance checker (osb-checker, Go suite, API 2.14) demands, walked
- * against the real broker and the Cloudify emulator (osb-contract.md section 16, X1-X10), plus
+ * against the real broker and the Cloudify emulator (docs/CONTRACT.md section 16, X1-X10), plus
  * the checker's whole sequence: catalog → provision (async) → poll → bind → fetch binding →
  * unbind → poll → deprovision → poll, with the bodies the checker sends (`context` with a
  * platform, `"maintenance_info": {}`, `"bind_resource": {}`). One `it` per rule or step. Every
  * answer also goes through the validating client (schema/osb-openapi.yaml, X9 content type).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { OsbResponse, RequestOptions } from "./support/osb-client.js";
 import {
   ASYNC,
@@ -17,7 +17,7 @@ import {
   provisionInstance,
   REDIS,
   type Stack,
-  startValidatingStack,
+  useStack,
   ValidatingOsbClient,
   waitFor,
 } from "./support/stack.js";
@@ -27,17 +27,14 @@ let osb: ValidatingOsbClient;
 /** The checker's own client: it announces API 2.14 (X2). */
 let checker: ValidatingOsbClient;
 
-beforeAll(async () => {
-  ({ stack, osb } = await startValidatingStack());
+useStack((started) => {
+  ({ stack, osb } = started);
   checker = new ValidatingOsbClient(
     stack.broker.url,
     stack.env.BROKER_USERNAME!,
     stack.env.BROKER_PASSWORD!,
     "2.14",
   );
-});
-afterAll(async () => {
-  await stack?.stop();
 });
 
 const bindingPath = (instanceId: string, bindingId: string) =>

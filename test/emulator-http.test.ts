@@ -3,7 +3,7 @@ import type { EmulatorHandle } from "../emulator/index.js";
 import { raw, startTestEmulator } from "./support/emulator.js";
 
 /**
- * Wire-level fidelity of the emulated manager (section 8 of cloudify-rest.md), checked with
+ * Wire-level fidelity of the emulated manager (docs/CONTRACT.md section 17, M1-M7), checked with
  * plain fetch so nothing in our own client can paper over a difference.
  */
 

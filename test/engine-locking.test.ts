@@ -1,19 +1,9 @@
-import { afterAll, beforeAll, expect, test } from "vitest";
-import {
-  newId,
-  PG,
-  provisionBody,
-  type Stack,
-  startStack,
-  waitForInstanceOperation,
-} from "./support/stack.js";
+import { expect, test } from "vitest";
+import { newId, PG, provisionBody, type Stack, useStack, waitForInstanceOperation } from "./support/stack.js";
 
 let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => {
-  await stack.stop();
+useStack((started) => {
+  stack = started.stack;
 });
 
 test("A4 a slow Cloudify call in an engine step does not hold the platform's requests; DEPROV then halts the provision", async () => {

@@ -18,7 +18,7 @@ import {
   REDIS,
   type Stack,
   startStack,
-  startValidatingStack,
+  useStack,
   type ValidatingOsbClient,
   validatingClient,
   waitForInstanceOperation,
@@ -28,12 +28,7 @@ let stack: Stack;
 let osb: ValidatingOsbClient;
 let emulator: EmulatorHandle;
 
-beforeAll(async () => {
-  ({ stack, osb, emulator } = await startValidatingStack());
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+useStack((started) => ({ stack, osb, emulator } = started));
 
 function deprovision(
   client: ValidatingOsbClient,

@@ -4,7 +4,7 @@
  * labels on deployments. Real HTTP: test → broker → Cloudify emulator. Every answer is checked
  * against schema/osb-openapi.yaml by the validating client.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { EmulatorHandle } from "../emulator/index.js";
 import type { OsbResponse } from "./support/osb-client.js";
 import type { ValidatingOsbClient } from "./support/stack.js";
@@ -19,7 +19,7 @@ import {
   provisionInstance,
   REDIS,
   type Stack,
-  startValidatingStack,
+  useStack,
   waitForInstanceOperation,
 } from "./support/stack.js";
 
@@ -27,12 +27,7 @@ let stack: Stack;
 let osb: ValidatingOsbClient;
 let emulator: EmulatorHandle;
 
-beforeAll(async () => {
-  ({ stack, osb, emulator } = await startValidatingStack());
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+useStack((started) => ({ stack, osb, emulator } = started));
 
 function put(id: string, body: unknown, options: Parameters<ValidatingOsbClient["put"]>[2] = ASYNC) {
   return osb.put(instancePath(id), body, options);

@@ -21,7 +21,7 @@ import {
   provisionInstance,
   type Stack,
   startStack,
-  startValidatingStack,
+  useStack,
   type ValidatingOsbClient,
   validatingClient,
   waitForInstanceOperation,
@@ -31,12 +31,7 @@ let stack: Stack;
 let osb: ValidatingOsbClient;
 let emulator: EmulatorHandle;
 
-beforeAll(async () => {
-  ({ stack, osb, emulator } = await startValidatingStack());
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+useStack((started) => ({ stack, osb, emulator } = started));
 
 const DEPROV = { query: { service_id: PG.service, plan_id: PG.small, accepts_incomplete: "true" } };
 

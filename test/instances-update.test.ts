@@ -4,7 +4,7 @@
  * updates that fail in Cloudify (A6, H12). Real HTTP: test → broker → Cloudify emulator; every
  * answer is checked against schema/osb-openapi.yaml.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { EmulatorHandle } from "../emulator/index.js";
 import type { OsbResponse } from "./support/osb-client.js";
 import {
@@ -16,18 +16,16 @@ import {
   provisionBody,
   provisionInstance,
   REDIS,
-  type Stack,
-  startValidatingStack,
+  useStack,
   type ValidatingOsbClient,
   waitForInstanceOperation,
 } from "./support/stack.js";
 
-let stack: Stack;
 let osb: ValidatingOsbClient;
 let emulator: EmulatorHandle;
 
-beforeAll(async () => {
-  ({ stack, osb, emulator } = await startValidatingStack());
+useStack(async (started) => {
+  ({ osb, emulator } = started);
   // The large plan's schemas are derived from its blueprint once the broker has read it from
   // Cloudify; tests of their validation need them in force.
   const deadline = Date.now() + 10_000;
@@ -38,9 +36,6 @@ beforeAll(async () => {
     if (Date.now() > deadline) throw new Error("the large plan never got its derived schemas");
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-});
-afterAll(async () => {
-  await stack?.stop();
 });
 
 const initiatePath = (id: string) => `/api/v3.1/deployment-updates/osb-${id}/update/initiate`;

@@ -1,17 +1,15 @@
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { expect, test } from "vitest";
 import { startEmulator } from "../emulator/index.js";
 import { silentLogger } from "../src/log/logger.js";
-import { FAST_TIMINGS, newId, provisionInstance, type Stack, startStack } from "./support/stack.js";
+import { FAST_TIMINGS, newId, provisionInstance, type Stack, useStack } from "./support/stack.js";
 
 let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack({
-    env: { BROKER_CLOUDIFY_UNREACHABLE_SECONDS: "1", BROKER_CLOUDIFY_PROBE_INTERVAL_SECONDS: "1" },
-  });
-});
-afterAll(async () => {
-  await stack.stop();
-});
+useStack(
+  (started) => {
+    stack = started.stack;
+  },
+  { env: { BROKER_CLOUDIFY_UNREACHABLE_SECONDS: "1", BROKER_CLOUDIFY_PROBE_INTERVAL_SECONDS: "1" } },
+);
 
 async function scrape(): Promise<string> {
   const response = await fetch(new URL("/metrics", stack.broker.url));

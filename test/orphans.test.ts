@@ -1,17 +1,17 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { afterAll, expect, test } from "vitest";
 import { CloudifyClient } from "../src/cloudify/index.js";
 import { packageRoot } from "../src/util/package-root.js";
-import { newId, PG, provisionBody, provisionInstance, type Stack, startStack } from "./support/stack.js";
+import { newId, PG, provisionBody, provisionInstance, type Stack, useStack } from "./support/stack.js";
 
 const run = promisify(execFile);
 let stack: Stack;
 let cloudify: CloudifyClient;
 
-beforeAll(async () => {
-  stack = await startStack();
+useStack((started) => {
+  stack = started.stack;
   cloudify = new CloudifyClient({
     url: stack.emulator!.url,
     tenant: "default_tenant",
@@ -20,7 +20,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await cloudify.close();
-  await stack.stop();
 });
 
 /** Runs the real CLI (built by `npm test`) with the broker's environment; returns exit code and JSON. */

@@ -6,10 +6,10 @@
  * malformed bodies (H7, H14).
  */
 import http from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { OsbClient, OsbResponse } from "./support/osb-client.js";
 import { validateComponent, validateResponse } from "./support/osb-openapi.js";
-import { newId, PG, type Stack, startStack } from "./support/stack.js";
+import { newId, PG, type Stack, startStack, useStack } from "./support/stack.js";
 
 const NEXT = { BROKER_NEXT_USERNAME: "platform-next", BROKER_NEXT_PASSWORD: "next-platform-password" };
 const MAX_BODY = 1048576; // broker.yaml: broker.max_body_bytes
@@ -17,13 +17,13 @@ const MAX_BODY = 1048576; // broker.yaml: broker.max_body_bytes
 let stack: Stack;
 let osb: OsbClient;
 
-beforeAll(async () => {
-  stack = await startStack({ emulator: false, env: NEXT });
-  osb = stack.osb;
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+useStack(
+  (started) => {
+    stack = started.stack;
+    osb = stack.osb;
+  },
+  { emulator: false, env: NEXT },
+);
 
 const basic = (username: string, password: string) =>
   `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;

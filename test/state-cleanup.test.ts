@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { expect, test } from "vitest";
 import { readStateDir } from "../src/state/index.js";
 import {
   newId,
@@ -6,7 +6,7 @@ import {
   provisionBody,
   provisionInstance,
   type Stack,
-  startStack,
+  useStack,
   waitFor,
   waitForInstanceOperation,
 } from "./support/stack.js";
@@ -17,13 +17,13 @@ let stack: Stack;
 async function stored(collection: string, id: string): Promise<unknown> {
   return (await readStateDir(stack.stateDir))[collection]?.[id];
 }
-beforeAll(async () => {
-  // A 1 s tombstone and a fast janitor so the clean-up is observable in a test.
-  stack = await startStack({ env: { BROKER_TOMBSTONE_SECONDS: "1" }, janitorIntervalMs: 50 });
-});
-afterAll(async () => {
-  await stack.stop();
-});
+// A 1 s tombstone and a fast janitor so the clean-up is observable in a test.
+useStack(
+  (started) => {
+    stack = started.stack;
+  },
+  { env: { BROKER_TOMBSTONE_SECONDS: "1" }, janitorIntervalMs: 50 },
+);
 
 const deprovisionQuery = { accepts_incomplete: "true", service_id: PG.service, plan_id: PG.large };
 

@@ -131,6 +131,7 @@ export function deleteDeployment(ctx: RequestContext, app: App) {
   const deleteLogs = ctx.boolQuery("delete_logs", false);
   const recursive = ctx.boolQuery("recursive", false);
   const execs = executionsOf(data, dep.id);
+  // Refused while anything runs or nodes are live (M15); force skips only the live-node check.
   const busy = execs.filter((e) => ACTIVE_STATUSES.has(e.status) || e.status === "queued");
   if (busy.length > 0) {
     throw new ManagerError(

@@ -25,7 +25,7 @@ function requireString(body: Record<string, unknown>, name: string): string {
   return value;
 }
 
-/** MGR `verify_deployment_environment_created_successfully`; `queue` does not bypass it. */
+/** MGR `verify_deployment_environment_created_successfully` (M10); `queue` does not bypass it. */
 export function verifyEnvironmentCreated(data: TenantData, dep: DeploymentRecord): void {
   const create = data.executions.get(dep.createExecutionId);
   const status = create?.status ?? "terminated";
@@ -137,6 +137,7 @@ function startExecution(ctx: RequestContext, app: App) {
       `Workflow ${workflowId} does not exist in the deployment ${dep.id}`,
     );
   }
+  // Availability rules of 6.4+ (M13): no uninstall after a failed install or a finished uninstall.
   if (!isWorkflowAvailable(dep, wf)) {
     throw new ManagerError(
       "unavailable_workflow_error",
@@ -150,6 +151,7 @@ function startExecution(ctx: RequestContext, app: App) {
     (e) => ACTIVE_STATUSES.has(e.status) || e.status === "queued",
   );
   let status: ExecutionRecord["status"] = "pending";
+  // One active execution per deployment unless queued or forced (M11).
   if (others.length > 0 && !force) {
     if (!queue) {
       throw new ManagerError(

@@ -22,6 +22,10 @@ const COMMANDS: Record<string, { run: Command; summary: string; invalid?: string
     run: async (args) => (await import("./commands/catalog.js")).catalogCommand(args),
     summary: "print the catalog JSON the broker would serve",
   },
+  render: {
+    run: async (args) => (await import("./commands/render.js")).renderCommand(args),
+    summary: "print what a provision and bind of --plan would send to Cloudify and answer (no manager)",
+  },
   serve: {
     run: async (args) => (await import("./commands/serve.js")).serveCommand(args),
     summary: "run the broker (--config, --host, --port, --state)",

@@ -1,6 +1,6 @@
 /**
  * Response shapes of the Cloudify Manager REST API v3.1 as used by the broker
- * (see docs: /work/shared/reference/cloudify-rest.md). Fields the broker never reads are still
+ * (docs/CONTRACT.md section 17). Fields the broker never reads are still
  * declared when the manager always sends them, so the types document the wire format.
  */
 

@@ -42,6 +42,39 @@ export function pathToString(path: readonly (string | number)[]): string {
   return out;
 }
 
+/**
+ * The inverse of pathToString, also for template names (which write every key as `.key`):
+ * `services[0].plans[1].inputs.db_name` gives `["services", 0, "plans", 1, "inputs", "db_name"]`.
+ */
+export function pathFromString(text: string): (string | number)[] {
+  const path: (string | number)[] = [];
+  let i = 0;
+  while (i < text.length) {
+    if (text[i] === "[") {
+      const close = text[i + 1] === '"' ? closingQuote(text, i + 1) + 1 : text.indexOf("]", i);
+      if (close < 0 || text[close] !== "]") break;
+      const inner = text.slice(i + 1, close);
+      path.push(/^\d+$/.test(inner) ? Number(inner) : (JSON.parse(inner) as string));
+      i = close + 1;
+    } else {
+      if (text[i] === ".") i++;
+      let end = i;
+      while (end < text.length && text[end] !== "." && text[end] !== "[") end++;
+      path.push(text.slice(i, end));
+      i = end;
+    }
+  }
+  return path;
+}
+
+function closingQuote(text: string, open: number): number {
+  for (let i = open + 1; i < text.length; i++) {
+    if (text[i] === "\\") i++;
+    else if (text[i] === '"') return i;
+  }
+  return -1;
+}
+
 /** The file could not be read at all (exit code 2 territory, unlike an invalid file). */
 export class ConfigReadError extends Error {
   constructor(

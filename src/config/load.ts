@@ -22,6 +22,8 @@ export interface LoadedConfig {
   file: string;
   config: BrokerConfig;
   catalog: CompiledCatalog;
+  /** Where every value came from, to point at a template that fails when rendered. */
+  source: ConfigSource;
   /** Present in serve mode only. */
   runtime?: RuntimeSettings;
 }
@@ -80,7 +82,7 @@ export async function loadConfigText(file: string, text: string, options: LoadOp
     runtime = resolved.settings;
   }
   if (hasErrors(issues)) return { issues: sortIssues(issues) };
-  return { loaded: { file: path, config, catalog, runtime }, issues: sortIssues(issues) };
+  return { loaded: { file: path, config, catalog, source, runtime }, issues: sortIssues(issues) };
 }
 
 /**

@@ -1,12 +1,12 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import { BINDINGS, INSTANCES, type Operation } from "../broker/model/records.js";
+import type { Inventory } from "../broker/inventory.js";
+import type { Operation } from "../broker/model/records.js";
 import type { InProgressSummary } from "../broker/operations/operation-engine.js";
 import type { CloudifyCall } from "../cloudify/index.js";
-import type { StateStore } from "../state/index.js";
 
 /** What the broker's own gauges read at scrape time; each is O(1) (see `countsCache`). */
 export interface MetricSources {
-  store: StateStore;
+  inventory: Pick<Inventory, "instances" | "bindings">;
   storeWritable: () => boolean;
   configGeneration: () => number;
   failedReloads: () => number;
@@ -99,10 +99,10 @@ export function brokerMetrics(sources: MetricSources) {
     },
   });
 
-  const counts = countsCache(sources.store);
+  const counts = countsCache(sources.inventory);
   for (const [name, collection, what] of [
-    ["osb_service_instances", INSTANCES, "Service instances"],
-    ["osb_service_bindings", BINDINGS, "Service bindings"],
+    ["osb_service_instances", "instances", "Service instances"],
+    ["osb_service_bindings", "bindings", "Service bindings"],
   ] as const) {
     new Gauge({
       name,
@@ -204,13 +204,13 @@ export function brokerMetrics(sources: MetricSources) {
 export type BrokerMetrics = ReturnType<typeof brokerMetrics>;
 
 /** Tallies by plan and status, recomputed from the store at most every COUNTS_TTL_MS. */
-function countsCache(store: StateStore) {
+function countsCache(inventory: MetricSources["inventory"]) {
   const cache = new Map<string, { at: number; counts: Map<string, number> }>();
-  return (collection: string) => {
+  return (collection: "instances" | "bindings") => {
     const cached = cache.get(collection);
     if (cached && Date.now() - cached.at < COUNTS_TTL_MS) return cached.counts;
     const counts = new Map<string, number>();
-    for (const { value } of store.list<{ planId: string; status: string }>(collection)) {
+    for (const value of inventory[collection]()) {
       const key = JSON.stringify([value.planId, value.status]);
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }

@@ -2,7 +2,7 @@ import { type Context, type Handler, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { OsbEnv } from "./context.js";
-import { errorBody, OsbError } from "./errors.js";
+import { errorBody, OsbError, toOsbError } from "./errors.js";
 import { getCatalog } from "./handlers/catalog.js";
 import { accessLog } from "./middleware/access-log.js";
 import { apiVersion } from "./middleware/api-version.js";
@@ -115,13 +115,7 @@ function limitBody(maxBytes: () => number): MiddlewareHandler<OsbEnv> {
 
 export function respondWithError(error: Error, c: Context<OsbEnv>): Response {
   const log = c.get("log") ?? undefined;
-  const osb =
-    error instanceof OsbError
-      ? error
-      : new OsbError(
-          "InternalError",
-          "The broker failed to handle the request; see the broker logs for details.",
-        );
+  const osb = toOsbError(error);
   if (osb.status >= 500) log?.error({ err: error }, "request failed");
   else log?.info({ status: osb.status, error: osb.code, description: osb.description }, "request refused");
   for (const [name, value] of Object.entries(osb.options.headers ?? {})) c.header(name, value);

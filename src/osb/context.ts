@@ -1,10 +1,7 @@
+import type { OriginatingIdentity } from "../broker/model/identity.js";
 import type { Logger } from "../log/logger.js";
 
-/** Who caused a request, from X-Broker-API-Originating-Identity (OSB H4); audit only. */
-export interface OriginatingIdentity {
-  platform: string;
-  value: Record<string, unknown>;
-}
+export type { OriginatingIdentity };
 
 /** Per-request values the middleware chain hands to handlers. */
 export interface OsbVariables {

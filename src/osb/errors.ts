@@ -1,6 +1,11 @@
+import type { FailureDetails, FailureKind } from "../broker/failures.js";
+import { BrokerFailure } from "../broker/failures.js";
+import type { ErrorResponse } from "./types.js";
+
 /**
- * The closed set of errors the broker answers with. Every failure in the protocol layer and
- * the domain is one of these; `errorResponse` maps them to status and body in this one place,
+ * The one table from failures to HTTP status and OSB `error` code. It covers the domain's
+ * closed set of failures (`satisfies` below makes a new kind fail to compile until it is
+ * mapped) and the failures only the protocol layer meets (auth, version, routing, body size),
  * so a status code can never drift between endpoints (OSB H10, H12, H13).
  */
 export const OSB_ERRORS = {
@@ -22,18 +27,17 @@ export const OSB_ERRORS = {
   InternalError: 500,
   /** Cloudify cannot be reached or answered 5xx; the platform should retry. */
   ServiceUnavailable: 503,
-} as const;
+} as const satisfies Record<FailureKind, number> & Record<string, number>;
 
 export type OsbErrorCode = keyof typeof OSB_ERRORS;
 
-export interface OsbErrorOptions {
-  /** Only on failed updates and deprovisions (H12). */
-  instanceUsable?: boolean;
-  /** Only on failed updates (H12). */
-  updateRepeatable?: boolean;
+export interface OsbErrorOptions extends FailureDetails {
   headers?: Record<string, string>;
+  /** What went wrong underneath (e.g. the TemplateRenderError), for tools that can point at it. */
+  cause?: unknown;
 }
 
+/** A failure of the protocol layer itself, or a domain failure on its way to the wire. */
 export class OsbError extends Error {
   readonly status: number;
 
@@ -42,18 +46,28 @@ export class OsbError extends Error {
     readonly description: string,
     readonly options: OsbErrorOptions = {},
   ) {
-    super(description);
+    super(description, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "OsbError";
     this.status = OSB_ERRORS[code];
   }
 }
 
-export interface OsbErrorBody {
+/** Any error as the OSB error it answers with: unknown errors are a 500 that reveals nothing. */
+export function toOsbError(error: unknown): OsbError {
+  if (error instanceof OsbError) return error;
+  if (error instanceof BrokerFailure) return new OsbError(error.kind, error.description, error.details);
+  return new OsbError(
+    "InternalError",
+    "The broker failed to handle the request; see the broker logs for details.",
+  );
+}
+
+export type OsbErrorBody = ErrorResponse & {
   error: string;
   description: string;
   instance_usable?: boolean;
   update_repeatable?: boolean;
-}
+};
 
 export function errorBody(error: OsbError): OsbErrorBody {
   const body: OsbErrorBody = { error: error.code, description: error.description };
@@ -61,6 +75,3 @@ export function errorBody(error: OsbError): OsbErrorBody {
   if (error.options.updateRepeatable !== undefined) body.update_repeatable = error.options.updateRepeatable;
   return body;
 }
-
-export const ASYNC_REQUIRED_DESCRIPTION =
-  "This service plan requires client support for asynchronous service operations: retry with accepts_incomplete=true.";

@@ -1,5 +1,4 @@
-import type { BindingService } from "../broker/bindings/binding-service.js";
-import type { InstanceService } from "../broker/instances/instance-service.js";
+import type { ServiceBroker } from "../broker/service-broker.js";
 import type { Logger } from "../log/logger.js";
 import type { PlatformUser } from "./middleware/basic-auth.js";
 import type { Catalog } from "./types.js";
@@ -13,8 +12,8 @@ export interface OsbPorts {
   platformUsers: () => readonly PlatformUser[];
   maxBodyBytes: () => number;
   catalog: () => Catalog;
-  instances: () => InstanceService;
-  bindings: () => BindingService;
+  /** The domain, one method per endpoint; a getter because a config reload may replace it. */
+  broker: () => ServiceBroker;
   /** Seconds platforms should wait before polling again (Retry-After on in-progress answers). */
   retryAfterSeconds: () => number;
   /** Observes answered requests by route pattern, and renders /metrics (Prometheus text). */

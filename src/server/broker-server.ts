@@ -2,8 +2,8 @@ import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { BindingService } from "../broker/bindings/binding-service.js";
 import { BlueprintSchemas } from "../broker/catalog/blueprint-schemas.js";
-import { renderCatalog } from "../broker/catalog/catalog.js";
 import { InstanceService } from "../broker/instances/instance-service.js";
+import { inventory } from "../broker/inventory.js";
 import { BINDINGS, type BindingRecord, INSTANCES, type InstanceRecord } from "../broker/model/records.js";
 import { Sealer } from "../broker/model/sealing.js";
 import { bindingMachines, bindingStatusAfter } from "../broker/operations/binding-machines.js";
@@ -15,10 +15,12 @@ import {
 } from "../broker/operations/instance-machines.js";
 import { KeyedMutex } from "../broker/operations/keyed-mutex.js";
 import { OperationEngine } from "../broker/operations/operation-engine.js";
+import { serviceBroker } from "../broker/service-broker.js";
 import { keyringFromSpecs } from "../crypto/index.js";
 import { createLogger, type Logger } from "../log/logger.js";
 import { brokerMetrics } from "../metrics/broker-metrics.js";
 import { createOsbApp } from "../osb/app.js";
+import { renderCatalog } from "../osb/catalog.js";
 import { osbRoutes } from "../osb/routes.js";
 import type { Catalog } from "../osb/types.js";
 import { FileStateStore } from "../state/index.js";
@@ -97,7 +99,7 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
   await store.open();
 
   const metrics = brokerMetrics({
-    store,
+    inventory: inventory(store),
     storeWritable: () => storeHealth().writable,
     configGeneration: () => config.get().number,
     failedReloads: () => config.failedReloads,
@@ -187,14 +189,14 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     stopping: () => stopping,
   });
 
+  const broker = serviceBroker(instances, bindings);
   const app = createOsbApp(
     {
       log,
       platformUsers: () => runtime().users,
       maxBodyBytes: () => runtime().maxBodyBytes,
       catalog: currentCatalog,
-      instances: () => instances,
-      bindings: () => bindings,
+      broker: () => broker,
       retryAfterSeconds: () => runtime().operations.retryAfterSeconds,
       metrics,
       health,

@@ -2,24 +2,16 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
 import { type EmulatorHandle, type EmulatorOptions, startEmulator } from "../../emulator/index.js";
 import { silentLogger } from "../../src/log/logger.js";
 import { type BrokerServer, startBrokerServer } from "../../src/server/broker-server.js";
 import { packageRoot } from "../../src/util/package-root.js";
+import { PG, REDIS } from "./catalog-ids.js";
 import { OsbClient, type OsbResponse, type RequestOptions } from "./osb-client.js";
 import { pathTemplateFor, validateResponse } from "./osb-openapi.js";
 
-/** Ids and bodies of the example broker.yaml, which the tests run against. */
-export const PG = {
-  service: "6f1d2a3c-2b7e-4c9a-9d41-5a0f3e8b7c11",
-  small: "0b5e7b8e-6a0e-4f1f-8d2c-1c9e2f3a4b01",
-  large: "0b5e7b8e-6a0e-4f1f-8d2c-1c9e2f3a4b02",
-};
-export const REDIS = {
-  service: "9a7c4e21-3d5b-4f8e-b6a2-7e1c0d9f8a22",
-  small: "3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a33",
-  large: "3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a34",
-};
+export { PG, REDIS };
 
 export const FAST_TIMINGS = {
   pendingMs: 5,
@@ -212,7 +204,36 @@ export function hold(emulator: EmulatorHandle, method: string, path: string): ()
 }
 
 /** The stack with a client that checks every answer against schema/osb-openapi.yaml. */
-export async function startValidatingStack(options: StackOptions = {}) {
+export async function startValidatingStack(options: StackOptions = {}): Promise<StartedStack> {
   const stack = await startStack(options);
   return { stack, osb: validatingClient(stack), emulator: stack.emulator! };
+}
+
+export interface StartedStack {
+  stack: Stack;
+  /** A client that checks every answer against schema/osb-openapi.yaml. */
+  osb: ValidatingOsbClient;
+  /** Absent (undefined) when the stack was started with `emulator: false`. */
+  emulator: EmulatorHandle;
+}
+
+/**
+ * The stack of a test file (or of the describe block it is called in): started before its
+ * tests with `options` (or what `options()` resolves to, when something must be prepared
+ * first, such as a config file), handed to `use` (which assigns it to the file's variables
+ * and may do shared setup, such as provisioning), and stopped after the tests.
+ */
+export function useStack(
+  use: (started: StartedStack) => unknown,
+  options: StackOptions | (() => Promise<StackOptions>) = {},
+): void {
+  let stack: Stack | undefined;
+  beforeAll(async () => {
+    const started = await startValidatingStack(typeof options === "function" ? await options() : options);
+    stack = started.stack;
+    await use(started);
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
 }

@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
 import type { CompiledCatalog, CompiledPlan } from "../../config/compile-catalog.js";
 import type { Logger } from "../../log/logger.js";
-import type { OriginatingIdentity } from "../../osb/context.js";
-import { ASYNC_REQUIRED_DESCRIPTION, OsbError } from "../../osb/errors.js";
 import type { StateStore } from "../../state/index.js";
 import { checkParameters, mergeParameters, type Parameters } from "../catalog/parameters.js";
 import type { CloudifyPort } from "../cloudify-port/port.js";
-import { type LastOperationView, operationView } from "../instances/instance-service.js";
+import { asyncRequired, BrokerFailure } from "../failures.js";
+import { type OperationStatus, operationStatus } from "../instances/instance-service.js";
+import type { OriginatingIdentity } from "../model/identity.js";
 import { fingerprint } from "../model/ids.js";
 import {
   BINDINGS,
@@ -63,15 +63,18 @@ export interface UnbindRequest {
   acceptsIncomplete: boolean;
 }
 
-/** The body of a bind or fetch-binding answer (OSB sections 9 and 10). */
-export interface BindingView extends BindingResult {
-  metadata?: { expires_at: string; renew_before?: string };
+/** What a bind or fetch-binding delivers (OSB sections 9 and 10). */
+export interface BindingDetails {
+  result: BindingResult;
+  expiresAt?: string;
+  renewBefore?: string;
+  /** Only on fetch: the parameters the binding was made with. */
   parameters?: Parameters;
 }
 
 export type BindOutcome =
-  | { kind: "created"; binding: BindingView }
-  | { kind: "exists"; binding: BindingView }
+  | { kind: "created"; binding: BindingDetails }
+  | { kind: "exists"; binding: BindingDetails }
   | { kind: "accepted"; operation: string };
 
 export type UnbindOutcome = { kind: "done" } | { kind: "accepted"; operation: string };
@@ -102,13 +105,14 @@ export class BindingService {
       const serviceId = req.serviceId ?? instance.serviceId;
       const planId = req.planId ?? instance.planId;
       if (serviceId !== instance.serviceId || planId !== instance.planId) {
-        throw new OsbError(
+        throw new BrokerFailure(
           "BadRequest",
           `service_id and plan_id must be those of instance ${instance.id} (${instance.serviceId}, ${instance.planId}).`,
         );
       }
       const plan = this.plan(planId);
-      if (!plan.bindable) throw new OsbError("UnprocessableEntity", `Plan ${plan.name} is not bindable.`);
+      if (!plan.bindable)
+        throw new BrokerFailure("UnprocessableEntity", `Plan ${plan.name} is not bindable.`);
 
       // A rotation is a new binding with the predecessor's request and fresh credentials.
       const inherited = predecessor ? this.openParameters(predecessor) : undefined;
@@ -120,7 +124,7 @@ export class BindingService {
       const appGuid = req.appGuid ?? (bindResource?.app_guid as string | undefined) ?? predecessor?.appGuid;
       const context = req.context ?? predecessor?.context;
       if (plan.binding.requiresApp && !appGuid) {
-        throw new OsbError(
+        throw new BrokerFailure(
           "RequiresApp",
           `Plan ${plan.name} binds only to applications: bind_resource.app_guid is required.`,
         );
@@ -140,29 +144,29 @@ export class BindingService {
       });
       if (existing) {
         if (existing.instanceId !== instance.id || existing.fingerprint !== print) {
-          throw new OsbError(
+          throw new BrokerFailure(
             "Conflict",
             `Service binding ${req.bindingId} already exists with different attributes.`,
           );
         }
-        if (existing.status === "bound") return { kind: "exists", binding: this.view(existing) };
+        if (existing.status === "bound") return { kind: "exists", binding: this.details(existing) };
         if (existing.status === "binding") {
           // A 202 is only allowed to a request that accepts incomplete operations (A2).
-          if (!req.acceptsIncomplete) throw new OsbError("AsyncRequired", ASYNC_REQUIRED_DESCRIPTION);
+          if (!req.acceptsIncomplete) throw asyncRequired();
           return { kind: "accepted", operation: existing.operation.id };
         }
         if (existing.status === "unbinding")
-          throw new OsbError("ConcurrencyError", `Service binding ${req.bindingId} is being unbound.`);
+          throw new BrokerFailure("ConcurrencyError", `Service binding ${req.bindingId} is being unbound.`);
         // bind_failed: an identical request tries again.
       }
       if (instance.operation.state === "in progress") {
-        throw new OsbError(
+        throw new BrokerFailure(
           "ConcurrencyError",
           `Service instance ${instance.id} has a ${instance.operation.type} in progress.`,
         );
       }
       const async = plan.binding.mode === "workflow";
-      if (async && !req.acceptsIncomplete) throw new OsbError("AsyncRequired", ASYNC_REQUIRED_DESCRIPTION);
+      if (async && !req.acceptsIncomplete) throw asyncRequired();
 
       const now = this.now();
       const id = req.bindingId;
@@ -213,7 +217,7 @@ export class BindingService {
         },
       };
       await this.deps.store.commit([{ type: "put", collection: BINDINGS, id, value: done }]);
-      return { kind: "created", binding: this.view(done) };
+      return { kind: "created", binding: this.details(done) };
     });
   }
 
@@ -221,14 +225,14 @@ export class BindingService {
     return this.deps.mutex.run(req.instanceId, async () => {
       const record = this.live(req.bindingId);
       if (!record || record.instanceId !== req.instanceId) {
-        throw new OsbError(
+        throw new BrokerFailure(
           "Gone",
           `Service binding ${req.bindingId} does not exist on instance ${req.instanceId}.`,
         );
       }
       const op = record.operation;
       if (op.state === "in progress" && op.type === "unbind") {
-        if (!req.acceptsIncomplete) throw new OsbError("AsyncRequired", ASYNC_REQUIRED_DESCRIPTION);
+        if (!req.acceptsIncomplete) throw asyncRequired();
         return { kind: "accepted", operation: op.id };
       }
       const plan = this.deps.catalog().plansById.get(record.planId);
@@ -238,7 +242,7 @@ export class BindingService {
         await this.deps.store.commit([{ type: "delete", collection: BINDINGS, id: record.id }]);
         return { kind: "done" };
       }
-      if (!req.acceptsIncomplete) throw new OsbError("AsyncRequired", ASYNC_REQUIRED_DESCRIPTION);
+      if (!req.acceptsIncomplete) throw asyncRequired();
       // A bind still running is halted first (OSB section 11), then revoked.
       const halting = op.state === "in progress" && op.type === "bind";
       const operation = this.operation(
@@ -264,7 +268,7 @@ export class BindingService {
    * and while a binding that never got its data is being removed (an unbind halting a bind or
    * cleaning up a failed one): there is nothing to deliver, and `{credentials: {}}` would be wrong.
    */
-  fetch(instanceId: string, bindingId: string): BindingView {
+  fetch(instanceId: string, bindingId: string): BindingDetails {
     const record = this.live(bindingId);
     if (
       !record ||
@@ -274,31 +278,29 @@ export class BindingService {
       record.result === undefined ||
       !this.instanceExists(instanceId)
     ) {
-      throw new OsbError(
+      throw new BrokerFailure(
         "NotFound",
         `Service binding ${bindingId} does not exist or is still being created.`,
       );
     }
-    const view = this.view(record);
+    const details = this.details(record);
     const parameters = this.openParameters(record);
-    if (parameters && Object.keys(parameters).length) view.parameters = parameters;
-    return view;
+    if (parameters && Object.keys(parameters).length) details.parameters = parameters;
+    return details;
   }
 
-  lastOperation(instanceId: string, bindingId: string): LastOperationView {
+  lastOperation(instanceId: string, bindingId: string): OperationStatus {
     const record = this.deps.store.get<BindingRecord>(BINDINGS, bindingId);
     if (!record || record.instanceId !== instanceId)
-      throw new OsbError("NotFound", `Service binding ${bindingId} is unknown.`);
+      throw new BrokerFailure("NotFound", `Service binding ${bindingId} is unknown.`);
     if (record.status === "deleted") {
       if (tombstoneAnswers(record, this.now(), this.deps.settings().tombstoneSeconds)) {
         return { state: "succeeded", description: "Unbound." };
       }
-      throw new OsbError("Gone", `Service binding ${bindingId} was unbound.`);
+      throw new BrokerFailure("Gone", `Service binding ${bindingId} was unbound.`);
     }
-    const view = operationView(record.operation);
-    delete view.instance_usable;
-    delete view.update_repeatable;
-    return view;
+    const { state, description } = operationStatus(record.operation);
+    return description === undefined ? { state } : { state, description };
   }
 
   /**
@@ -349,30 +351,29 @@ export class BindingService {
       );
       return renderBindingResult(plan, context, data, seed);
     } catch (error) {
-      if (error instanceof CredentialsError) throw new OsbError("InternalError", error.message);
+      if (error instanceof CredentialsError) throw new BrokerFailure("InternalError", error.message);
       const failure = this.deps.cloudify.classify(error);
       this.deps.log.warn(
         { binding_id: record.id, reason: failure.message },
         "cannot read the deployment for a bind",
       );
-      throw new OsbError(
+      throw new BrokerFailure(
         "ServiceUnavailable",
         `Cannot read the instance's deployment from Cloudify (${failure.message}); try again.`,
       );
     }
   }
 
-  private view(record: BindingRecord): BindingView {
+  private details(record: BindingRecord): BindingDetails {
     const result = record.result
       ? this.deps.sealer.open<BindingResult>(record.result, sealContext(record.id, "result"))
       : { credentials: {} };
-    const view: BindingView = { ...result };
-    if (record.expiresAt)
-      view.metadata = {
-        expires_at: record.expiresAt,
-        ...(record.renewBefore ? { renew_before: record.renewBefore } : {}),
-      };
-    return view;
+    const details: BindingDetails = { result };
+    if (record.expiresAt) {
+      details.expiresAt = record.expiresAt;
+      if (record.renewBefore) details.renewBefore = record.renewBefore;
+    }
+    return details;
   }
 
   private openParameters(record: BindingRecord): Parameters | undefined {
@@ -399,15 +400,18 @@ export class BindingService {
   private instance(instanceId: string): InstanceRecord {
     const instance = this.deps.store.get<InstanceRecord>(INSTANCES, instanceId);
     if (!instance || instance.status === "deleted")
-      throw new OsbError("NotFound", `Service instance ${instanceId} does not exist.`);
+      throw new BrokerFailure("NotFound", `Service instance ${instanceId} does not exist.`);
     if (instance.status === "provisioning" || instance.status === "provision_failed") {
-      throw new OsbError(
+      throw new BrokerFailure(
         "UnprocessableEntity",
         `Service instance ${instanceId} is not provisioned; it cannot be bound yet.`,
       );
     }
     if (instance.status === "deprovisioning")
-      throw new OsbError("UnprocessableEntity", `Service instance ${instanceId} is being deprovisioned.`);
+      throw new BrokerFailure(
+        "UnprocessableEntity",
+        `Service instance ${instanceId} is being deprovisioned.`,
+      );
     return instance;
   }
 
@@ -420,26 +424,26 @@ export class BindingService {
   private predecessor(req: BindRequest, instance: InstanceRecord): BindingRecord {
     const plan = this.plan(instance.planId);
     if (!plan.bindingRotatable)
-      throw new OsbError(
+      throw new BrokerFailure(
         "UnprocessableEntity",
         `Plan ${plan.name} does not allow binding rotation (binding_rotatable is false).`,
       );
     const predecessor = this.live(req.predecessorBindingId!);
     if (!predecessor || predecessor.instanceId !== instance.id || predecessor.status !== "bound") {
-      throw new OsbError(
+      throw new BrokerFailure(
         "BadRequest",
         `predecessor_binding_id ${req.predecessorBindingId} is not a binding of instance ${instance.id}.`,
       );
     }
     if (predecessor.expiresAt && Date.parse(predecessor.expiresAt) <= this.now()) {
-      throw new OsbError("BadRequest", `Binding ${predecessor.id} has expired and cannot be rotated.`);
+      throw new BrokerFailure("BadRequest", `Binding ${predecessor.id} has expired and cannot be rotated.`);
     }
     return predecessor;
   }
 
   private plan(planId: string): CompiledPlan {
     const plan = this.deps.catalog().plansById.get(planId);
-    if (!plan) throw new OsbError("UnprocessableEntity", `Plan ${planId} is no longer in the catalog.`);
+    if (!plan) throw new BrokerFailure("UnprocessableEntity", `Plan ${planId} is no longer in the catalog.`);
     return plan;
   }
 

@@ -1,15 +1,16 @@
 import type { CompiledPlan, ValueTree } from "../../config/compile-catalog.js";
-import type { OriginatingIdentity } from "../../osb/context.js";
 import { TemplateRenderError } from "../../templates/index.js";
 import type { CloudifyPort } from "../cloudify-port/port.js";
 import { identity } from "../instances/template-context.js";
+import type { OriginatingIdentity } from "../model/identity.js";
 import { shortId } from "../model/ids.js";
 import type { BindingResult, InstanceRecord } from "../model/records.js";
 
 /** Everything a binding's templates may read besides Cloudify data (see docs/TEMPLATES.md). */
 export interface BindingTemplateInput {
   bindingId: string;
-  instance: InstanceRecord;
+  /** The parts of the instance templates read (`cfy-broker render` has no stored record). */
+  instance: Pick<InstanceRecord, "id" | "deploymentId" | "parameters" | "context" | "planId" | "serviceId">;
   plan: CompiledPlan;
   parameters: Record<string, unknown>;
   context?: Record<string, unknown>;
@@ -27,8 +28,8 @@ export interface DeploymentData {
 
 /** A bind that cannot produce complete credentials. Names what is missing, never a value. */
 export class CredentialsError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "CredentialsError";
   }
 }
@@ -98,7 +99,8 @@ export function renderBindingResult(
     try {
       return tree.render(context, { seed, secrets: data.secrets });
     } catch (error) {
-      if (error instanceof TemplateRenderError) throw new CredentialsError(describe(error, what, plan));
+      if (error instanceof TemplateRenderError)
+        throw new CredentialsError(describe(error, what, plan), { cause: error });
       throw error;
     }
   };

@@ -4,14 +4,19 @@ import type { Logger } from "../../log/logger.js";
 import type { StateStore } from "../../state/index.js";
 import type { BlueprintInput, CloudifyPort } from "../cloudify-port/port.js";
 import { BLUEPRINT_CACHE } from "../model/records.js";
-import type { DerivedSchemas } from "./catalog.js";
+
+/** Parameter schemas derived from blueprint inputs, by plan id (filled from Cloudify or the state cache). */
+export interface DerivedSchemas {
+  instanceCreate?: Record<string, unknown>;
+  instanceUpdate?: Record<string, unknown>;
+}
 
 export interface DerivedPlanSchemas extends DerivedSchemas {
   validateCreate?: ParameterValidator;
   validateUpdate?: ParameterValidator;
 }
 
-interface CachedInputs {
+export interface CachedInputs {
   inputs: Record<string, BlueprintInput>;
   fetchedAt: string;
 }
@@ -48,7 +53,10 @@ export class BlueprintSchemas {
     const generation = ++this.generation;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     const blueprints = blueprintsToDerive(catalog);
-    this.derived = derive(catalog, (id) => this.deps.store.get<CachedInputs>(BLUEPRINT_CACHE, id)?.inputs);
+    this.derived = deriveSchemas(
+      catalog,
+      (id) => this.deps.store.get<CachedInputs>(BLUEPRINT_CACHE, id)?.inputs,
+    );
     this.deps.onChange();
     return this.refresh(catalog, blueprints, generation);
   }
@@ -101,7 +109,10 @@ export class BlueprintSchemas {
       }
     }
     if (generation !== this.generation) return;
-    this.derived = derive(catalog, (id) => this.deps.store.get<CachedInputs>(BLUEPRINT_CACHE, id)?.inputs);
+    this.derived = deriveSchemas(
+      catalog,
+      (id) => this.deps.store.get<CachedInputs>(BLUEPRINT_CACHE, id)?.inputs,
+    );
     this.deps.onChange();
     if (missing.length) {
       this.retryTimer = setTimeout(
@@ -113,7 +124,8 @@ export class BlueprintSchemas {
   }
 }
 
-function blueprintsToDerive(catalog: CompiledCatalog): string[] {
+/** Blueprints whose inputs some plan derives its parameter schemas from. */
+export function blueprintsToDerive(catalog: CompiledCatalog): string[] {
   const ids = new Set<string>();
   for (const plan of catalog.plansById.values()) {
     if (plan.schemas.instanceCreate.kind === "blueprint" || plan.schemas.instanceUpdate.kind === "blueprint")
@@ -122,7 +134,8 @@ function blueprintsToDerive(catalog: CompiledCatalog): string[] {
   return [...ids];
 }
 
-function derive(
+/** The derived schemas of every plan whose blueprint's inputs `inputsOf` knows. */
+export function deriveSchemas(
   catalog: CompiledCatalog,
   inputsOf: (blueprintId: string) => Record<string, BlueprintInput> | undefined,
 ) {

@@ -1,8 +1,7 @@
 import type { CompiledPlan } from "../../config/compile-catalog.js";
 import type { ParameterValidator } from "../../config/parameter-schemas.js";
-import { OsbError } from "../../osb/errors.js";
-import type { DerivedPlanSchemas } from "./blueprint-schemas.js";
-import type { DerivedSchemas } from "./catalog.js";
+import { BrokerFailure } from "../failures.js";
+import type { DerivedPlanSchemas, DerivedSchemas } from "./blueprint-schemas.js";
 
 export type Parameters = Record<string, unknown>;
 
@@ -89,7 +88,7 @@ export function checkParameters(
   if (!validate) return;
   const problems = validate(parameters ?? {});
   if (problems.length) {
-    throw new OsbError("BadRequest", `Invalid ${what} parameters: ${problems.join("; ")}.`);
+    throw new BrokerFailure("BadRequest", `Invalid ${what} parameters: ${problems.join("; ")}.`);
   }
 }
 

@@ -4,6 +4,7 @@ import {
   CloudifyNetworkError,
   type Deployment,
   type Execution,
+  isEnvironmentNotReady,
   isNotFound,
   isTransient,
 } from "../../cloudify/index.js";
@@ -135,8 +136,15 @@ function classify(error: unknown): CloudifyFailure {
   if (error instanceof CloudifyApiError && error.status === 500) {
     return { kind: "transient", code: error.errorCode ?? undefined, message: error.message };
   }
-  if (error instanceof CloudifyApiError)
-    return { kind: "rejected", code: error.errorCode ?? undefined, message: error.message };
+  if (error instanceof CloudifyApiError) {
+    const failure: CloudifyFailure = {
+      kind: "rejected",
+      code: error.errorCode ?? undefined,
+      message: error.message,
+    };
+    if (isEnvironmentNotReady(error)) failure.environmentNotReady = true;
+    return failure;
+  }
   // A bug or an unexpected answer: not Cloudify refusing, so do not fail the operation on it.
   return { kind: "transient", message: error instanceof Error ? error.message : String(error) };
 }

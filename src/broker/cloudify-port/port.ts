@@ -1,6 +1,33 @@
-import type { BlueprintInput, ExecutionStatus } from "../../cloudify/index.js";
+/**
+ * The port owns its types: the domain never imports the REST client's wire types, and the
+ * adapter (adapter.ts) is where the two meet.
+ */
+export type ExecutionStatus =
+  | "pending"
+  | "started"
+  | "cancelling"
+  | "force_cancelling"
+  | "kill_cancelling"
+  | "queued"
+  | "scheduled"
+  | "terminated"
+  | "failed"
+  | "cancelled";
 
-export type { BlueprintInput, ExecutionStatus };
+export const TERMINAL_STATUSES: ReadonlySet<ExecutionStatus> = new Set(["terminated", "failed", "cancelled"]);
+
+/** A blueprint's declared input, as much as parameter schemas are derived from. */
+export interface BlueprintInput {
+  type?: string;
+  item_type?: string;
+  default?: unknown;
+  description?: string;
+  /** Default true; an input is required iff it has no default and `required` is not false. */
+  required?: boolean;
+  constraints?: Record<string, unknown>[];
+  display_label?: string;
+  hidden?: boolean;
+}
 
 /**
  * What the domain needs from Cloudify, and nothing more. The Cloudify REST client implements
@@ -39,6 +66,8 @@ export interface CloudifyFailure {
   kind: "transient" | "not_found" | "rejected";
   code?: string;
   message: string;
+  /** A refusal because the deployment's environment is still being created: wait, then retry. */
+  environmentNotReady?: boolean;
 }
 
 export interface DeploymentView {
@@ -78,11 +107,3 @@ export interface ExecutionView {
   error?: string | null;
   createdAt?: string;
 }
-
-export { TERMINAL_EXECUTION_STATUSES as TERMINAL_STATUSES } from "../../cloudify/index.js";
-
-/** Cloudify's answers while the deployment environment is still being created: wait, then retry. */
-export const ENVIRONMENT_NOT_READY = new Set([
-  "deployment_environment_creation_pending_error",
-  "deployment_environment_creation_in_progress_error",
-]);

@@ -1,6 +1,6 @@
 import type { CompiledPlan } from "../../config/compile-catalog.js";
-import { OsbError } from "../../osb/errors.js";
 import { TemplateRenderError } from "../../templates/index.js";
+import { BrokerFailure } from "../failures.js";
 import { canonicalJson } from "../model/ids.js";
 
 /**
@@ -22,9 +22,10 @@ export function renderInputs(
     } catch (error) {
       if (error instanceof TemplateRenderError) {
         const variable = error.variable ? `: ${error.variable} is not set` : "";
-        throw new OsbError(
+        throw new BrokerFailure(
           "BadRequest",
           `Cannot build deployment input "${input.name}" of plan ${plan.name}${variable}.`,
+          { cause: error },
         );
       }
       throw error;
@@ -51,7 +52,7 @@ export function assertUpdatable(plan: CompiledPlan, changed: Record<string, unkn
     .filter((input) => !input.updatable && input.name in changed)
     .map((input) => input.name);
   if (frozen.length) {
-    throw new OsbError(
+    throw new BrokerFailure(
       "BadRequest",
       `This update would change deployment input(s) ${frozen.join(", ")}, which plan ${plan.name} does not allow to change after provisioning.`,
     );

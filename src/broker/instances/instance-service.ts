@@ -1,7 +1,5 @@
 import type { CompiledCatalog, CompiledPlan } from "../../config/compile-catalog.js";
 import type { Logger } from "../../log/logger.js";
-import type { OriginatingIdentity } from "../../osb/context.js";
-import { ASYNC_REQUIRED_DESCRIPTION, OsbError } from "../../osb/errors.js";
 import type { StateStore } from "../../state/index.js";
 import type { DerivedPlanSchemas } from "../catalog/blueprint-schemas.js";
 import {
@@ -11,7 +9,9 @@ import {
   type Parameters,
   passThroughInputs,
 } from "../catalog/parameters.js";
-import { canonicalJson, deploymentIdFor, fingerprint } from "../model/ids.js";
+import { asyncRequired, BrokerFailure } from "../failures.js";
+import type { OriginatingIdentity } from "../model/identity.js";
+import { canonicalJson, fingerprint } from "../model/ids.js";
 import {
   BINDINGS,
   type BindingRecord,
@@ -25,7 +25,8 @@ import {
 import type { KeyedMutex } from "../operations/keyed-mutex.js";
 import { purgeTombstones, saveAndRun, startOperation, tombstoneAnswers } from "../operations/operation.js";
 import type { OperationEngine } from "../operations/operation-engine.js";
-import { assertUpdatable, changedInputs, deploymentLabels, renderInputs } from "./deployment-inputs.js";
+import { assertUpdatable, changedInputs, renderInputs } from "./deployment-inputs.js";
+import { renderDashboardUrl, renderProvision } from "./provision-rendering.js";
 import { instanceTemplateContext } from "./template-context.js";
 
 export interface InstanceServiceDeps {
@@ -75,19 +76,23 @@ export type Outcome =
   | { kind: "accepted"; operation: string; dashboardUrl?: string }
   | { kind: "done"; dashboardUrl?: string };
 
-export interface InstanceView {
-  service_id: string;
-  plan_id: string;
-  dashboard_url?: string;
+/** What GETI reports about a provisioned instance. */
+export interface InstanceDetails {
+  serviceId: string;
+  planId: string;
+  dashboardUrl?: string;
   parameters: Parameters;
-  maintenance_info?: { version: string };
+  maintenanceVersion?: string;
 }
 
-export interface LastOperationView {
+/** The state of a resource's latest operation (LOI, LOB). */
+export interface OperationStatus {
   state: Operation["state"];
   description?: string;
-  instance_usable?: boolean;
-  update_repeatable?: boolean;
+  /** Only on failed updates and deprovisions (OSB H12, A6). */
+  instanceUsable?: boolean;
+  /** Only on failed updates. */
+  updateRepeatable?: boolean;
 }
 
 /**
@@ -119,42 +124,34 @@ export class InstanceService {
       const existing = this.live(req.instanceId);
       if (existing) {
         if (existing.provisionFingerprint !== print) {
-          throw new OsbError(
+          throw new BrokerFailure(
             "Conflict",
             `Service instance ${req.instanceId} already exists with different attributes.`,
           );
         }
         if (existing.status === "provisioning") {
           // A 202 is only allowed to a request that accepts incomplete operations (A2).
-          if (!req.acceptsIncomplete) throw new OsbError("AsyncRequired", ASYNC_REQUIRED_DESCRIPTION);
+          if (!req.acceptsIncomplete) throw asyncRequired();
           return { kind: "accepted", operation: existing.operation.id, dashboardUrl: existing.dashboardUrl };
         }
         if (existing.status === "provisioned" || existing.status === "updating")
           return { kind: "done", dashboardUrl: existing.dashboardUrl };
         if (existing.status === "deprovisioning") {
-          throw new OsbError(
+          throw new BrokerFailure(
             "ConcurrencyError",
             `Service instance ${req.instanceId} is being deprovisioned.`,
           );
         }
         // provision_failed: an identical request tries again, adopting what Cloudify already has.
       }
-      if (!req.acceptsIncomplete) throw new OsbError("AsyncRequired", ASYNC_REQUIRED_DESCRIPTION);
+      if (!req.acceptsIncomplete) throw asyncRequired();
 
-      const deploymentId = deploymentIdFor(req.instanceId);
-      const parameters = mergeParameters(schema.schema, plan.config.defaults, undefined, req.parameters);
-      const context = instanceTemplateContext({
-        instanceId: req.instanceId,
-        deploymentId,
-        plan,
-        parameters,
-        context: req.context,
-        organizationGuid: req.organizationGuid,
-        spaceGuid: req.spaceGuid,
-        originatingIdentity: req.originatingIdentity,
+      const rendering = renderProvision(plan, derived, req);
+      const { deploymentId, inputs } = rendering;
+      const dashboardUrl = this.dashboardUrl(plan, {
+        url: rendering.dashboardUrl,
+        invalid: rendering.invalidDashboardUrl,
       });
-      const inputs = renderInputs(plan, context, passThroughInputs(plan, derived, req.parameters ?? {}));
-      const dashboardUrl = this.renderDashboardUrl(plan, context);
       const now = this.now();
       const record: InstanceRecord = {
         id: req.instanceId,
@@ -168,7 +165,7 @@ export class InstanceService {
         context: req.context,
         parameters: req.parameters ?? {},
         inputs,
-        labels: deploymentLabels(req.instanceId, plan, req.context, req.organizationGuid, req.spaceGuid),
+        labels: rendering.labels,
         maintenanceVersion: plan.config.maintenance_info?.version,
         dashboardUrl,
         provisionFingerprint: print,
@@ -184,16 +181,16 @@ export class InstanceService {
   async update(req: UpdateRequest): Promise<Outcome> {
     return this.deps.mutex.run(req.instanceId, async () => {
       const record = this.live(req.instanceId);
-      if (!record) throw new OsbError("NotFound", `Service instance ${req.instanceId} does not exist.`);
+      if (!record) throw new BrokerFailure("NotFound", `Service instance ${req.instanceId} does not exist.`);
       if (req.serviceId !== record.serviceId) {
-        throw new OsbError(
+        throw new BrokerFailure(
           "BadRequest",
           `service_id ${req.serviceId} is not the service of instance ${req.instanceId}.`,
         );
       }
       const current = this.deps.catalog().plansById.get(record.planId);
       if (!current) {
-        throw new OsbError(
+        throw new BrokerFailure(
           "UnprocessableEntity",
           `The instance's plan ${record.planId} is no longer in the catalog; only deprovisioning is possible.`,
         );
@@ -204,29 +201,29 @@ export class InstanceService {
       const op = record.operation;
       // A workflow bind runs on this deployment: an update now would race it (A4).
       if (this.bindingInFlight(record.id)) {
-        throw new OsbError(
+        throw new BrokerFailure(
           "ConcurrencyError",
           `Service instance ${req.instanceId} has a binding operation in progress.`,
         );
       }
       if (op.state === "in progress") {
         if (op.type === "update" && op.fingerprint === print) {
-          if (!req.acceptsIncomplete) throw new OsbError("AsyncRequired", ASYNC_REQUIRED_DESCRIPTION);
+          if (!req.acceptsIncomplete) throw asyncRequired();
           return { kind: "accepted", operation: op.id };
         }
-        throw new OsbError(
+        throw new BrokerFailure(
           "ConcurrencyError",
           `Service instance ${req.instanceId} has a ${op.type} in progress.`,
         );
       }
       if (record.status !== "provisioned") {
-        throw new OsbError(
+        throw new BrokerFailure(
           "UnprocessableEntity",
           `Service instance ${req.instanceId} is not provisioned (its provisioning failed); deprovision it.`,
         );
       }
       if (target.id !== current.id && !current.planUpdateable) {
-        throw new OsbError(
+        throw new BrokerFailure(
           "UnprocessableEntity",
           `Plan ${current.name} does not allow changing plans (plan_updateable is false).`,
         );
@@ -249,7 +246,7 @@ export class InstanceService {
       const onlyContext =
         contextChanged && target.id === current.id && req.parameters === undefined && !upgrade;
       if (onlyContext && !target.service.config.allow_context_updates) {
-        throw new OsbError(
+        throw new BrokerFailure(
           "UnprocessableEntity",
           `Service ${target.service.config.name} does not accept context-only updates (allow_context_updates is false).`,
         );
@@ -282,7 +279,7 @@ export class InstanceService {
       // A new blueprint gets every input (its declarations may differ); otherwise only what changed.
       const changed = blueprintChanges ? inputs : changedInputs(record.inputs, inputs);
       if (!upgrade) assertUpdatable(current, changedInputs(record.inputs, inputs));
-      const dashboardUrl = this.renderDashboardUrl(target, templateContext);
+      const dashboardUrl = this.dashboardUrl(target, renderDashboardUrl(target, templateContext));
 
       const needsCloudify = blueprintChanges || Object.keys(changed).length > 0;
       if (!needsCloudify) {
@@ -304,7 +301,7 @@ export class InstanceService {
         ]);
         return { kind: "done", dashboardUrl };
       }
-      if (!req.acceptsIncomplete) throw new OsbError("AsyncRequired", ASYNC_REQUIRED_DESCRIPTION);
+      if (!req.acceptsIncomplete) throw asyncRequired();
 
       const updateTarget: UpdateTarget = {
         planId: target.id,
@@ -330,13 +327,13 @@ export class InstanceService {
   async deprovision(req: DeprovisionRequest): Promise<Outcome> {
     return this.deps.mutex.run(req.instanceId, async () => {
       const record = this.live(req.instanceId);
-      if (!record) throw new OsbError("Gone", `Service instance ${req.instanceId} does not exist.`);
-      if (!req.acceptsIncomplete) throw new OsbError("AsyncRequired", ASYNC_REQUIRED_DESCRIPTION);
+      if (!record) throw new BrokerFailure("Gone", `Service instance ${req.instanceId} does not exist.`);
+      if (!req.acceptsIncomplete) throw asyncRequired();
       const op = record.operation;
       if (op.state === "in progress" && op.type === "deprovision")
         return { kind: "accepted", operation: op.id };
       if (op.state === "in progress" && op.type !== "provision") {
-        throw new OsbError(
+        throw new BrokerFailure(
           "ConcurrencyError",
           `Service instance ${req.instanceId} has a ${op.type} in progress.`,
         );
@@ -366,42 +363,41 @@ export class InstanceService {
     });
   }
 
-  fetch(instanceId: string): InstanceView {
+  fetch(instanceId: string): InstanceDetails {
     const record = this.live(instanceId);
     // A provision still in progress, or one that failed, is not an instance yet (OSB GETI: 404).
     if (!record || record.status === "provisioning" || record.status === "provision_failed") {
-      throw new OsbError(
+      throw new BrokerFailure(
         "NotFound",
         `Service instance ${instanceId} does not exist or is still being provisioned.`,
       );
     }
     if (record.operation.state === "in progress") {
-      throw new OsbError(
+      throw new BrokerFailure(
         "ConcurrencyError",
         `Service instance ${instanceId} has a ${record.operation.type} in progress.`,
       );
     }
-    const view: InstanceView = {
-      service_id: record.serviceId,
-      plan_id: record.planId,
+    return {
+      serviceId: record.serviceId,
+      planId: record.planId,
       parameters: record.parameters,
+      dashboardUrl: record.dashboardUrl || undefined,
+      maintenanceVersion: record.maintenanceVersion || undefined,
     };
-    if (record.dashboardUrl) view.dashboard_url = record.dashboardUrl;
-    if (record.maintenanceVersion) view.maintenance_info = { version: record.maintenanceVersion };
-    return view;
   }
 
   /** LOI. The `operation` query value is only a hint (osb-checker X6): the latest operation is reported. */
-  lastOperation(instanceId: string): LastOperationView {
+  lastOperation(instanceId: string): OperationStatus {
     const record = this.deps.store.get<InstanceRecord>(INSTANCES, instanceId);
-    if (!record) throw new OsbError("NotFound", `Service instance ${instanceId} is unknown.`);
+    if (!record) throw new BrokerFailure("NotFound", `Service instance ${instanceId} is unknown.`);
     if (record.status === "deleted") {
       // Tombstone: keep answering succeeded for a while after an async delete (A8, X7), then 410.
       if (tombstoneAnswers(record, this.now(), this.deps.settings().tombstoneSeconds))
         return { state: "succeeded", description: record.operation.description ?? "Deprovisioned." };
-      throw new OsbError("Gone", `Service instance ${instanceId} was deprovisioned.`);
+      throw new BrokerFailure("Gone", `Service instance ${instanceId} was deprovisioned.`);
     }
-    return operationView(record.operation);
+    return operationStatus(record.operation);
   }
 
   /** Forgets tombstones that have answered long enough (their 410 period included). */
@@ -428,10 +424,13 @@ export class InstanceService {
   private resolvePlan(serviceId: string, planId: string): CompiledPlan {
     const catalog = this.deps.catalog();
     const service = catalog.servicesById.get(serviceId);
-    if (!service) throw new OsbError("BadRequest", `service_id ${serviceId} is not in the catalog.`);
+    if (!service) throw new BrokerFailure("BadRequest", `service_id ${serviceId} is not in the catalog.`);
     const plan = service.plans.find((p) => p.id === planId);
     if (!plan)
-      throw new OsbError("BadRequest", `plan_id ${planId} is not a plan of service ${service.config.name}.`);
+      throw new BrokerFailure(
+        "BadRequest",
+        `plan_id ${planId} is not a plan of service ${service.config.name}.`,
+      );
     return plan;
   }
 
@@ -440,7 +439,7 @@ export class InstanceService {
     if (version === undefined) return;
     const expected = plan.config.maintenance_info?.version;
     if (version !== expected) {
-      throw new OsbError(
+      throw new BrokerFailure(
         "MaintenanceInfoConflict",
         expected
           ? `maintenance_info.version ${version} does not match plan ${plan.name}'s version ${expected}.`
@@ -449,21 +448,15 @@ export class InstanceService {
     }
   }
 
-  private renderDashboardUrl(plan: CompiledPlan, context: Record<string, unknown>): string | undefined {
-    const template = plan.service.dashboardUrl;
-    if (!template) return undefined;
-    const value = template.render(context);
-    if (typeof value !== "string" || !value) return undefined;
-    // A malformed URL in a 202 body makes platforms orphan-mitigate (section 13): leave it out.
-    // Instance ids may hold any character (H9); templates should pass them through urlencode.
-    if (!isAbsoluteUri(value)) {
+  /** The rendered dashboard URL; one that is no valid absolute URI is logged and left out. */
+  private dashboardUrl(plan: CompiledPlan, rendered: { url?: string; invalid?: string }): string | undefined {
+    if (rendered.invalid !== undefined) {
       this.deps.log.error(
-        { service: plan.service.config.name, dashboard_url: value },
+        { service: plan.service.config.name, dashboard_url: rendered.invalid },
         "the dashboard_url template rendered no valid absolute URI (use {{urlencode ...}} for ids); answering without it",
       );
-      return undefined;
     }
-    return value;
+    return rendered.url;
   }
 
   private operation(
@@ -481,18 +474,13 @@ export class InstanceService {
   }
 }
 
-export function operationView(op: Operation): LastOperationView {
-  const view: LastOperationView = { state: op.state };
-  if (op.description) view.description = op.description;
+export function operationStatus(op: Operation): OperationStatus {
+  const status: OperationStatus = { state: op.state };
+  if (op.description) status.description = op.description;
   // instance_usable / update_repeatable only on failed updates and deprovisions (H12, A6).
   if (op.state === "failed" && (op.type === "update" || op.type === "deprovision")) {
-    view.instance_usable = op.instanceUsable ?? true;
-    if (op.type === "update") view.update_repeatable = op.updateRepeatable ?? true;
+    status.instanceUsable = op.instanceUsable ?? true;
+    if (op.type === "update") status.updateRepeatable = op.updateRepeatable ?? true;
   }
-  return view;
-}
-
-/** RFC 3986 absolute URI: scheme, then only URI characters, every `%` starting an escape. */
-function isAbsoluteUri(value: string): boolean {
-  return /^[A-Za-z][A-Za-z0-9+.-]*:(?:[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*$/.test(value);
+  return status;
 }

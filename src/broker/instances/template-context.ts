@@ -1,5 +1,5 @@
 import type { CompiledPlan } from "../../config/compile-catalog.js";
-import type { OriginatingIdentity } from "../../osb/context.js";
+import type { OriginatingIdentity } from "../model/identity.js";
 import { shortId } from "../model/ids.js";
 
 /**

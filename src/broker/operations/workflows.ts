@@ -1,9 +1,10 @@
-import { type CloudifyPort, ENVIRONMENT_NOT_READY, type ExecutionView } from "../cloudify-port/port.js";
+import type { CloudifyPort, ExecutionView } from "../cloudify-port/port.js";
 import { canonicalJson } from "../model/ids.js";
 
 /**
  * The latest execution of `workflowId` on the deployment that the resource has not recorded
- * (`known`): one an earlier run of the same step started before a crash or a lost answer.
+ * (`known`): one an earlier run of the same step started before a crash or a lost answer
+ * (M16: executions are not idempotent, so a lost answer is looked up, never blindly repeated).
  * With `parameters`, only an execution started with those (Cloudify adds declared defaults
  * to an execution's parameters, so only the given keys are compared).
  */
@@ -59,8 +60,7 @@ export async function adoptOrStart(
   } catch (error) {
     const failure = cloudify.classify(error);
     if (failure.kind === "transient") throw error;
-    if (failure.code && ENVIRONMENT_NOT_READY.has(failure.code))
-      return { kind: "not_ready", message: failure.message };
+    if (failure.environmentNotReady) return { kind: "not_ready", message: failure.message };
     return { kind: "refused", message: `Cloudify refused to start ${workflowId}: ${failure.message}` };
   }
 }

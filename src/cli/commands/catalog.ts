@@ -1,6 +1,6 @@
-import { renderCatalog } from "../../broker/catalog/catalog.js";
 import { ConfigError } from "../../config/issues.js";
 import { loadConfig } from "../../config/load.js";
+import { renderCatalog } from "../../osb/catalog.js";
 import { configPath, parseCommandArgs } from "../args.js";
 import { EXIT_OK } from "../exit-codes.js";
 

@@ -3,7 +3,7 @@ import type { OsbEnv } from "../context.js";
 import { OsbError } from "../errors.js";
 import type { OsbPorts } from "../ports.js";
 import { booleanQuery, optionalObject, optionalString, readJsonObject, requiredString } from "../request.js";
-import { accepted } from "../responses.js";
+import { accepted, bindingBody } from "../responses.js";
 
 /**
  * BIND: PUT .../service_bindings/:binding_id (OSB section 9). A rotation request may carry
@@ -17,7 +17,7 @@ export function bind(ports: OsbPorts) {
     const predecessorBindingId = optionalString(body, "predecessor_binding_id");
     const bindResource = optionalObject(body, "bind_resource");
     const appGuid = optionalString(body, "app_guid") ?? appGuidOf(bindResource);
-    const outcome = await ports.bindings().bind({
+    const outcome = await ports.broker().bind({
       instanceId: c.req.param("instance_id")!,
       bindingId: c.req.param("binding_id")!,
       serviceId: predecessorBindingId
@@ -33,7 +33,7 @@ export function bind(ports: OsbPorts) {
       originatingIdentity: c.get("originatingIdentity"),
     });
     if (outcome.kind === "accepted") return accepted(c, ports, { operation: outcome.operation });
-    return c.json(outcome.binding, outcome.kind === "created" ? 201 : 200);
+    return c.json(bindingBody(outcome.binding), outcome.kind === "created" ? 201 : 200);
   };
 }
 

@@ -1,12 +1,14 @@
 import type { Context } from "hono";
 import type { OsbEnv } from "../context.js";
 import type { OsbPorts } from "../ports.js";
+import { bindingLastOperationBody, lastOperation } from "../responses.js";
 
 /** LOB: GET .../service_bindings/:binding_id/last_operation (OSB A6-A8, X6, X7). */
 export function bindingLastOperation(ports: OsbPorts) {
   return (c: Context<OsbEnv>) => {
-    const view = ports.bindings().lastOperation(c.req.param("instance_id")!, c.req.param("binding_id")!);
-    if (view.state === "in progress") c.header("Retry-After", String(ports.retryAfterSeconds()));
-    return c.json(view, 200);
+    const status = ports
+      .broker()
+      .bindingLastOperation(c.req.param("instance_id")!, c.req.param("binding_id")!);
+    return lastOperation(c, ports, bindingLastOperationBody(status));
   };
 }

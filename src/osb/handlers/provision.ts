@@ -15,7 +15,7 @@ export function provision(ports: OsbPorts) {
   return async (c: Context<OsbEnv>) => {
     const acceptsIncomplete = booleanQuery(c, "accepts_incomplete");
     const body = await readJsonObject(c);
-    const outcome = await ports.instances().provision({
+    const outcome = await ports.broker().provision({
       instanceId: c.req.param("instance_id")!,
       serviceId: requiredString(body, "service_id"),
       planId: requiredString(body, "plan_id"),

@@ -2,19 +2,18 @@ import type { Context } from "hono";
 import type { OsbEnv } from "../context.js";
 import type { OsbPorts } from "../ports.js";
 import { booleanQuery, requiredQuery } from "../request.js";
-import { accepted } from "../responses.js";
+import { deletionOutcome } from "../responses.js";
 
 /** UNBIND: DELETE .../service_bindings/:binding_id?service_id&plan_id (OSB section 11). */
 export function unbind(ports: OsbPorts) {
   return async (c: Context<OsbEnv>) => {
-    const outcome = await ports.bindings().unbind({
+    const outcome = await ports.broker().unbind({
       instanceId: c.req.param("instance_id")!,
       bindingId: c.req.param("binding_id")!,
       serviceId: requiredQuery(c, "service_id"),
       planId: requiredQuery(c, "plan_id"),
       acceptsIncomplete: booleanQuery(c, "accepts_incomplete"),
     });
-    if (outcome.kind === "accepted") return accepted(c, ports, { operation: outcome.operation });
-    return c.json({}, 200);
+    return deletionOutcome(c, ports, outcome);
   };
 }

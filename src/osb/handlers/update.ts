@@ -16,7 +16,7 @@ export function update(ports: OsbPorts) {
   return async (c: Context<OsbEnv>) => {
     const acceptsIncomplete = booleanQuery(c, "accepts_incomplete");
     const body = await readJsonObject(c);
-    const outcome = await ports.instances().update({
+    const outcome = await ports.broker().update({
       instanceId: c.req.param("instance_id")!,
       serviceId: requiredString(body, "service_id"),
       planId: optionalString(body, "plan_id"),

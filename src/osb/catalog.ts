@@ -1,19 +1,14 @@
+import type { DerivedSchemas } from "../broker/catalog/blueprint-schemas.js";
 import type {
   CompiledCatalog,
   CompiledPlan,
   CompiledService,
   SchemaSlot,
-} from "../../config/compile-catalog.js";
-import type { Catalog, JsonSchemaDocument, ServiceOffering, ServicePlan } from "../../osb/types.js";
-
-/** Parameter schemas derived from blueprint inputs, by plan id (filled from Cloudify or the state cache). */
-export interface DerivedSchemas {
-  instanceCreate?: Record<string, unknown>;
-  instanceUpdate?: Record<string, unknown>;
-}
+} from "../config/compile-catalog.js";
+import type { Catalog, JsonSchemaDocument, ServiceOffering, ServicePlan } from "./types.js";
 
 /**
- * Renders the OSB catalog (CAT) from the compiled config. Called once per config load and
+ * Renders the OSB catalog (CAT, a wire shape the protocol layer owns) from the compiled config. Called once per config load and
  * whenever derived schemas arrive; requests only serialise the result.
  * Secrets never reach it: the config schema has no secret-bearing catalog field.
  */
