@@ -1,18 +1,36 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { Inventory } from "../broker/inventory.js";
-import type { Operation } from "../broker/model/records.js";
-import type { InProgressSummary } from "../broker/operations/operation-engine.js";
 import type { CloudifyCall } from "../cloudify/index.js";
 
 /** What the broker's own gauges read at scrape time; each is O(1) (see `countsCache`). */
 export interface MetricSources {
-  inventory: Pick<Inventory, "instances" | "bindings">;
+  /** One row per instance and binding (the domain's inventory). */
+  inventory: { instances(): Row[]; bindings(): Row[] };
   storeWritable: () => boolean;
   configGeneration: () => number;
   failedReloads: () => number;
   lastReloadFailed: () => boolean;
   cloudifyLastAnswerAt: () => number;
   version: string;
+}
+
+interface Row {
+  planId: string;
+  status: string;
+}
+
+/** A finished operation, as the engine reports it. */
+interface FinishedOperation {
+  type: string;
+  state: string;
+  startedAt: string;
+  updatedAt: string;
+  finishedAt?: string;
+}
+
+/** What the engine's sweep saw in progress (its InProgressSummary). */
+interface InProgressSummary {
+  byType: Record<string, number>;
+  oldestStartedAt: number | undefined;
 }
 
 /** Seconds: OSB answers take milliseconds, Cloudify calls up to the client timeout. */
@@ -186,7 +204,7 @@ export function brokerMetrics(sources: MetricSources) {
         });
       }
     },
-    operationFinished: (op: Operation) => {
+    operationFinished: (op: FinishedOperation) => {
       finished.inc({ type: op.type, state: op.state });
       const end = Date.parse(op.finishedAt ?? op.updatedAt);
       const start = Date.parse(op.startedAt);
