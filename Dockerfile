@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 #
-# cloudify-osb-broker image: `cfy-broker serve` as an unprivileged user.
+# cloudify-osb-broker image: `cfy-broker serve` as an unprivileged user, under tini.
 #
 #   docker build -t cfy-broker .
 #   docker run -p 8080:8080 --hostname cfy-broker \
@@ -10,10 +10,13 @@
 #
 # The state directory's lock names the host: give replacement containers the same hostname
 # (as above, or a StatefulSet) so one that follows a crashed container can take over the lock.
-# test/container-entrypoint.test.ts runs this file's ENTRYPOINT and HEALTHCHECK as plain
-# processes and checks the paths below against the README.
+# CI builds and runs this file with podman (scripts/build-image.sh, test/container-image.test.ts);
+# test/container-entrypoint.test.ts also runs its ENTRYPOINT and HEALTHCHECK as plain processes.
+#
+# Node.js 22 LTS in every stage. NODE_IMAGE names the full image; the runtime stage uses its
+# `-slim` variant (CI builds from a local stand-in of both, see scripts/build-image.sh).
 
-ARG NODE_IMAGE=node:20-bookworm
+ARG NODE_IMAGE=node:22-bookworm
 
 # ---- build: all dependencies, TypeScript -> dist/ ----
 FROM ${NODE_IMAGE} AS build
@@ -27,22 +30,28 @@ COPY generated ./generated
 COPY schema ./schema
 RUN npm run build
 
-# ---- runtime: production dependencies and the compiled broker only ----
-FROM ${NODE_IMAGE}-slim AS runtime
-# CA bundle at the path broker.yaml's cloudify.tls.ca_file defaults to (slim images lack it).
-RUN apt-get update \
-  && apt-get install -y --no-install-recommends ca-certificates \
-  && rm -rf /var/lib/apt/lists/*
-ENV NODE_ENV=production
+# ---- deps: production dependencies only (no codegen toolchain, no emulator) ----
+FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# --ignore-scripts: `prepare` runs the TypeScript build, which needs dev dependencies; dist/
-# comes from the build stage instead.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# --ignore-scripts: `prepare` runs the TypeScript build, which needs dev dependencies.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+# ---- runtime: Node.js, tini, CA certificates, the compiled broker and its dependencies ----
+FROM ${NODE_IMAGE}-slim AS runtime
+# tini as PID 1 forwards signals to the broker and reaps zombies; the CA bundle sits at the
+# path broker.yaml's cloudify.tls.ca_file defaults to (slim images lack both).
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends ca-certificates tini \
+  && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log
+ENV NODE_ENV=production
+WORKDIR /app
+# package.json marks the root the CLI resolves schema/ from.
+COPY package.json ./
+COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
 COPY schema ./schema
-COPY generated ./generated
 COPY broker.yaml ./broker.yaml
 # The default configuration: the example, reading everything from the environment. Mount your own.
 COPY broker.yaml /etc/cfy-broker/broker.yaml
@@ -50,10 +59,11 @@ RUN mkdir -p /var/lib/cfy-broker && chown node:node /var/lib/cfy-broker && chmod
 VOLUME ["/var/lib/cfy-broker"]
 USER node
 EXPOSE 8080
-# /healthz needs no credentials. Probes BROKER_PORT (default 8080, as in the example broker.yaml).
-HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.BROKER_PORT || 8080) + '/healthz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1))"]
-# Exec form: node is PID 1 and receives SIGTERM itself; `serve` closes the server, waits for
-# in-flight state commits, releases the state lock and exits 0. SIGHUP reloads broker.yaml.
-# Arguments given after the image name in `docker run` are appended to serve's.
-ENTRYPOINT ["node", "/app/bin/cfy-broker.js", "serve", "--config", "/etc/cfy-broker/broker.yaml", "--state", "/var/lib/cfy-broker"]
+# Probes the port the broker really listens on (read from /proc, however it was configured);
+# the health endpoints need no credentials.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
+  CMD ["node", "/app/dist/src/container/healthcheck.js", "--path", "/healthz"]
+# tini runs the broker as its child and forwards SIGTERM; `serve` closes the server, waits for
+# in-flight state commits, releases the state lock and exits 0, which tini passes on.
+# SIGHUP reloads broker.yaml. Arguments given after the image name are appended to serve's.
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/bin/cfy-broker.js", "serve", "--config", "/etc/cfy-broker/broker.yaml", "--state", "/var/lib/cfy-broker"]

@@ -126,13 +126,51 @@ export interface BrokerSettings {
     ];
   };
   /**
-   * Where the broker keeps service instances, bindings and in-flight operations.
+   * Where the broker keeps service instances, bindings and in-flight operations: a directory (one broker process) or a PostgreSQL database shared by several replicas.
    */
   state?: {
+    /**
+     * file: a journal in `dir`, one broker process. postgres: tables in the database at `url` (postgres://user:password@host:5432/database; it holds a password, so give it as ${ENV} or {file: path}), shared by any number of replicas.
+     */
+    backend?: "file" | "postgres";
     /**
      * State directory (file backend: journal, snapshot and lock). Relative paths are resolved against the working directory. The serve command's --state overrides it.
      */
     dir?: string;
+    url?: SecretValue;
+    /**
+     * postgres backend: the schema holding the broker's tables (created and migrated at start). Replicas of one broker share it; another broker uses another schema.
+     */
+    schema?: string;
+    /**
+     * postgres backend: TLS to the database.
+     */
+    tls?: {
+      /**
+       * PEM file of the CA that signed the database server's certificate.
+       */
+      ca_file?: string;
+      /**
+       * PEM client certificate, for certificate authentication.
+       */
+      cert_file?: string;
+      /**
+       * PEM private key of cert_file.
+       */
+      key_file?: string;
+      /**
+       * UNSAFE: encrypt but skip certificate verification.
+       */
+      insecure?: boolean;
+    };
+    /**
+     * postgres backend: connections per pool (a replica uses two pools plus one listener).
+     */
+    pool_size?: number;
+    /**
+     * postgres backend: how long an operation stays with a replica that stopped renewing its lease (crashed) before another replica takes it over.
+     */
+    lease_seconds?: number;
   };
   /**
    * Encryption at rest (AES-256-GCM) of binding credentials and other secrets in the state.
@@ -437,6 +475,10 @@ export interface PlanConfig {
   };
   schemas?: PlanSchemas;
   binding?: BindingSpec;
+  /**
+   * Runnable examples of the plan. `cfy-broker validate` checks each against the plan's parameter schemas; `cfy-broker examples` runs each end to end against the configured manager (provision, bind, check the credential keys, unbind, deprovision).
+   */
+  examples?: PlanExample[];
 }
 /**
  * Parameter schemas served in the catalog and enforced on requests (every violation is listed).
@@ -546,4 +588,44 @@ export interface WorkflowCall {
   parameters?: {
     [k: string]: Template;
   };
+}
+/**
+ * One example request sequence for a plan, with what its binding must return.
+ *
+ * This interface was referenced by `BrokerConfig`'s JSON-Schema
+ * via the `definition` "planExample".
+ */
+export interface PlanExample {
+  /**
+   * Names the example in reports; unique within the plan.
+   */
+  name: string;
+  /**
+   * What the example shows.
+   */
+  description?: string;
+  /**
+   * Provision parameters.
+   */
+  parameters?: {};
+  /**
+   * The platform context of the provision (default: a Kubernetes context naming the example).
+   */
+  context?: {};
+  /**
+   * When given, the example also updates the instance with these parameters after provisioning.
+   */
+  update_parameters?: {};
+  /**
+   * Bind parameters (bindable plans).
+   */
+  bind_parameters?: {};
+  /**
+   * The bind_resource of the bind (default: an app_guid naming the example).
+   */
+  bind_resource?: {};
+  /**
+   * Credential keys the binding must return (bindable plans). The example fails when one is missing.
+   */
+  credentials?: string[];
 }

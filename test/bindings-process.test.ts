@@ -10,7 +10,6 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -31,6 +30,7 @@ import {
   waitForBinding,
   writeConfig,
 } from "./fixtures/bindings-helpers.js";
+import { freePort } from "./support/ports.js";
 import {
   brokerEnv,
   FAST_TIMINGS,
@@ -74,17 +74,6 @@ function slowCatalogue(): unknown {
     }
   }
   return doc;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** One `cfy-broker serve` process; its output is kept for the log assertions. */

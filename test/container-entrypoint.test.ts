@@ -10,13 +10,14 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmulatorHandle, startEmulator } from "../emulator/index.js";
+import { findBrokerPids } from "../src/container/healthcheck.js";
 import { silentLogger } from "../src/log/logger.js";
 import { packageRoot } from "../src/util/package-root.js";
+import { freePort } from "./support/ports.js";
 
 const ROOT = packageRoot();
 const CONFIG_PATH = "/etc/cfy-broker/broker.yaml";
@@ -130,17 +131,6 @@ function copies(stage: Stage): Array<{ from?: string; sources: string[]; dest: s
 
 // ---- helpers for the process ----
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 function run(
   argv: string[],
   env: NodeJS.ProcessEnv,
@@ -179,19 +169,24 @@ describe("Dockerfile (static)", () => {
     expect(buildRuns.some((r) => /\bnpm ci\b/.test(r) && !/--omit=dev/.test(r))).toBe(true);
     expect(buildRuns.some((r) => /\bnpm run build\b/.test(r))).toBe(true);
 
-    const runtimeRuns = runtime.instructions.filter((i) => i.keyword === "RUN").map((i) => i.args);
+    // node_modules comes from a stage that installed production dependencies only;
     // `prepare` would run the TypeScript build, which needs the dev dependencies.
-    expect(runtimeRuns.some((r) => /\bnpm ci\b.*--omit=dev/.test(r) && /--ignore-scripts/.test(r))).toBe(
-      true,
-    );
-    expect(runtimeRuns.some((r) => /npm run build/.test(r))).toBe(false);
+    const modules = copies(runtime).find((c) => c.dest === "/app/node_modules");
+    const deps = dockerfile.find((s) => s.name === modules?.from);
+    expect(deps, "the runtime stage copies node_modules from a named stage").toBeDefined();
+    const depsRuns = deps!.instructions.filter((i) => i.keyword === "RUN").map((i) => i.args);
+    expect(depsRuns.some((r) => /\bnpm ci\b.*--omit=dev/.test(r) && /--ignore-scripts/.test(r))).toBe(true);
+    const runtimeRuns = runtime.instructions.filter((i) => i.keyword === "RUN").map((i) => i.args);
+    expect(runtimeRuns.some((r) => /\bnpm (ci|install|run)\b/.test(r))).toBe(false);
     const dist = copies(runtime).find((c) => c.from === build!.name && c.dest === "/app/dist");
     expect(dist?.sources).toEqual(["/app/dist"]);
 
+    // Node.js 22 LTS in every stage, the runtime on the slim variant.
     for (const stage of dockerfile) {
       const image = stage.from.replace(/\$\{(\w+)\}/g, (_, name: string) => globalArgs[name] ?? "");
-      expect(image, `FROM ${stage.from}`).toMatch(/^node:20(\.|-|$)/);
+      expect(image, `FROM ${stage.from}`).toMatch(/^node:22(\.|-|$)/);
     }
+    expect(runtime.from).toBe(`\${NODE_IMAGE}-slim`);
   });
 
   it("runs as a non-root user", () => {
@@ -206,23 +201,30 @@ describe("Dockerfile (static)", () => {
   it("uses the paths and port the README documents", () => {
     expect(readme).toContain(CONFIG_PATH);
     expect(readme).toContain(STATE_PATH);
-    expect(readme).toMatch(/entrypoint is `cfy-broker serve`/);
+    expect(readme).toMatch(
+      /`tini` as PID 1, then `cfy-broker serve --config\s+\/etc\/cfy-broker\/broker\.yaml --state \/var\/lib\/cfy-broker`/,
+    );
 
     const entrypoint = execForm(last(runtime, "ENTRYPOINT"), "ENTRYPOINT");
-    expect(entrypoint.slice(0, 3)).toEqual(["node", "/app/bin/cfy-broker.js", "serve"]);
+    // tini is PID 1: it forwards signals and reaps zombies (installed by the runtime stage).
+    expect(entrypoint.slice(0, 2)).toEqual(["/usr/bin/tini", "--"]);
+    expect(
+      runtime.instructions.some((i) => i.keyword === "RUN" && /apt-get install.*\btini\b/.test(i.args)),
+    ).toBe(true);
+    expect(entrypoint.slice(2, 5)).toEqual(["node", "/app/bin/cfy-broker.js", "serve"]);
     expect(entrypoint.join(" ")).toContain(`--config ${CONFIG_PATH}`);
     expect(entrypoint.join(" ")).toContain(`--state ${STATE_PATH}`);
 
     const all = copies(runtime);
     expect(all.some((c) => c.dest === CONFIG_PATH && c.sources.includes("broker.yaml"))).toBe(true);
-    // Everything the package ships (package.json "files") is in /app, where the bin finds it.
-    const files = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { files: string[] }).files;
-    for (const file of files) {
+    // What `serve` needs is in /app, where the bin finds it; the emulator and codegen are not.
+    for (const file of ["bin", "dist", "schema", "node_modules"]) {
       expect(
         all.some((c) => c.dest === `/app/${file}`),
         `COPY ... /app/${file}`,
       ).toBe(true);
     }
+    expect(all.flatMap((c) => c.sources).filter((source) => /emulator|codegen/.test(source))).toEqual([]);
     // package.json marks the package root the CLI resolves schema/ and emulator/ from.
     expect(all.some((c) => c.dest === "/app" && c.sources.includes("package.json"))).toBe(true);
 
@@ -240,7 +242,7 @@ describe("Dockerfile (static)", () => {
     expect(last(runtime, "EXPOSE")?.args.split(/\s+/)).toContain("8080");
     const healthcheck = last(runtime, "HEALTHCHECK");
     expect(healthcheck?.args).toMatch(/\bCMD\s+\[/);
-    expect(healthcheck?.args).toContain("/healthz");
+    expect(healthcheck?.args).toContain("/app/dist/src/container/healthcheck.js");
   });
 });
 
@@ -256,11 +258,12 @@ describe("Dockerfile entrypoint as a process", () => {
 
   /**
    * The container's paths mapped to temporary ones; /app is this checkout (see the COPY checks).
-   * Any other absolute path in the command fails the test rather than touch this machine.
+   * Any other absolute path in the command fails the test rather than touch this machine
+   * (an HTTP path after `--path` is no file).
    */
   function hostCommand(argv: string[]): string[] {
-    return hostArgv(argv).map((arg, index) => {
-      if (index === 0) return arg;
+    return hostArgv(argv).map((arg, index, all) => {
+      if (index === 0 || all[index - 1] === "--path") return arg;
       if (arg === CONFIG_PATH) return configFile;
       if (arg === STATE_PATH) return stateDir;
       if (arg.startsWith("/app/")) return join(ROOT, arg.slice("/app/".length));
@@ -307,7 +310,9 @@ describe("Dockerfile entrypoint as a process", () => {
   it("serves /healthz and the catalog, passes its HEALTHCHECK, and exits 0 promptly on SIGTERM", async () => {
     const cmdInstruction = last(runtime, "CMD");
     const cmd = cmdInstruction ? execForm(cmdInstruction, "CMD") : [];
-    const argv = hostCommand([...execForm(last(runtime, "ENTRYPOINT"), "ENTRYPOINT"), ...cmd]);
+    // tini is not on this host; the broker runs as tini's child would.
+    const entrypoint = execForm(last(runtime, "ENTRYPOINT"), "ENTRYPOINT").slice(2);
+    const argv = hostCommand([...entrypoint, ...cmd]);
     const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ["ignore", "pipe", "pipe"] });
     broker = child;
     child.stdout!.on("data", (chunk) => (output += chunk));
@@ -339,21 +344,28 @@ describe("Dockerfile entrypoint as a process", () => {
     // The state went where the entrypoint said, under the lock.
     expect(readdirSync(stateDir)).toContain("lock");
 
-    // The HEALTHCHECK exactly as written, with the container's environment.
+    // The HEALTHCHECK as written, with the container's environment. Other brokers may run on
+    // this machine (in the container the broker is the only one), so it is pointed at ours.
+    expect(findBrokerPids()).toContain(child.pid);
     const healthcheck = last(runtime, "HEALTHCHECK")!;
     const timeoutSeconds = Number(healthcheck.args.match(/--timeout=(\d+)s/)?.[1] ?? 30);
-    const probe = hostArgv(
-      execForm({ ...healthcheck, args: healthcheck.args.replace(/^.*?\bCMD\s+/, "") }, "HEALTHCHECK CMD"),
-    );
+    const probe = [
+      ...hostCommand(
+        execForm({ ...healthcheck, args: healthcheck.args.replace(/^.*?\bCMD\s+/, "") }, "HEALTHCHECK CMD"),
+      ),
+      "--pid",
+      String(child.pid),
+    ];
     const healthy = await run(probe, env, timeoutSeconds * 1000);
     expect(healthy, healthy.output).toMatchObject({ code: 0, signal: null });
-    // ...and it does fail when nothing answers, so a dead broker is reported unhealthy.
-    const unhealthy = await run(
+    expect(healthy.output).toContain(`:${port}/`);
+    // It probes the port the broker listens on, not one guessed from the environment.
+    const elsewhere = await run(
       probe,
       { ...env, BROKER_PORT: String(await freePort()) },
       timeoutSeconds * 1000,
     );
-    expect(unhealthy.code).not.toBe(0);
+    expect(elsewhere, elsewhere.output).toMatchObject({ code: 0, signal: null });
 
     // `docker stop`: SIGTERM, then SIGKILL after 10 s. The broker must be gone well before.
     const stopAt = Date.now();
@@ -366,6 +378,10 @@ describe("Dockerfile entrypoint as a process", () => {
     ]);
     expect({ code, signal }, output).toEqual({ code: 0, signal: null });
     expect(Date.now() - stopAt).toBeLessThan(8000);
+    // ...and a broker that is gone is reported unhealthy.
+    const unhealthy = await run(probe, env, timeoutSeconds * 1000);
+    expect(unhealthy.code, unhealthy.output).toBe(1);
+    expect(unhealthy.output).toMatch(/^unhealthy: /);
     // A clean stop releases the state lock, so the next container starts without a takeover.
     expect(readdirSync(stateDir)).not.toContain("lock");
   }, 60_000);

@@ -7,7 +7,6 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -17,6 +16,7 @@ import { type EmulatorHandle, shippedBlueprintsPath, startEmulator } from "../em
 import { CloudifyClient } from "../src/cloudify/index.js";
 import { silentLogger } from "../src/log/logger.js";
 import { packageRoot } from "../src/util/package-root.js";
+import { freePort } from "./support/ports.js";
 import {
   ASYNC,
   brokerEnv,
@@ -94,15 +94,6 @@ afterAll(async () => {
   await emulator?.close();
   if (stateDir) await rm(stateDir, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Starts `cfy-broker serve` on the shared state and waits until it answers. */
 async function startBroker(): Promise<Broker> {

@@ -26,6 +26,11 @@ const COMMANDS: Record<string, { run: Command; summary: string; invalid?: string
     run: async (args) => (await import("./commands/render.js")).renderCommand(args),
     summary: "print what a provision and bind of --plan would send to Cloudify and answer (no manager)",
   },
+  examples: {
+    run: async (args) => (await import("./commands/examples.js")).examplesCommand(args),
+    summary: "run every plan's examples end to end against the configured manager (--plan, --example)",
+    invalid: "cannot run the examples of an invalid configuration",
+  },
   serve: {
     run: async (args) => (await import("./commands/serve.js")).serveCommand(args),
     summary: "run the broker (--config, --host, --port, --state)",

@@ -135,8 +135,9 @@ export function compileCatalog(
       const instanceParams = knownParameters(
         [schemas.instanceCreate, schemas.instanceUpdate],
         planConfig.defaults,
+        Object.keys(planConfig.inputs ?? {}),
       );
-      const bindingParams = knownParameters([schemas.bindingCreate], undefined);
+      const bindingParams = knownParameters([schemas.bindingCreate], undefined, []);
       const plan: CompiledPlan = {
         config: planConfig,
         service,
@@ -164,24 +165,46 @@ interface CompileContext {
   issues: ConfigIssue[];
 }
 
-/** Parameter names templates may read, or undefined when any name may arrive. */
-type KnownParameters = Set<string> | undefined;
+/**
+ * Whether a parameter of this name can ever reach the templates: the plan's defaults give it,
+ * or a schema that governs requests accepts it. Slots without a schema do not constrain
+ * (updates follow the create schema then). Undefined when any name may arrive.
+ */
+type KnownParameters = { accepts: (name: string) => boolean; derived: boolean } | undefined;
 
 function knownParameters(
   slots: SchemaSlot[],
   defaults: Record<string, unknown> | undefined,
+  fixedInputs: string[],
 ): KnownParameters {
-  const names = new Set(Object.keys(defaults ?? {}));
-  let constrained = false;
-  for (const slot of slots) {
-    if (slot.kind !== "explicit") continue;
+  const constraining = slots.filter((slot) => slot.kind !== "none");
+  if (!constraining.length) return undefined;
+  const accepts = (slot: SchemaSlot, name: string): boolean => {
+    if (slot.kind === "blueprint") return blueprintSlotMayOffer(slot, fixedInputs, name);
+    if (slot.kind !== "explicit") return true;
     const properties = slot.schema.properties;
-    if (properties && typeof properties === "object")
-      for (const name of Object.keys(properties)) names.add(name);
-    if (slot.schema.additionalProperties === false) constrained = true;
-    else return undefined;
-  }
-  return constrained ? names : undefined;
+    const declared = Boolean(properties && typeof properties === "object" && name in properties);
+    return declared || slot.schema.additionalProperties !== false;
+  };
+  return {
+    accepts: (name) =>
+      Boolean(defaults && name in defaults) || constraining.some((slot) => accepts(slot, name)),
+    derived: constraining.some((slot) => slot.kind === "blueprint"),
+  };
+}
+
+/**
+ * Whether a schema derived from the blueprint's inputs may offer parameter `name`: never an
+ * input the plan fixes, nor one the slot excludes or does not include. (Whether the blueprint
+ * declares it is known only once its inputs are read from Cloudify.)
+ */
+export function blueprintSlotMayOffer(
+  slot: Extract<SchemaSlot, { kind: "blueprint" }>,
+  fixedInputs: readonly string[],
+  name: string,
+): boolean {
+  if (fixedInputs.includes(name) || slot.exclude?.includes(name)) return false;
+  return slot.include === undefined || slot.include.includes(name);
 }
 
 function compileInputs(
@@ -380,12 +403,12 @@ function checkReferences(
       continue;
     }
     const [root, param] = reference.split(".");
-    if (root === "parameters" && param && param !== "*" && params && !params.has(param)) {
+    if (root === "parameters" && param && param !== "*" && params && !params.accepts(param)) {
       ctx.issues.push(
         ctx.source.issue(
           "error",
           at,
-          `template reads parameters.${param}, which the plan's parameter schemas and defaults do not define`,
+          `template reads parameters.${param}, which the plan's parameter schemas and defaults do not define${params.derived ? " (a schema derived from the blueprint never offers an input the plan fixes or excludes)" : ""}`,
         ),
       );
     }

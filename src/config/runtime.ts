@@ -10,7 +10,10 @@ import type { ConfigSource, Path } from "./source.js";
 export interface RuntimeSettings {
   listen: { host: string; port: number };
   users: { username: string; password: string }[];
+  /** State directory of the file backend (the default). */
   stateDir: string;
+  /** Present when `broker.state.backend` is postgres: the shared store replaces the directory. */
+  postgres?: PostgresSettings;
   encryption: { keys: string[]; allowPlaintext: boolean };
   logLevel: string;
   /** Files the settings were read from besides broker.yaml (secret files, the CA bundle): `serve --watch` watches them too. */
@@ -34,6 +37,14 @@ export interface RuntimeSettings {
     timeoutMs: number;
     retries: number;
   };
+}
+
+export interface PostgresSettings {
+  url: string;
+  schema: string;
+  tls?: { caFile?: string; certFile?: string; keyFile?: string; insecure: boolean };
+  poolSize: number;
+  leaseSeconds: number;
 }
 
 export async function resolveRuntimeSettings(
@@ -131,6 +142,37 @@ export async function resolveRuntimeSettings(
           password: await secret(cfy.auth.password, ["cloudify", "auth", "password"]),
         };
 
+  const state = config.broker.state ?? {};
+  let postgres: PostgresSettings | undefined;
+  if (state.backend === "postgres") {
+    const url = await secret(state.url, ["broker", "state", "url"]);
+    if (!/^postgres(ql)?:\/\//.test(url)) {
+      issues.push(
+        source.issue(
+          "error",
+          ["broker", "state", "url"],
+          "the postgres backend needs a connection URL postgres://user:password@host:port/database",
+        ),
+      );
+    }
+    postgres = {
+      url,
+      schema: state.schema ?? "cfy_broker",
+      ...(state.tls
+        ? {
+            tls: {
+              caFile: state.tls.ca_file,
+              certFile: state.tls.cert_file,
+              keyFile: state.tls.key_file,
+              insecure: state.tls.insecure ?? false,
+            },
+          }
+        : {}),
+      poolSize: state.pool_size ?? 10,
+      leaseSeconds: state.lease_seconds ?? 30,
+    };
+  }
+
   const ops = config.broker.operations ?? {};
   const settings: RuntimeSettings = {
     listen: {
@@ -138,7 +180,8 @@ export async function resolveRuntimeSettings(
       port: Number(config.broker.listen?.port ?? 8080),
     },
     users,
-    stateDir: resolve(config.broker.state?.dir ?? "./.state"),
+    stateDir: resolve(state.dir ?? "./.state"),
+    ...(postgres ? { postgres } : {}),
     encryption: { keys, allowPlaintext },
     logLevel: config.broker.log_level ?? "info",
     files: cfy.tls?.ca_file && cfy.url.startsWith("https:") ? [...files, resolve(cfy.tls.ca_file)] : files,

@@ -47,7 +47,10 @@ const COUNTS_TTL_MS = 15_000;
  * errors, operation durations and the oldest operation still running, config reloads,
  * store health and build info. Names and label sets are the contract alert rules rely on.
  */
-export function brokerMetrics(sources: MetricSources) {
+export function brokerMetrics(
+  sources: MetricSources,
+  replicas?: { own: () => string; all: () => { configFingerprint: string }[] },
+) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -178,6 +181,29 @@ export function brokerMetrics(sources: MetricSources) {
       this.set((Date.now() - sources.cloudifyLastAnswerAt()) / 1000);
     },
   });
+  if (replicas) {
+    new Gauge({
+      name: "osb_broker_config_info",
+      help: "Always 1; the label is the fingerprint of this replica's broker.yaml (catalog, templates, Cloudify).",
+      labelNames: ["config_fingerprint"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.set({ config_fingerprint: replicas.own() }, 1);
+      },
+    });
+    new Gauge({
+      name: "osb_broker_replicas",
+      help: "Live replicas sharing the state database, by config fingerprint; more than one series = different broker.yaml versions.",
+      labelNames: ["config_fingerprint"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const r of replicas.all()) this.inc({ config_fingerprint: r.configFingerprint });
+      },
+    });
+  }
+
   new Gauge({
     name: "osb_build_info",
     help: "Always 1; the labels say which broker build and Node.js runtime run.",

@@ -1,6 +1,7 @@
 import { type Context, type Handler, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { describeWriteFailure, StateUnavailableError } from "../state/index.js";
 import type { OsbEnv } from "./context.js";
 import { errorBody, OsbError, toOsbError } from "./errors.js";
 import { getCatalog } from "./handlers/catalog.js";
@@ -84,7 +85,7 @@ export function createOsbApp(ports: OsbPorts, extraRoutes: (ports: OsbPorts) => 
     respondWithError(new OsbError("NotFound", `No such endpoint: ${c.req.method} ${c.req.path}.`), c),
   );
 
-  app.onError((error, c) => respondWithError(error, c));
+  app.onError((error, c) => respondWithError(storeUnavailable(error, ports) ?? error, c));
   return app;
 }
 
@@ -111,6 +112,19 @@ function limitBody(maxBytes: () => number): MiddlewareHandler<OsbEnv> {
     }
     return bodyLimit({ maxSize: max, onError: tooLarge })(c, next);
   };
+}
+
+/**
+ * The state store could not write (a full disk): nothing was stored and the store recovers by
+ * itself, so the platform should retry (503 + Retry-After), not treat it as a broker bug.
+ */
+function storeUnavailable(error: Error, ports: OsbPorts): OsbError | undefined {
+  if (!(error instanceof StateUnavailableError)) return undefined;
+  return new OsbError(
+    "ServiceUnavailable",
+    `The broker cannot store changes right now (${describeWriteFailure(error.errnoCode)}); nothing was changed. Retry later.`,
+    { headers: { "Retry-After": String(ports.retryAfterSeconds()) } },
+  );
 }
 
 export function respondWithError(error: Error, c: Context<OsbEnv>): Response {

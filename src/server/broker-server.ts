@@ -23,13 +23,13 @@ import { createOsbApp } from "../osb/app.js";
 import { renderCatalog } from "../osb/catalog.js";
 import { osbRoutes } from "../osb/routes.js";
 import type { Catalog } from "../osb/types.js";
-import { FileStateStore } from "../state/index.js";
 import { routeHandlebarsWarnings } from "../templates/index.js";
 import { packageVersion } from "../util/package-root.js";
 import { CloudifyConnection } from "./cloudify-connection.js";
 import { healthChecks } from "./health.js";
 import { drainableServer } from "./http-drain.js";
 import { type ConfigOverrides, LiveConfig, type ReloadResult } from "./live-config.js";
+import { configFingerprint, openState } from "./state-backend.js";
 
 export interface BrokerServerOptions {
   configFile: string;
@@ -86,8 +86,6 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     );
   }
 
-  const storeHealth = () =>
-    (store as { health?: () => { writable: boolean; reason?: string } }).health?.() ?? { writable: true };
   const levelled = [log];
   const component = (name: string) => {
     const child = log.child({ component: name });
@@ -95,25 +93,32 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     return child;
   };
   routeHandlebarsWarnings(component("templates"));
-  const store = new FileStateStore({ dir: runtime().stateDir, logger: component("state") });
-  await store.open();
+  let fingerprint = configFingerprint(config.get().loaded);
+  // The PostgreSQL store reports whether it can commit; the file store does not yet (assumed writable).
+  const storeHealth = () =>
+    (store as { health?: () => { writable: boolean; reason?: string } }).health?.() ?? { writable: true };
+  const { store, shared, where } = await openState(runtime(), component("state"), fingerprint);
 
-  const metrics = brokerMetrics({
-    inventory: inventory(store),
-    storeWritable: () => storeHealth().writable,
-    configGeneration: () => config.get().number,
-    failedReloads: () => config.failedReloads,
-    lastReloadFailed: () => config.problem !== undefined,
-    cloudifyLastAnswerAt: () => connection.reachability.lastAnswerAt,
-    version: packageVersion(),
-  });
+  const metrics = brokerMetrics(
+    {
+      inventory: inventory(store),
+      storeWritable: () => storeHealth().writable,
+      configGeneration: () => config.get().number,
+      failedReloads: () => config.failedReloads,
+      lastReloadFailed: () => config.problem !== undefined,
+      cloudifyLastAnswerAt: () => connection.reachability.lastAnswerAt,
+      version: packageVersion(),
+    },
+    shared ? { own: () => fingerprint, all: () => shared.knownReplicas() } : undefined,
+  );
   const connection = new CloudifyConnection(runtime().cloudify, component("cloudify"), metrics.cloudifyCall);
   const cloudify = connection.port;
-  const mutex = new KeyedMutex();
+  const mutex = new KeyedMutex(shared);
   const engine = new OperationEngine({
     store,
     cloudify,
     mutex,
+    ...(shared ? { leases: shared } : {}),
     log: component("engine"),
     settings: () => ({ pollIntervalMs: runtime().operations.pollIntervalMs, maxBackoffMs: 60_000 }),
     observer: {
@@ -181,8 +186,7 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
 
   let stopping = false;
   const health = healthChecks({
-    store: () =>
-      (store as { health?: () => { writable: boolean; reason?: string } }).health?.() ?? { writable: true },
+    store: storeHealth,
     configProblem: () => config.problem,
     cloudify: connection.reachability,
     cloudifyUnreachableMs: () => runtime().health.cloudifyUnreachableMs,
@@ -208,7 +212,10 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
   let server: ReturnType<typeof serve>;
   try {
     server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-      const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));
+      const s = serve(
+        { fetch: shared ? readYourWrites(app.fetch, shared) : app.fetch, hostname: host, port },
+        () => resolve(s),
+      );
       s.once("error", reject);
     });
   } catch (error) {
@@ -244,7 +251,7 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
 
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
-  log.info({ url, config: config.file, state: runtime().stateDir }, "broker listening");
+  log.info({ url, config: config.file, state: where, config_fingerprint: fingerprint }, "broker listening");
 
   return {
     url,
@@ -262,6 +269,8 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
           for (const logger of levelled) logger.level = settings.logLevel;
       });
       if (result.ok) {
+        fingerprint = configFingerprint(config.get().loaded);
+        await shared?.setConfigFingerprint(fingerprint);
         catalog = undefined;
         void schemas.load(config.get().loaded.catalog);
       }
@@ -308,4 +317,33 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     http.forceClose();
     return false;
   }
+}
+
+/** How long a read waits to see other replicas' latest commits before answering from its cache. */
+const READ_SYNC_TIMEOUT_MS = 2000;
+
+/**
+ * With several replicas a platform may provision on one and poll last_operation on another: each
+ * OSB request first brings this replica's cache up to date (one query), so it sees every commit
+ * acknowledged before it arrived. Mutations re-sync under their instance lock anyway. While the
+ * database is unreachable, reads answer from the cache (the best this replica knows).
+ */
+function readYourWrites<Rest extends unknown[]>(
+  fetch: (request: Request, ...rest: Rest) => Response | Promise<Response>,
+  shared: { sync(): Promise<void> },
+): (request: Request, ...rest: Rest) => Promise<Response> {
+  // `rest` carries the Node request and response (hono's bindings: the access log reads the peer).
+  return async (request, ...rest) => {
+    if (new URL(request.url).pathname.startsWith("/v2/service_")) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        shared.sync().catch(() => {}),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, READ_SYNC_TIMEOUT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    return fetch(request, ...rest);
+  };
 }

@@ -5,7 +5,8 @@ export type StateErrorCode =
   | "LOCKED" // another broker holds the state directory
   | "INVALID_CHANGE" // a commit's changes are not storable
   | "NOT_OPEN" // used before open() or after close()
-  | "FAILED"; // an earlier write/fsync failed; the process must restart
+  | "FAILED" // an earlier write/fsync failed; the process must restart
+  | "UNAVAILABLE"; // storage cannot be written now (database unreachable); retry later
 
 export class StateError extends Error {
   readonly code: StateErrorCode;
@@ -83,4 +84,25 @@ export class StateStoreFailedError extends StateError {
       { cause },
     );
   }
+}
+
+/** The commit was not stored (the state database cannot be reached now); retrying later is right. */
+export class StateUnavailableError extends StateError {
+  /** errno code of the cause (ECONNREFUSED, ETIMEDOUT...), if any. */
+  readonly errnoCode: string | undefined;
+  constructor(cause: unknown) {
+    const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+    super(
+      "UNAVAILABLE",
+      `state storage cannot be written (${describeWriteFailure(code)}); the change was not stored`,
+      {
+        cause,
+      },
+    );
+    this.errnoCode = code;
+  }
+}
+
+export function describeWriteFailure(code: string | undefined): string {
+  return `write failed${code ? ` with ${code}` : ""}`;
 }

@@ -1,4 +1,5 @@
 export {
+  describeWriteFailure,
   InvalidChangeError,
   type LockHolderInfo,
   StateCorruptError,
@@ -8,6 +9,7 @@ export {
   StateLockedError,
   StateNotOpenError,
   StateStoreFailedError,
+  StateUnavailableError,
 } from "./errors.js";
 export {
   type CompactionStep,
@@ -17,5 +19,21 @@ export {
 } from "./file-store.js";
 export { FORMAT_VERSION } from "./format.js";
 export { MemoryStateStore } from "./memory-store.js";
+export {
+  assertPostgresState,
+  PostgresStateStore,
+  type PostgresStateStoreOptions,
+  type ReplicaInfo,
+  readPostgresState,
+} from "./postgres/index.js";
 export { readStateDir } from "./read-only.js";
-export type { Change, JsonValue, StateExport, StateRecord, StateStore } from "./types.js";
+export { recordChecksum, type TransferReport, transferState, verifyTransfer } from "./transfer.js";
+export type {
+  Change,
+  JsonValue,
+  SharedStateCoordination,
+  StateExport,
+  StateHealth,
+  StateRecord,
+  StateStore,
+} from "./types.js";

@@ -22,6 +22,37 @@ export interface StateRecord<T = JsonValue> {
 /** Everything in the store: `{ [collection]: { [id]: value } }`. */
 export type StateExport = Record<string, Record<string, JsonValue>>;
 
+/**
+ * Whether commits can currently succeed. Cheap (no I/O): for health endpoints and for refusing
+ * mutating requests early. `reason` says why not, in words an operator can act on, and never holds
+ * secrets.
+ */
+export interface StateHealth {
+  writable: boolean;
+  reason?: string;
+}
+
+/**
+ * What a store shared by several broker processes (PostgreSQL) adds. A store used by one process
+ * (file, memory) has none: the in-process mutex and engine suffice.
+ */
+export interface SharedStateCoordination {
+  /**
+   * Runs `work` holding `key` exclusively across every process sharing the store, with the
+   * in-memory reads brought up to date once the lock is held (so a decision sees every commit
+   * made under the lock before).
+   */
+  exclusive<T>(key: string, work: () => Promise<T>): Promise<T>;
+  /** Brings reads up to date with every commit made anywhere before the call. */
+  sync(): Promise<void>;
+  /** Takes or renews this process's lease on driving `key`; false while another process holds it. */
+  claim(key: string): Promise<boolean>;
+  /** Whether this process still certainly holds the lease on `key`. */
+  holds(key: string): boolean;
+  /** Gives the lease on `key` up (the work is done). */
+  release(key: string): Promise<void>;
+}
+
 export interface StateStore {
   /** Acquire exclusive use of the backing storage and load it. Call once, before anything else. */
   open(): Promise<void>;

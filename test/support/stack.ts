@@ -10,6 +10,7 @@ import { packageRoot } from "../../src/util/package-root.js";
 import { PG, REDIS } from "./catalog-ids.js";
 import { OsbClient, type OsbResponse, type RequestOptions } from "./osb-client.js";
 import { pathTemplateFor, validateResponse } from "./osb-openapi.js";
+import { stateBackendEnv } from "./postgres.js";
 
 export { PG, REDIS };
 
@@ -58,6 +59,7 @@ export function brokerEnv(
     BROKER_RETRY_AFTER_SECONDS: "1",
     CLOUDIFY_URL: cloudifyUrl,
     LOG_LEVEL: "silent",
+    ...stateBackendEnv(stateDir),
     ...extra,
   };
 }

@@ -1,4 +1,4 @@
-import type { CompiledPlan } from "../../config/compile-catalog.js";
+import { blueprintSlotMayOffer, type CompiledPlan } from "../../config/compile-catalog.js";
 import type { ParameterValidator } from "../../config/parameter-schemas.js";
 import { BrokerFailure } from "../failures.js";
 import type { DerivedPlanSchemas, DerivedSchemas } from "./blueprint-schemas.js";
@@ -61,16 +61,11 @@ export function governingSchema(
   const schema = useUpdate ? derived?.instanceUpdate : derived?.instanceCreate;
   const validate = useUpdate ? derived?.validateUpdate : derived?.validateCreate;
   if (schema) return { schema, validate };
-  const fixed = new Set(plan.inputs.map((input) => input.name));
+  const fixed = plan.inputs.map((input) => input.name);
   return {
     validate: (parameters) =>
       Object.keys(parameters && typeof parameters === "object" ? parameters : {})
-        .filter(
-          (name) =>
-            fixed.has(name) ||
-            slot.exclude?.includes(name) ||
-            (slot.include !== undefined && !slot.include.includes(name)),
-        )
+        .filter((name) => !blueprintSlotMayOffer(slot, fixed, name))
         .map((name) => `parameters.${name}: is not an accepted parameter`),
   };
 }

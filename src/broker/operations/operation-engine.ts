@@ -1,5 +1,5 @@
 import type { Logger } from "../../log/logger.js";
-import type { StateStore } from "../../state/index.js";
+import type { SharedStateCoordination, StateStore } from "../../state/index.js";
 import type { CloudifyPort } from "../cloudify-port/port.js";
 import type { Operation } from "../model/records.js";
 import type { KeyedMutex } from "./keyed-mutex.js";
@@ -51,6 +51,11 @@ export class OperationEngine {
       store: StateStore;
       cloudify: CloudifyPort;
       mutex: KeyedMutex;
+      /**
+       * With several broker processes on one store: each operation is driven by the one process
+       * holding its lease, renewed while it works; another takes it over once it expired.
+       */
+      leases?: Pick<SharedStateCoordination, "claim" | "holds" | "release">;
       log: Logger;
       settings: () => EngineSettings;
       now?: () => number;
@@ -145,16 +150,22 @@ export class OperationEngine {
     }
     const run = { again: false };
     this.running.set(key, run);
+    const leases = this.deps.leases;
     try {
+      // Another process drives it (its lease is valid): it continues from the recorded step.
+      if (leases && !(await leases.claim(key))) return;
       do {
         run.again = false;
         for (let i = 0; i < MAX_STEPS_PER_RUN && !this.stopped; i++) {
+          if (leases && !leases.holds(key)) return;
           const record = this.deps.store.get<{ id: string; operation: Operation }>(collection, id);
           if (record?.operation.state !== "in progress") break;
           const moved = await this.runStep(kind, record);
           if (!moved) break;
         }
       } while (run.again && !this.stopped);
+      const record = this.deps.store.get<{ operation?: Operation }>(collection, id);
+      if (leases && record?.operation?.state !== "in progress") await leases.release(key);
     } finally {
       this.running.delete(key);
     }

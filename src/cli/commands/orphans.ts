@@ -4,7 +4,8 @@ import { ConfigError } from "../../config/issues.js";
 import { loadConfig } from "../../config/load.js";
 import { createLogger } from "../../log/logger.js";
 import { CloudifyConnection } from "../../server/cloudify-connection.js";
-import { readStateDir } from "../../state/index.js";
+import { postgresOptions } from "../../server/state-backend.js";
+import { readPostgresState, readStateDir } from "../../state/index.js";
 import { configPath, parseCommandArgs } from "../args.js";
 import { EXIT_INVALID, EXIT_OK } from "../exit-codes.js";
 
@@ -17,7 +18,12 @@ export async function orphansCommand(args: string[]): Promise<number> {
   const { values } = parseCommandArgs("orphans", args, { state: { type: "string" } });
   const { loaded, issues } = await loadConfig(configPath(values), { mode: "serve" });
   if (!loaded?.runtime) throw new ConfigError(issues);
-  const state = await readStateDir(values.state ?? loaded.runtime.stateDir);
+  const { postgres } = loaded.runtime;
+  // The configured store (a --state DIR overrides it, as for serve).
+  const state =
+    postgres && values.state === undefined
+      ? await readPostgresState(postgresOptions(postgres))
+      : await readStateDir(values.state ?? loaded.runtime.stateDir);
   const instances = Object.values(state[INSTANCES] ?? {}) as unknown as InstanceRecord[];
   const connection = new CloudifyConnection(loaded.runtime.cloudify, createLogger({ level: "warn" }));
   try {

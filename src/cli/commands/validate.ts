@@ -1,6 +1,8 @@
+import { checkPlanExamples } from "../../broker/catalog/plan-examples.js";
 import { formatIssue, hasErrors } from "../../config/issues.js";
 import { loadConfig } from "../../config/load.js";
 import { configPath, parseCommandArgs } from "../args.js";
+import { cliDerivedSchemas } from "../derived-schemas.js";
 import { EXIT_INVALID, EXIT_OK } from "../exit-codes.js";
 
 /**
@@ -8,10 +10,27 @@ import { EXIT_INVALID, EXIT_OK } from "../exit-codes.js";
  * Unset environment variables are warnings here, since CI rarely holds the secrets.
  */
 export async function validateCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs("validate", args, { json: { type: "boolean" } }, 1);
+  const { values, positionals } = parseCommandArgs(
+    "validate",
+    args,
+    { json: { type: "boolean" }, state: { type: "string" }, cloudify: { type: "boolean" } },
+    1,
+  );
   const file = configPath(values, positionals[0]);
   const json = values.json === true;
-  const { issues } = await loadConfig(file, { mode: "validate" });
+  const loaded = await loadConfig(file, { mode: "validate" });
+  const issues = [...loaded.issues];
+  if (loaded.loaded) {
+    // Examples are checked against the schemas the broker would apply: with --state or
+    // --cloudify those derived from blueprint inputs too.
+    const { catalog, source } = loaded.loaded;
+    const derived =
+      values.state || values.cloudify
+        ? await cliDerivedSchemas(file, catalog, { state: values.state, cloudify: values.cloudify })
+        : undefined;
+    issues.push(...checkPlanExamples(catalog, source, derived?.forPlan));
+    issues.sort((a, b) => a.line - b.line || a.column - b.column);
+  }
   if (json) process.stdout.write(`${JSON.stringify({ valid: !hasErrors(issues), issues }, null, 2)}\n`);
   else {
     for (const issue of issues) process.stderr.write(`${formatIssue(issue)}\n`);
