@@ -15,7 +15,7 @@ const ROOT = packageRoot();
 export function assertFreshBuild(): void {
   for (const [source, built] of [
     ["src/state/postgres/store.ts", "dist/src/state/postgres/store.js"],
-    ["src/broker/engine/engine.ts", "dist/src/broker/engine/engine.js"],
+    ["src/broker/operations/operation-engine.ts", "dist/src/broker/operations/operation-engine.js"],
     ["src/server/broker-server.ts", "dist/src/server/broker-server.js"],
   ] as const) {
     const built_ = statSync(join(ROOT, built), { throwIfNoEntry: false });

@@ -22,7 +22,7 @@ import type { KeyedMutex } from "../operations/keyed-mutex.js";
 import { purgeTombstones, saveAndRun, startOperation, tombstoneAnswers } from "../operations/operation.js";
 import type { OperationEngine } from "../operations/operation-engine.js";
 import {
-  bindingTemplateContext,
+  bindingContextOf,
   CredentialsError,
   fetchDeploymentData,
   renderBindingResult,
@@ -190,6 +190,7 @@ export class BindingService {
         context,
         parameters: this.deps.sealer.seal(merged, sealContext(id, "parameters")),
         predecessorBindingId: req.predecessorBindingId,
+        originatingIdentity: req.originatingIdentity,
         seed: this.deps.sealer.seal(seed, sealContext(id, "seed")),
         // Every execution an earlier binding with this id ran (its tombstone's too), so none of
         // them is ever adopted as this bind's create workflow.
@@ -204,7 +205,7 @@ export class BindingService {
         return { kind: "accepted", operation: record.operation.id };
       }
       // outputs mode: synchronous; nothing is stored unless the credentials are complete.
-      const result = await this.renderNow(record, instance, plan, merged, seed, req.originatingIdentity);
+      const result = await this.renderNow(record, instance, plan, merged, seed);
       const done: BindingRecord = {
         ...record,
         status: "bound",
@@ -332,23 +333,10 @@ export class BindingService {
     plan: CompiledPlan,
     parameters: Parameters,
     seed: string,
-    originatingIdentity: OriginatingIdentity | undefined,
   ): Promise<BindingResult> {
     try {
       const data = await fetchDeploymentData(this.deps.cloudify, plan, instance.deploymentId);
-      const context = bindingTemplateContext(
-        {
-          bindingId: record.id,
-          instance,
-          plan,
-          parameters,
-          context: record.context,
-          bindResource: record.bindResource,
-          appGuid: record.appGuid,
-          originatingIdentity,
-        },
-        data,
-      );
+      const context = bindingContextOf(record, instance, plan, parameters, data);
       return renderBindingResult(plan, context, data, seed);
     } catch (error) {
       if (error instanceof CredentialsError) throw new BrokerFailure("InternalError", error.message);

@@ -4,7 +4,7 @@ import type { CloudifyPort } from "../cloudify-port/port.js";
 import { identity } from "../instances/template-context.js";
 import type { OriginatingIdentity } from "../model/identity.js";
 import { shortId } from "../model/ids.js";
-import type { BindingResult, InstanceRecord } from "../model/records.js";
+import type { BindingRecord, BindingResult, InstanceRecord } from "../model/records.js";
 
 /** Everything a binding's templates may read besides Cloudify data (see docs/TEMPLATES.md). */
 export interface BindingTemplateInput {
@@ -32,6 +32,33 @@ export class CredentialsError extends Error {
     super(message, options);
     this.name = "CredentialsError";
   }
+}
+
+/**
+ * The one template context of a binding, from its record: the synchronous bind and every
+ * workflow step render with it, so both paths see the same variables (originating_identity
+ * included) and, with the record's seed, the same `password`/`uuid` values per call site.
+ */
+export function bindingContextOf(
+  record: Pick<BindingRecord, "id" | "context" | "bindResource" | "appGuid" | "originatingIdentity">,
+  instance: InstanceRecord,
+  plan: CompiledPlan,
+  parameters: Record<string, unknown>,
+  data?: DeploymentData,
+): Record<string, unknown> {
+  return bindingTemplateContext(
+    {
+      bindingId: record.id,
+      instance,
+      plan,
+      parameters,
+      context: record.context,
+      bindResource: record.bindResource,
+      appGuid: record.appGuid,
+      originatingIdentity: record.originatingIdentity,
+    },
+    data,
+  );
 }
 
 export function bindingTemplateContext(

@@ -4,6 +4,8 @@
  * atomic commit. The operation state machine is described in docs/ARCHITECTURE.md.
  */
 
+import type { OriginatingIdentity } from "./identity.js";
+
 export const INSTANCES = "instances";
 export const BINDINGS = "bindings";
 export const BLUEPRINT_CACHE = "blueprint_inputs";
@@ -134,6 +136,8 @@ export interface BindingRecord {
   appGuid?: string;
   bindResource?: Record<string, unknown>;
   context?: Record<string, unknown>;
+  /** Who asked for the binding (OSB H4), for the templates of every step that renders later. */
+  originatingIdentity?: OriginatingIdentity;
   /** Binding parameters as given; sealed, since users pass secrets in them. */
   parameters: unknown;
   predecessorBindingId?: string;

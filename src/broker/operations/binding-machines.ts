@@ -2,7 +2,7 @@ import type { CompiledCatalog, CompiledPlan, CompiledWorkflowCall } from "../../
 import type { StateStore } from "../../state/index.js";
 import { TemplateRenderError } from "../../templates/index.js";
 import {
-  bindingTemplateContext,
+  bindingContextOf,
   CredentialsError,
   type DeploymentData,
   fetchDeploymentData,
@@ -56,19 +56,11 @@ export function bindingMachines(deps: BindingMachineDeps): {
     plan: CompiledPlan,
     data?: DeploymentData,
   ) =>
-    bindingTemplateContext(
-      {
-        bindingId: record.id,
-        instance,
-        plan,
-        parameters: deps.sealer.open<Record<string, unknown>>(
-          record.parameters,
-          sealContext(record.id, "parameters"),
-        ),
-        context: record.context,
-        bindResource: record.bindResource,
-        appGuid: record.appGuid,
-      },
+    bindingContextOf(
+      record,
+      instance,
+      plan,
+      deps.sealer.open<Record<string, unknown>>(record.parameters, sealContext(record.id, "parameters")),
       data,
     );
 

@@ -133,7 +133,7 @@ export class PostgresStateStore implements StateStore, SharedStateCoordination {
       ...(this.#options.ssl ? { ssl: this.#options.ssl } : {}),
       application_name: "cfy-broker",
       keepAlive: true,
-      connectionTimeoutMillis: 5000,
+      connectionTimeoutMillis: 10_000,
     };
   }
 
@@ -517,8 +517,8 @@ export class PostgresStateStore implements StateStore, SharedStateCoordination {
       return true;
     }
     this.#held.delete(key);
-    // At most a few seconds: a replica shutting down cleanly deletes its leases before expiry.
-    this.#othersUntil.set(key, now + Math.min(5000, Math.max(0, (rows[0]!.remaining ?? 0) * 1000)));
+    // At most a second: a replica shutting down cleanly deletes its leases before expiry.
+    this.#othersUntil.set(key, now + Math.min(1000, Math.max(0, (rows[0]!.remaining ?? 0) * 1000)));
     return false;
   }
 
