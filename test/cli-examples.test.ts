@@ -39,7 +39,7 @@ async function deploymentsOf(handle: EmulatorHandle): Promise<string[]> {
   return listed.items.map((d: { id: string }) => d.id);
 }
 
-describe("cfy-broker validate checks plan examples", () => {
+describe("cfy-broker validate checks plan examples", { timeout: 90_000 }, () => {
   it("refuses parameters the plan's schemas refuse, unknown credential keys and duplicate names, at their position", async () => {
     const text = example(
       [
@@ -87,7 +87,7 @@ describe("cfy-broker validate checks plan examples", () => {
   });
 });
 
-describe("cfy-broker validate: parameters no request can carry", () => {
+describe("cfy-broker validate: parameters no request can carry", { timeout: 90_000 }, () => {
   it("a template of a from_blueprint plan reading a parameter the plan fixes is an error at the template", async () => {
     const text = example([
       "          backup_retention_days: 35\n          high_availability: true\n",
@@ -103,7 +103,7 @@ describe("cfy-broker validate: parameters no request can carry", () => {
   });
 });
 
-describe("cfy-broker examples", () => {
+describe("cfy-broker examples", { timeout: 180_000 }, () => {
   it("runs every example of the example broker.yaml against the emulator and leaves nothing behind", async () => {
     const result = await runCli(["examples"], { env: env(emulator.url) });
     expect(result.stderr).not.toMatch(/FAILED/);

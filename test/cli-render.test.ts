@@ -34,7 +34,7 @@ afterAll(async () => {
 
 const json = (value: unknown) => JSON.stringify(value);
 
-describe("cfy-broker render", () => {
+describe("cfy-broker render", { timeout: 90_000 }, () => {
   it("prints the deployment id, labels and inputs the broker sends, and its dashboard URL", async () => {
     const instanceId = newId();
     const parameters = { db_name: "orders", extensions: ["pg_trgm"] };

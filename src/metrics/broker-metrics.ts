@@ -98,6 +98,12 @@ export function brokerMetrics(
     buckets: OPERATION_BUCKETS,
     registers: [registry],
   });
+  const authFailures = new Counter({
+    name: "osb_auth_failures_total",
+    help: "Requests refused by Basic auth, by outcome: rejected (wrong or missing credentials) or locked_out (client over the failure limit).",
+    labelNames: ["outcome"],
+    registers: [registry],
+  });
 
   // Operations in progress: published by the engine's sweep, which reads every record anyway.
   let running: InProgressSummary = { byType: {}, oldestStartedAt: undefined };
@@ -239,6 +245,7 @@ export function brokerMetrics(
       }
     },
     cloudifyTransientFailure: () => transient.inc(),
+    authFailure: (outcome: "rejected" | "locked_out") => authFailures.inc({ outcome }),
     operationsSwept: (summary: InProgressSummary) => {
       running = summary;
     },

@@ -19,6 +19,8 @@ export interface OsbPorts {
   /** Observes answered requests by route pattern, and renders /metrics (Prometheus text). */
   metrics?: {
     request(method: string, route: string, status: number, seconds: number): void;
+    /** A request refused by Basic auth: wrong/missing credentials, or a locked-out client. */
+    authFailure?(outcome: "rejected" | "locked_out"): void;
     render(): Promise<string>;
     contentType: string;
   };

@@ -38,6 +38,8 @@ export interface BrokerServerOptions {
   logger?: Logger;
   /** Whether a reload applies broker.log_level to the logger (default: only to a logger the server created). */
   applyLogLevel?: boolean;
+  /** Open a state directory whose data is missing (`serve --allow-missing-state`): see src/state. */
+  allowMissingState?: boolean;
   /** How often tombstones and bindings of deleted instances are purged (default 60 s; tests shorten it). */
   janitorIntervalMs?: number;
 }
@@ -94,10 +96,13 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
   };
   routeHandlebarsWarnings(component("templates"));
   let fingerprint = configFingerprint(config.get().loaded);
-  // The PostgreSQL store reports whether it can commit; the file store does not yet (assumed writable).
-  const storeHealth = () =>
-    (store as { health?: () => { writable: boolean; reason?: string } }).health?.() ?? { writable: true };
-  const { store, shared, where } = await openState(runtime(), component("state"), fingerprint);
+  const storeHealth = () => store.health();
+  const { store, shared, where } = await openState(
+    runtime(),
+    component("state"),
+    fingerprint,
+    options.allowMissingState,
+  );
 
   const metrics = brokerMetrics(
     {

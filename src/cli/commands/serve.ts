@@ -24,6 +24,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     port: { type: "string" },
     state: { type: "string" },
     watch: { type: "boolean" },
+    "allow-missing-state": { type: "boolean" },
   });
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
@@ -34,6 +35,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   const server = await startBrokerServer({
     configFile: configPath(values),
     overrides: { host: values.host, port, stateDir: values.state },
+    allowMissingState: values["allow-missing-state"] === true,
   });
   return runUntilStopped(server, { log: server.log, watch: values.watch === true });
 }
