@@ -33,7 +33,7 @@ const COMMANDS: Record<string, { run: Command; summary: string; invalid?: string
   },
   serve: {
     run: async (args) => (await import("./commands/serve.js")).serveCommand(args),
-    summary: "run the broker (--config, --host, --port, --state)",
+    summary: "run the broker (--config, --host, --port, --state, --allow-missing-state)",
     invalid: "cannot serve an invalid configuration",
   },
   emulator: {

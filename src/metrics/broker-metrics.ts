@@ -26,6 +26,11 @@ export function brokerMetrics(
     "Cloudify calls that failed transiently (unreachable, 5xx) and were retried later.",
   );
 
+  const authFailures = metrics.counter(
+    "osb_auth_failures_total",
+    "Requests refused by Basic auth, by outcome: rejected (wrong or missing credentials) or locked_out (client over the failure limit).",
+  );
+
   metrics.gauge("osb_operations_in_progress", "Operations in progress, by type.", () =>
     [...source.operationsInProgress()].map(([type, value]) => ({ labels: { type }, value })),
   );
@@ -55,6 +60,7 @@ export function brokerMetrics(
       requests({ method, route, status: String(status) }),
     operationFinished: (op: { type: string; state: string }) => finished({ type: op.type, state: op.state }),
     cloudifyTransientFailure: () => transient(),
+    authFailure: (outcome: "rejected" | "locked_out") => authFailures({ outcome }),
   };
 }
 

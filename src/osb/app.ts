@@ -7,6 +7,7 @@ import { errorBody, OsbError, toOsbError } from "./errors.js";
 import { getCatalog } from "./handlers/catalog.js";
 import { accessLog } from "./middleware/access-log.js";
 import { apiVersion } from "./middleware/api-version.js";
+import { AuthThrottle } from "./middleware/auth-throttle.js";
 import { basicAuth } from "./middleware/basic-auth.js";
 import { originatingIdentity } from "./middleware/originating-identity.js";
 import { requestIdentity } from "./middleware/request-identity.js";
@@ -42,7 +43,10 @@ export function createOsbApp(ports: OsbPorts, extraRoutes: (ports: OsbPorts) => 
 
   app.use("*", requestIdentity(ports.log));
   app.use("*", accessLog(ports.metrics));
-  app.use("/v2/*", basicAuth(ports.platformUsers));
+  app.use(
+    "/v2/*",
+    basicAuth(ports.platformUsers, new AuthThrottle(), (outcome) => ports.metrics?.authFailure?.(outcome)),
+  );
   app.use("/v2/*", apiVersion());
   app.use("/v2/*", originatingIdentity());
   app.use(

@@ -24,6 +24,8 @@ export const OSB_ERRORS = {
   MaintenanceInfoConflict: 422,
   /** 422 without a spec-defined code: the request is valid but cannot be done now (e.g. plan change refused). */
   UnprocessableEntity: 422,
+  /** Basic auth locked out after repeated failures from one client (brute-force protection). */
+  TooManyRequests: 429,
   InternalError: 500,
   /** Cloudify cannot be reached or answered 5xx; the platform should retry. */
   ServiceUnavailable: 503,

@@ -17,7 +17,12 @@ export interface OsbPorts {
   /** Seconds platforms should wait before polling again (Retry-After on in-progress answers). */
   retryAfterSeconds: () => number;
   /** Counts answered requests by route pattern, and renders /metrics (Prometheus text). */
-  metrics?: { request(method: string, route: string, status: number): void; render(): string };
+  metrics?: {
+    request(method: string, route: string, status: number): void;
+    /** A request refused by Basic auth: wrong/missing credentials, or a locked-out client. */
+    authFailure?(outcome: "rejected" | "locked_out"): void;
+    render(): string;
+  };
   /** For /healthz: cheap, unauthenticated, says whether the broker can serve. */
   health: () => { status: "ok" | "degraded"; checks: Record<string, string> };
 }

@@ -21,7 +21,47 @@ export async function readJsonObject(c: Context<OsbEnv>): Promise<Record<string,
       `The request body must be a JSON object, not ${Array.isArray(value) ? "an array" : typeof value === "object" ? "null" : `a ${typeof value}`}.`,
     );
   }
+  const tooDeep = tooDeeplyNested(value);
+  if (tooDeep) {
+    throw new OsbError(
+      "BadRequest",
+      `Field ${tooDeep.field} is nested more than ${MAX_NESTING} levels deep (at ${tooDeep.path}); flatten it.`,
+    );
+  }
   return value as Record<string, unknown>;
+}
+
+/**
+ * How deeply objects and arrays may nest in a request body (the body itself is level 1). Checked
+ * once here, at the edge, so everything accepted can be fingerprinted, merged and stored (the
+ * state store allows far deeper records) and no later step meets a value it cannot handle.
+ */
+export const MAX_NESTING = 32;
+
+/**
+ * The first place where `value` nests deeper than MAX_NESTING, as the top-level field and a
+ * readable path; undefined if it does not. Iterative: the input may be nested arbitrarily deep.
+ */
+export function tooDeeplyNested(value: object): { field: string; path: string } | undefined {
+  const stack: Array<{ value: unknown; depth: number; path: string[] }> = [{ value, depth: 1, path: [] }];
+  while (stack.length > 0) {
+    const { value: node, depth, path } = stack.pop()!;
+    if (node === null || typeof node !== "object") continue;
+    if (depth > MAX_NESTING) {
+      const shown = path.length > 6 ? [...path.slice(0, 3), "…", ...path.slice(-2)] : path;
+      return { field: path[0] ?? "(body)", path: shown.join(".") };
+    }
+    for (const [key, child] of Object.entries(node)) {
+      if (child !== null && typeof child === "object") {
+        stack.push({
+          value: child,
+          depth: depth + 1,
+          path: [...path, key.length > 40 ? `${key.slice(0, 40)}…` : key],
+        });
+      }
+    }
+  }
+  return undefined;
 }
 
 /** `accepts_incomplete` and friends: absent is false; anything but true/false is a 400. */

@@ -32,6 +32,8 @@ export interface BrokerServerOptions {
   overrides?: ConfigOverrides;
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
+  /** Open a state directory whose data is missing (`serve --allow-missing-state`): see src/state. */
+  allowMissingState?: boolean;
   /** How often tombstones and bindings of deleted instances are purged (default 60 s; tests shorten it). */
   janitorIntervalMs?: number;
 }
@@ -69,7 +71,12 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
   }
 
   let fingerprint = configFingerprint(config.get().loaded);
-  const { store, shared, where } = await openState(runtime(), log.child({ component: "state" }), fingerprint);
+  const { store, shared, where } = await openState(
+    runtime(),
+    log.child({ component: "state" }),
+    fingerprint,
+    options.allowMissingState,
+  );
 
   const { client, port: cloudify } = connectCloudify(
     runtime().cloudify,
@@ -157,8 +164,16 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
       retryAfterSeconds: () => runtime().operations.retryAfterSeconds,
       metrics,
       health: (): { status: "ok" | "degraded"; checks: Record<string, string> } => {
-        if (!shared) return { status: "ok", checks: { config: "loaded", state: "open" } };
-        const state = shared.health();
+        const state = store.health();
+        if (!shared) {
+          return {
+            status: state.writable ? "ok" : "degraded",
+            checks: {
+              config: "loaded",
+              state: state.writable ? "writable" : `not writable: ${state.reason}`,
+            },
+          };
+        }
         const replicas = shared.knownReplicas();
         const prints = new Set(replicas.map((r) => r.configFingerprint));
         return {

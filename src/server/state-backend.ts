@@ -56,9 +56,11 @@ export async function openState(
   runtime: RuntimeSettings,
   log: Logger,
   configFingerprint: string,
+  /** Open a file state directory whose data is missing (`serve --allow-missing-state`). */
+  allowMissingData = false,
 ): Promise<OpenedState> {
   if (!runtime.postgres) {
-    const store = new FileStateStore({ dir: runtime.stateDir, logger: log });
+    const store = new FileStateStore({ dir: runtime.stateDir, logger: log, allowMissingData });
     await store.open();
     return { store, where: runtime.stateDir };
   }

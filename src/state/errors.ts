@@ -3,10 +3,10 @@ export type StateErrorCode =
   | "CORRUPT" // damaged data before the journal tail, or a damaged snapshot
   | "FORMAT" // not a state file, or written by a newer format version
   | "LOCKED" // another broker holds the state directory
+  | "MISSING" // the directory held state whose files are now gone
   | "INVALID_CHANGE" // a commit's changes are not storable
   | "NOT_OPEN" // used before open() or after close()
-  | "FAILED" // an earlier write/fsync failed; the process must restart
-  | "UNAVAILABLE"; // storage cannot be written now (database unreachable); retry later
+  | "UNAVAILABLE"; // storage cannot be written now (full disk, database unreachable); retry later
 
 export class StateError extends Error {
   readonly code: StateErrorCode;
@@ -28,6 +28,23 @@ export class StateCorruptError extends StateError {
     );
     this.file = file;
     this.offset = offset;
+  }
+}
+
+/**
+ * The directory shows it held state (its marker, or a snapshot) but the
+ * files holding it are gone: starting would silently forget acknowledged instances and bindings.
+ */
+export class StateMissingError extends StateError {
+  readonly dir: string;
+  constructor(dir: string, what: string) {
+    super(
+      "MISSING",
+      `state directory ${dir} held broker state but ${what}. Starting would silently forget ` +
+        "acknowledged instances and bindings. Restore the directory from a backup; to start anyway " +
+        "with what is left, pass --allow-missing-state once.",
+    );
+    this.dir = dir;
   }
 }
 
@@ -73,22 +90,12 @@ export class StateNotOpenError extends StateError {
 }
 
 /**
- * After a failed write or fsync the on-disk state is unknown (and Linux may have dropped the dirty
- * pages), so the store stops accepting commits; restarting re-reads what actually reached disk.
+ * The journal could not be written (a full disk, a quota, an I/O error): the commit was not
+ * stored, nothing of it remains on disk, and the store keeps trying. Retrying later is right; the
+ * message names the cause but no path, so it can reach a platform.
  */
-export class StateStoreFailedError extends StateError {
-  constructor(cause: unknown) {
-    super(
-      "FAILED",
-      `state store failed and accepts no more commits; restart the broker (${cause instanceof Error ? cause.message : String(cause)})`,
-      { cause },
-    );
-  }
-}
-
-/** The commit was not stored (the state database cannot be reached now); retrying later is right. */
 export class StateUnavailableError extends StateError {
-  /** errno code of the cause (ECONNREFUSED, ETIMEDOUT...), if any. */
+  /** errno code of the cause (ENOSPC, EDQUOT, EIO...), if any. */
   readonly errnoCode: string | undefined;
   constructor(cause: unknown) {
     const code = (cause as NodeJS.ErrnoException | undefined)?.code;
@@ -104,5 +111,8 @@ export class StateUnavailableError extends StateError {
 }
 
 export function describeWriteFailure(code: string | undefined): string {
+  if (code === "ENOSPC") return "no space left on the state volume";
+  if (code === "EDQUOT") return "disk quota of the state volume exceeded";
+  if (code === "EROFS") return "the state volume is read-only";
   return `write failed${code ? ` with ${code}` : ""}`;
 }

@@ -21,9 +21,16 @@
  * WRITE PATH. commit() validates and copies the changes synchronously, then queues them. One writer
  * takes everything queued (the group), appends it as one batch record, fdatasyncs, applies it to
  * memory and resolves the commits in call order. Commits arriving during that fsync form the next
- * group, so one fsync serves many commits under load. A failed write or fsync stops the store
- * (fail-stop): after an fsync error the kernel may have dropped the data, only a restart that
- * re-reads the disk knows the truth.
+ * group, so one fsync serves many commits under load.
+ *
+ * FULL DISK. A failed write or fsync (ENOSPC, EDQUOT, EIO) rejects that batch with
+ * StateUnavailableError and cuts the journal back to its last acknowledged byte (truncate + fsync;
+ * truncating frees space, so this works on a full disk). The store stays open: health() reports it
+ * unwritable, every later batch first retries the cut if it had failed and then tries to write, and
+ * a probe (a small temp file written and fsynced) runs every `probeIntervalMs` so the store notices
+ * returning space with no commit arriving. No acknowledged record is lost (the failed batch was not
+ * acknowledged) and no half record is kept. An fsync error may make Linux drop the failed pages;
+ * they all lie beyond the cut, and every byte before it was fsynced successfully earlier.
  *
  * RECOVERY. Load the snapshot (seq S), replay journal batches with seq > S in order. Damage in the
  * last journal with no intact record after it is a torn tail (a write cut short by a crash, never
@@ -40,6 +47,12 @@
  * A crash before 3 leaves the old snapshot plus all journals; after 3, journals whose batches are
  * all <= S are skipped and deleted on open. Every step is thus recoverable.
  *
+ * LOST STATE. DIR/state-marker is written when a directory first holds state and never removed.
+ * open() refuses (StateMissingError) when the marker is there but no journal and no snapshot, or when a snapshot is there without the journal that must follow it
+ * (compaction creates that journal before it writes the snapshot): someone deleted acknowledged
+ * data. `allowMissingData` starts anyway, once, on purpose. A torn tail is not cut silently: its
+ * bytes go to DIR/quarantine-<time>-<journal> (named in the warning) before the truncation.
+ *
  * EXCLUSIVITY. DIR/lock names the holder (pid + process start time + host + boot id); a second
  * broker refuses to open, a lock whose process is dead is taken over. Details and limits: lock.ts.
  * `state export` reads without the lock (and never writes); `state rekey` takes it.
@@ -53,19 +66,34 @@
  * The broker's state (instances, bindings, operations) is small enough to hold in memory, which is
  * what makes synchronous reads possible.
  */
+import { open } from "node:fs/promises";
+import { basename, join } from "node:path";
 import type { Logger } from "../log/logger.js";
 import { silentLogger } from "../log/logger.js";
 import { type PreparedCommit, prepareCommit } from "./changes.js";
-import { InvalidChangeError, type StateError, StateNotOpenError, StateStoreFailedError } from "./errors.js";
-import { encodeBatch, TMP_SUFFIX } from "./format.js";
-import { fsyncDir, mkdirDurable, unlinkIfExists } from "./fsutil.js";
+import {
+  describeWriteFailure,
+  InvalidChangeError,
+  StateMissingError,
+  StateNotOpenError,
+  StateUnavailableError,
+} from "./errors.js";
+import { encodeBatch, MARKER_FILE, QUARANTINE_PREFIX, TMP_SUFFIX } from "./format.js";
+import {
+  fsyncDir,
+  mkdirDurable,
+  probeWritable,
+  unlinkIfExists,
+  writeFileDurable,
+  writeMarker,
+} from "./fsutil.js";
 import { JournalFile } from "./journal.js";
-import { loadState } from "./loader.js";
+import { type LoadedState, loadState } from "./loader.js";
 import { DirectoryLock } from "./lock.js";
 import { MemoryState } from "./memory-image.js";
 import { encodeRecord } from "./record.js";
 import { installSnapshot, writeSnapshotTemp } from "./snapshot.js";
-import type { Change, JsonValue, StateExport, StateRecord, StateStore } from "./types.js";
+import type { Change, JsonValue, StateExport, StateHealth, StateRecord, StateStore } from "./types.js";
 
 export type CompactionStep =
   | "journal-rotated"
@@ -87,6 +115,10 @@ export interface FileStateStoreOptions {
    * from here to leave the directory exactly in between two steps.
    */
   onCompactionStep?: (step: CompactionStep) => void | Promise<void>;
+  /** While the journal cannot be written, how often to probe whether it can again. Default 1 s. */
+  probeIntervalMs?: number;
+  /** Open even though the directory shows state that is now missing (see LOST STATE). */
+  allowMissingData?: boolean;
 }
 
 export interface FileStateStoreStats {
@@ -102,6 +134,7 @@ export interface FileStateStoreStats {
 
 type QueueItem =
   | { kind: "commit"; commit: PreparedCommit; resolve: () => void; reject: (err: Error) => void }
+  | { kind: "probe" }
   | { kind: "compact"; resolve: (done: Promise<Error | undefined>) => void; reject: (err: Error) => void };
 type CommitItem = Extract<QueueItem, { kind: "commit" }>;
 
@@ -112,6 +145,8 @@ export class FileStateStore implements StateStore {
   readonly #compactRatio: number;
   readonly #maxBatchBytes: number;
   readonly #hook: FileStateStoreOptions["onCompactionStep"];
+  readonly #probeIntervalMs: number;
+  readonly #allowMissingData: boolean;
 
   #status: "new" | "opening" | "open" | "closing" | "closed" = "new";
   #memory = new MemoryState();
@@ -126,7 +161,9 @@ export class FileStateStore implements StateStore {
   #compaction: Promise<Error | undefined> | undefined;
   /** After a failed compaction, wait for this many journal bytes before trying again. */
   #compactRetryAt = 0;
-  #failure: StateError | undefined;
+  /** Set while the journal cannot be written; cleared by the next successful write or probe. */
+  #unwritable: { error: StateUnavailableError; rolledBack: boolean; since: number } | undefined;
+  #probeTimer: NodeJS.Timeout | undefined;
   #counts = { commits: 0, batches: 0, compactions: 0 };
 
   constructor(options: FileStateStoreOptions) {
@@ -136,6 +173,8 @@ export class FileStateStore implements StateStore {
     this.#compactRatio = options.compactRatio ?? 2;
     this.#maxBatchBytes = options.maxBatchBytes ?? 16 * 1024 * 1024;
     this.#hook = options.onCompactionStep;
+    this.#probeIntervalMs = options.probeIntervalMs ?? 1000;
+    this.#allowMissingData = options.allowMissingData ?? false;
   }
 
   async open(): Promise<void> {
@@ -156,14 +195,9 @@ export class FileStateStore implements StateStore {
 
   async #recover(): Promise<void> {
     const loaded = await loadState(this.dir, this.#log);
+    this.#checkNothingMissing(loaded);
     const removals = [...loaded.strays];
-    if (loaded.tornTail) {
-      const { path, offset, size, reason } = loaded.tornTail;
-      this.#log.warn(
-        { file: path, offset, discardedBytes: size - offset, reason },
-        "discarding torn final journal record (a write interrupted by a crash, never acknowledged)",
-      );
-    }
+    if (loaded.tornTail) await this.#quarantineTornTail(loaded.tornTail);
     const live = loaded.journals.filter((j) => !j.obsolete);
     removals.push(...loaded.journals.filter((j) => j.obsolete).map((j) => j.path));
     const last = live.at(-1);
@@ -177,16 +211,64 @@ export class FileStateStore implements StateStore {
     }
     for (const path of removals) await unlinkIfExists(path);
     if (removals.length > 0) await fsyncDir(this.dir);
+    await writeMarker(this.dir);
     this.#olderJournals = live.map((j) => ({ path: j.path, bytes: j.validBytes }));
     this.#memory = loaded.memory;
     this.#seq = loaded.seq;
     this.#snapshotBytes = loaded.snapshotBytes;
   }
 
+  #checkNothingMissing(loaded: LoadedState): void {
+    const hasJournal = loaded.journals.some((j) => !j.obsolete);
+    let missing: string | undefined;
+    if (!hasJournal && loaded.snapshotBytes > 0) {
+      missing = "its snapshot is there without the journal that always follows it";
+    } else if (!hasJournal && !loaded.hasSnapshot && loaded.hasMarker) {
+      missing = `its journal and snapshot are gone (${MARKER_FILE} is still there)`;
+    }
+    if (!missing) return;
+    if (!this.#allowMissingData) throw new StateMissingError(this.dir, missing);
+    this.#log.warn(
+      { dir: this.dir, missing },
+      "starting with missing state because --allow-missing-state was given",
+    );
+  }
+
+  /**
+   * Keeps the bytes of a torn final record (never acknowledged, but evidence for an operator)
+   * in a quarantine file before they are cut off. If even that cannot be written (a full disk),
+   * the cut goes ahead: the bytes were never acknowledged, and the broker must start.
+   */
+  async #quarantineTornTail(torn: NonNullable<LoadedState["tornTail"]>): Promise<void> {
+    const { path, offset, size, reason } = torn;
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+    const quarantine = join(this.dir, `${QUARANTINE_PREFIX}${stamp}-${basename(path)}`);
+    let kept: string | undefined;
+    try {
+      const fh = await open(path, "r");
+      let bytes: Buffer;
+      try {
+        bytes = Buffer.alloc(size - offset);
+        await fh.read(bytes, 0, bytes.length, offset);
+      } finally {
+        await fh.close();
+      }
+      await writeFileDurable(this.dir, quarantine, `${quarantine}${TMP_SUFFIX}`, bytes);
+      kept = quarantine;
+    } catch (err) {
+      this.#log.error({ err, file: path }, "could not keep the torn journal tail in a quarantine file");
+    }
+    this.#log.warn(
+      { file: path, offset, discardedBytes: size - offset, reason, quarantine: kept },
+      `discarding torn final journal record (a write interrupted by a crash, never acknowledged)${kept ? `; its bytes are kept in ${kept}` : ""}`,
+    );
+  }
+
   async close(): Promise<void> {
     if (this.#status === "closed") return;
     if (this.#status !== "open") throw new StateNotOpenError(`close() while ${this.#status}`);
     this.#status = "closing";
+    clearTimeout(this.#probeTimer);
     while (this.#draining) await this.#draining;
     while (this.#compaction) await this.#compaction;
     await this.#journal?.close();
@@ -214,9 +296,18 @@ export class FileStateStore implements StateStore {
     return this.#memory.export();
   }
 
+  health(): StateHealth {
+    if (this.#status !== "open") return { writable: false, reason: `state store is ${this.#status}` };
+    if (!this.#unwritable) return { writable: true };
+    const code = this.#unwritable.error.errnoCode;
+    return {
+      writable: false,
+      reason: `${describeWriteFailure(code)} since ${new Date(this.#unwritable.since).toISOString()}; retrying`,
+    };
+  }
+
   commit(changes: readonly Change[]): Promise<void> {
     if (this.#status !== "open") return Promise.reject(new StateNotOpenError(`commit while ${this.#status}`));
-    if (this.#failure) return Promise.reject(this.#failure);
     let commit: PreparedCommit;
     try {
       commit = prepareCommit(changes);
@@ -232,7 +323,7 @@ export class FileStateStore implements StateStore {
   /** Compacts now (snapshot + fresh journal) and waits until done. Used after rekey and by tests. */
   async compact(): Promise<void> {
     if (this.#status !== "open") throw new StateNotOpenError(`compact while ${this.#status}`);
-    if (this.#failure) throw this.#failure;
+    if (this.#unwritable) throw this.#unwritable.error;
     while (this.#compaction) await this.#compaction;
     const done = await new Promise<Promise<Error | undefined>>((resolve, reject) => {
       this.#queue.push({ kind: "compact", resolve, reject });
@@ -271,14 +362,24 @@ export class FileStateStore implements StateStore {
 
   /** The single writer: turns the queue into batches, strictly in order. */
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0 && !this.#failure) {
+    while (this.#queue.length > 0) {
       const head = this.#queue[0]!;
       if (head.kind === "compact") {
         this.#queue.shift();
-        head.resolve(this.#compaction ?? (await this.#startCompaction()).done);
+        if (this.#unwritable) head.reject(this.#unwritable.error);
+        else head.resolve(this.#compaction ?? (await this.#startCompaction()).done);
+        continue;
+      }
+      if (head.kind === "probe") {
+        this.#queue.shift();
+        await this.#probe();
         continue;
       }
       const batch = this.#takeBatch();
+      if (!(await this.#rollBack())) {
+        for (const item of batch) item.reject(this.#unwritable!.error);
+        continue;
+      }
       let record: Buffer;
       try {
         record = encodeRecord(
@@ -295,9 +396,14 @@ export class FileStateStore implements StateStore {
       try {
         await this.#journal!.append(record);
       } catch (err) {
-        this.#fail(err, batch);
-        break;
+        this.#writeFailed(err);
+        // Cut the half-written record off before answering; if that fails too, the next batch
+        // (or the probe) retries it before writing anything.
+        await this.#rollBack();
+        for (const item of batch) item.reject(this.#unwritable!.error);
+        continue;
       }
+      this.#writable();
       this.#seq++;
       for (const item of batch) for (const change of item.commit.changes) this.#memory.apply(change);
       this.#counts.batches++;
@@ -305,7 +411,6 @@ export class FileStateStore implements StateStore {
       for (const item of batch) item.resolve();
       if (this.#compactionDue()) await this.#startCompaction();
     }
-    if (this.#failure) for (const item of this.#queue.splice(0)) item.reject(this.#failure);
   }
 
   #takeBatch(): CommitItem[] {
@@ -320,13 +425,66 @@ export class FileStateStore implements StateStore {
     return batch;
   }
 
-  #fail(cause: unknown, batch: CommitItem[]): void {
-    this.#failure = new StateStoreFailedError(cause);
-    this.#log.error(
-      { err: cause, dir: this.dir },
-      "state journal write failed; the store accepts no more commits",
+  #writeFailed(cause: unknown): void {
+    const error = new StateUnavailableError(cause);
+    if (!this.#unwritable) {
+      this.#log.error(
+        { err: cause, dir: this.dir },
+        "state journal write failed; refusing changes until it can be written again",
+      );
+    }
+    this.#unwritable = { error, rolledBack: false, since: this.#unwritable?.since ?? Date.now() };
+    this.#scheduleProbe();
+  }
+
+  /** After a failed write, cuts the journal back to its acknowledged end; false if that failed too. */
+  async #rollBack(): Promise<boolean> {
+    if (!this.#unwritable || this.#unwritable.rolledBack) return true;
+    try {
+      await this.#journal!.rollback();
+      this.#unwritable.rolledBack = true;
+      return true;
+    } catch (err) {
+      this.#log.warn({ err, dir: this.dir }, "cannot yet cut the failed write off the journal; retrying");
+      return false;
+    }
+  }
+
+  #writable(): void {
+    if (!this.#unwritable) return;
+    this.#log.warn(
+      { dir: this.dir, unwritableMs: Date.now() - this.#unwritable.since },
+      "state journal writable again; accepting changes",
     );
-    for (const item of batch) item.reject(this.#failure);
+    this.#unwritable = undefined;
+    clearTimeout(this.#probeTimer);
+    this.#probeTimer = undefined;
+  }
+
+  #scheduleProbe(): void {
+    if (this.#probeTimer || this.#status !== "open") return;
+    this.#probeTimer = setTimeout(() => {
+      this.#probeTimer = undefined;
+      if (!this.#unwritable || this.#status !== "open") return;
+      this.#queue.push({ kind: "probe" });
+      this.#kick();
+    }, this.#probeIntervalMs);
+    this.#probeTimer.unref();
+  }
+
+  /** Run by the writer: is there room again? Cuts the journal first if that is still pending. */
+  async #probe(): Promise<void> {
+    if (!this.#unwritable) return;
+    try {
+      if (await this.#rollBack()) {
+        await probeWritable(this.dir);
+        this.#writable();
+        return;
+      }
+    } catch (err) {
+      this.#log.debug({ err }, "state directory still not writable");
+    }
+    this.#scheduleProbe();
   }
 
   #compactionDue(): boolean {

@@ -8,6 +8,10 @@ export const FORMAT_VERSION = 1;
 
 export const SNAPSHOT_FILE = "snapshot";
 export const LOCK_FILE = "lock";
+/** Written once when a directory first holds state, never removed: its absence of data is then loud. */
+export const MARKER_FILE = "state-marker";
+/** Prefix of files keeping the bytes a torn journal tail had, cut away on open. */
+export const QUARANTINE_PREFIX = "quarantine-";
 export const TMP_SUFFIX = ".tmp";
 const JOURNAL_RE = /^journal-(\d{16})\.log$/;
 

@@ -1,6 +1,8 @@
+import { existsSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { mkdir, open, rename, unlink } from "node:fs/promises";
 import { dirname, relative, resolve, sep } from "node:path";
+import { FORMAT_NAME, MARKER_FILE } from "./format.js";
 
 /**
  * Makes directory entry changes (create, rename, unlink) durable. Without it a crash can lose a
@@ -66,4 +68,34 @@ export async function mkdirDurable(dir: string): Promise<void> {
     await fsyncDir(current);
     current = resolve(current, level);
   }
+}
+
+/** Room a probe demands: a margin over a typical batch, so health does not flap at the brink. */
+const PROBE_BYTES = 64 * 1024;
+
+/**
+ * Throws unless `dir` can take a write of PROBE_BYTES now: writes, fsyncs and removes a temp file
+ * (named like a journal temp file, so a crash in between leaves a stray that open() removes).
+ */
+export async function probeWritable(dir: string): Promise<void> {
+  const path = resolve(dir, "journal-probe.tmp");
+  try {
+    const fh = await open(path, "w", 0o600);
+    try {
+      await writeAll(fh, Buffer.alloc(PROBE_BYTES), 0);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } finally {
+    await unlinkIfExists(path).catch(() => {});
+  }
+}
+
+/** Writes DIR/state-marker once (durably); later calls find it and do nothing. */
+export async function writeMarker(dir: string): Promise<void> {
+  const path = resolve(dir, MARKER_FILE);
+  if (existsSync(path)) return;
+  const text = `${JSON.stringify({ format: FORMAT_NAME, createdAt: new Date().toISOString() })}\n`;
+  await writeFileDurable(dir, path, `${path}.tmp`, Buffer.from(text));
 }

@@ -7,8 +7,8 @@ export {
   type StateErrorCode,
   StateFormatError,
   StateLockedError,
+  StateMissingError,
   StateNotOpenError,
-  StateStoreFailedError,
   StateUnavailableError,
 } from "./errors.js";
 export {

@@ -66,11 +66,27 @@ export class JournalFile {
     return this.#size;
   }
 
-  /** Appends and fdatasyncs (file size included): on return the data survives a crash. */
+  /**
+   * Appends and fdatasyncs (file size included): on return the data survives a crash. On failure
+   * (a full disk: ENOSPC/EDQUOT, or an I/O error) part of `data` may be in the file; call
+   * {@link rollback} before appending again.
+   */
   async append(data: Buffer): Promise<void> {
     await writeAll(this.#fh, data, this.#size);
-    this.#size += data.length;
     await this.#fh.datasync();
+    this.#size += data.length;
+  }
+
+  /**
+   * Cuts the file back to its last acknowledged byte and makes that durable, so a half-written
+   * record never sits before the next acknowledged one. Truncating frees space, so this works on a
+   * full disk. After a failed fsync Linux may have dropped the failed pages; they lay beyond
+   * `size`, and every byte before it was fsynced successfully earlier, so what remains is exactly
+   * the acknowledged data.
+   */
+  async rollback(): Promise<void> {
+    await this.#fh.truncate(this.#size);
+    await this.#fh.sync();
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Logger } from "../log/logger.js";
 import { StateCorruptError, StateFormatError } from "./errors.js";
 import {
+  MARKER_FILE,
   parseBatch,
   parseHeader,
   parseJournalFileName,
@@ -36,6 +37,9 @@ export interface LoadedState {
   tornTail?: { path: string; offset: number; size: number; reason: string };
   /** Leftover temp files from an interrupted snapshot or journal creation. */
   strays: string[];
+  hasSnapshot: boolean;
+  /** DIR/state-marker exists: the directory has held state before. */
+  hasMarker: boolean;
 }
 
 /**
@@ -122,7 +126,17 @@ export async function loadState(dir: string, logger?: Logger): Promise<LoadedSta
     }
     journals.push({ path, firstSeq, lastSeq, validBytes: scan.end, obsolete: false });
   }
-  return { memory, seq, snapshotSeq, snapshotBytes, journals, ...(tornTail ? { tornTail } : {}), strays };
+  return {
+    memory,
+    seq,
+    snapshotSeq,
+    snapshotBytes,
+    journals,
+    ...(tornTail ? { tornTail } : {}),
+    strays,
+    hasSnapshot: names.includes(SNAPSHOT_FILE),
+    hasMarker: names.includes(MARKER_FILE),
+  };
 }
 
 /** A snapshot is only ever installed complete, so any damage in it is corruption. */

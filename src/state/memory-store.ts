@@ -1,7 +1,7 @@
 import { prepareCommit } from "./changes.js";
 import { StateNotOpenError } from "./errors.js";
 import { MemoryState } from "./memory-image.js";
-import type { Change, JsonValue, StateExport, StateRecord, StateStore } from "./types.js";
+import type { Change, JsonValue, StateExport, StateHealth, StateRecord, StateStore } from "./types.js";
 
 /**
  * A non-durable StateStore with the same validation, freezing and ordering as the file store:
@@ -35,6 +35,10 @@ export class MemoryStateStore implements StateStore {
 
   export(): StateExport {
     return this.#memory.export();
+  }
+
+  health(): StateHealth {
+    return this.#open ? { writable: true } : { writable: false, reason: "state store is not open" };
   }
 
   commit(changes: readonly Change[]): Promise<void> {

@@ -79,4 +79,7 @@ export interface StateStore {
 
   /** A plain JSON copy of all state. */
   export(): StateExport;
+
+  /** Whether a commit can succeed now; no I/O. A store that cannot write recovers by itself. */
+  health(): StateHealth;
 }

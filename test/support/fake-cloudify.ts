@@ -235,12 +235,18 @@ export class FakeCloudify implements CloudifyPort {
 
   classify(error: unknown): CloudifyFailure {
     if (error instanceof FakeFailure) {
-      const failure: CloudifyFailure = { kind: error.kind, code: error.code, message: error.message };
+      const failure: CloudifyFailure = {
+        kind: error.kind,
+        code: error.code,
+        message: error.message,
+        detail: error.message,
+      };
       // As the real adapter reports it (from cloudify/errors.ts isEnvironmentNotReady).
       if (error.code?.startsWith("deployment_environment_creation_")) failure.environmentNotReady = true;
       return failure;
     }
-    return { kind: "transient", message: error instanceof Error ? error.message : String(error) };
+    const message = error instanceof Error ? error.message : String(error);
+    return { kind: "transient", message, detail: message };
   }
 
   // --- internals ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll } from "vitest";
 import { type EmulatorHandle, type EmulatorOptions, startEmulator } from "../../emulator/index.js";
-import { silentLogger } from "../../src/log/logger.js";
+import { type Logger, silentLogger } from "../../src/log/logger.js";
 import { type BrokerServer, startBrokerServer } from "../../src/server/broker-server.js";
 import { packageRoot } from "../../src/util/package-root.js";
 import { PG, REDIS } from "./catalog-ids.js";
@@ -30,6 +30,8 @@ export interface StackOptions {
   configFile?: string;
   stateDir?: string;
   janitorIntervalMs?: number;
+  /** The broker's logger (default silent), e.g. to assert on what the log keeps. */
+  logger?: Logger;
 }
 
 export interface Stack {
@@ -75,7 +77,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const broker = await startBrokerServer({
     configFile: options.configFile ?? join(packageRoot(), "broker.yaml"),
     env,
-    logger: silentLogger,
+    logger: options.logger ?? silentLogger,
     janitorIntervalMs: options.janitorIntervalMs,
   });
   const osb = new OsbClient(broker.url, env.BROKER_USERNAME!, env.BROKER_PASSWORD!);

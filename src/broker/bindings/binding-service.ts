@@ -342,7 +342,7 @@ export class BindingService {
       if (error instanceof CredentialsError) throw new BrokerFailure("InternalError", error.message);
       const failure = this.deps.cloudify.classify(error);
       this.deps.log.warn(
-        { binding_id: record.id, reason: failure.message },
+        { binding_id: record.id, reason: failure.detail },
         "cannot read the deployment for a bind",
       );
       throw new BrokerFailure(

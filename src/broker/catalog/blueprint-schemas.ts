@@ -101,7 +101,7 @@ export class BlueprintSchemas {
         this.deps.log.warn(
           {
             blueprint: id,
-            reason: this.deps.cloudify.classify(error).message,
+            reason: this.deps.cloudify.classify(error).detail,
             cached: Boolean(this.deps.store.get(BLUEPRINT_CACHE, id)),
           },
           "cannot fetch blueprint inputs from Cloudify; serving cached parameter schemas and retrying",

@@ -7,7 +7,9 @@ import {
   isEnvironmentNotReady,
   isNotFound,
   isTransient,
+  type NetworkErrorKind,
 } from "../../cloudify/index.js";
+import { withoutAddresses } from "./addresses.js";
 import type { CloudifyFailure, CloudifyPort, DeploymentView, ExecutionView } from "./port.js";
 
 /** The domain's view of Cloudify, on the REST client: not-found becomes `undefined`. */
@@ -118,33 +120,47 @@ function deploymentView(d: Deployment): DeploymentView {
   };
 }
 
+const UNREACHABLE: Record<NetworkErrorKind, string> = {
+  refused: "Cloudify is unreachable (connection refused)",
+  reset: "Cloudify is unreachable (connection reset)",
+  timeout: "Cloudify did not answer in time",
+  other: "Cloudify is unreachable",
+};
+
 function classify(error: unknown): CloudifyFailure {
+  const detail = error instanceof Error ? error.message : String(error);
+  const failure = (kind: CloudifyFailure["kind"], message: string, code?: string): CloudifyFailure => ({
+    kind,
+    ...(code ? { code } : {}),
+    message: withoutAddresses(message),
+    detail,
+  });
+  if (error instanceof CloudifyNetworkError) return failure("transient", UNREACHABLE[error.kind]);
   if (isTransient(error)) {
-    const message =
-      error instanceof CloudifyNetworkError ? `${error.kind}: ${error.message}` : (error as Error).message;
-    return {
-      kind: "transient",
-      code: error instanceof CloudifyApiError ? (error.errorCode ?? undefined) : undefined,
-      message,
-    };
+    // 502/503/504: a proxy's page says nothing a platform needs; the manager's envelope may
+    // (maintenance mode).
+    if (error instanceof CloudifyApiError) {
+      const own = error.errorCode ? `: ${error.serverMessage}` : "";
+      return failure("transient", `Cloudify answered ${error.status}${own}`, error.errorCode ?? undefined);
+    }
+    return failure("transient", "Cloudify is unreachable");
   }
-  if (isNotFound(error))
-    return { kind: "not_found", code: "not_found_error", message: (error as Error).message };
+  if (isNotFound(error)) return failure("not_found", detail, "not_found_error");
   // A 500 is the manager failing, not refusing (e.g. a workflow worker restarting): retry.
   // Steps look up before they act, so running one again never repeats Cloudify work, and the
   // operation's deadline still bounds the retries.
   if (error instanceof CloudifyApiError && error.status === 500) {
-    return { kind: "transient", code: error.errorCode ?? undefined, message: error.message };
+    return failure(
+      "transient",
+      `Cloudify failed with 500: ${error.serverMessage}`,
+      error.errorCode ?? undefined,
+    );
   }
   if (error instanceof CloudifyApiError) {
-    const failure: CloudifyFailure = {
-      kind: "rejected",
-      code: error.errorCode ?? undefined,
-      message: error.message,
-    };
-    if (isEnvironmentNotReady(error)) failure.environmentNotReady = true;
-    return failure;
+    const rejected = failure("rejected", detail, error.errorCode ?? undefined);
+    if (isEnvironmentNotReady(error)) rejected.environmentNotReady = true;
+    return rejected;
   }
   // A bug or an unexpected answer: not Cloudify refusing, so do not fail the operation on it.
-  return { kind: "transient", message: error instanceof Error ? error.message : String(error) };
+  return failure("transient", "unexpected failure talking to Cloudify (details in the broker log)");
 }

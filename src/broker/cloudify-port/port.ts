@@ -65,7 +65,13 @@ export interface CloudifyPort {
 export interface CloudifyFailure {
   kind: "transient" | "not_found" | "rejected";
   code?: string;
+  /**
+   * What failed, for platforms (operation descriptions, error bodies): never an internal address
+   * (host, IP, port, URL) of the manager or anything behind it.
+   */
   message: string;
+  /** Everything the client knows (method, path, the manager's text, the socket error): for logs only. */
+  detail: string;
   /** A refusal because the deployment's environment is still being created: wait, then retry. */
   environmentNotReady?: boolean;
 }

@@ -39,12 +39,41 @@ export function fingerprint(value: unknown): string {
   return hash(canonicalJson(value));
 }
 
+/**
+ * JSON with object keys sorted. Iterative (an explicit stack of pending output), so no input,
+ * however deeply nested, can overflow the call stack.
+ */
 export function canonicalJson(value: unknown): string {
-  if (value === undefined) return "null";
-  if (value === null || typeof value !== "object") return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  const entries = Object.entries(value)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  const out: string[] = [];
+  // Each item is a value to render or a literal piece of output (separators, closing brackets).
+  const stack: Array<{ value: unknown } | string> = [{ value }];
+  while (stack.length > 0) {
+    const item = stack.pop()!;
+    if (typeof item === "string") {
+      out.push(item);
+      continue;
+    }
+    const v = item.value;
+    if (v === undefined) out.push("null");
+    else if (v === null || typeof v !== "object") out.push(JSON.stringify(v));
+    else {
+      const [open, close, parts] = Array.isArray(v)
+        ? ["[", "]", v.map((element) => ({ value: element, prefix: "" }))]
+        : [
+            "{",
+            "}",
+            Object.entries(v)
+              .filter(([, element]) => element !== undefined)
+              .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+              .map(([key, element]) => ({ value: element, prefix: `${JSON.stringify(key)}:` })),
+          ];
+      out.push(open);
+      stack.push(close);
+      for (let i = parts.length - 1; i >= 0; i--) {
+        stack.push({ value: parts[i]!.value });
+        stack.push(`${i > 0 ? "," : ""}${parts[i]!.prefix}`);
+      }
+    }
+  }
+  return out.join("");
 }

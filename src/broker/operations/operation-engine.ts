@@ -94,6 +94,9 @@ export class OperationEngine {
 
   /** Every resource with an operation in progress and due now. */
   async sweep(): Promise<void> {
+    // A step's outcome could not be stored (a full disk): running steps would only repeat their
+    // Cloudify calls. Operations resume at the first sweep after the store can write again.
+    if (!this.deps.store.health().writable) return;
     const now = this.now();
     const due: [string, string][] = [];
     for (const kind of this.kinds) {
@@ -187,7 +190,7 @@ export class OperationEngine {
         const attempts = op.attempts + 1;
         const backoff = this.backoff(attempts);
         log.warn(
-          { attempts, retry_in_ms: backoff, reason: failure.message },
+          { attempts, retry_in_ms: backoff, reason: failure.detail },
           "transient Cloudify failure; will retry",
         );
         this.due.set(key, now + backoff);

@@ -1,3 +1,4 @@
+import { withoutAddresses } from "../cloudify-port/addresses.js";
 import type { CloudifyPort, ExecutionView } from "../cloudify-port/port.js";
 import { canonicalJson } from "../model/ids.js";
 
@@ -71,7 +72,8 @@ export async function executionFailure(
   execution: ExecutionView,
   doing: string,
 ): Promise<string> {
-  const reason = await cloudify.failureReason(execution);
+  // The workflow's own error may name hosts behind the manager; platforms get it without them.
+  const reason = withoutAddresses(await cloudify.failureReason(execution));
   const what = execution.status === "cancelled" ? "was cancelled" : "failed";
   return `Cloudify ${execution.workflowId} ${what} while ${doing}: ${reason}`;
 }

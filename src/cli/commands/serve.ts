@@ -10,6 +10,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     host: { type: "string" },
     port: { type: "string" },
     state: { type: "string" },
+    "allow-missing-state": { type: "boolean" },
   });
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
@@ -18,6 +19,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   const options = {
     configFile: configPath(values),
     overrides: { host: values.host, port, stateDir: values.state },
+    allowMissingState: values["allow-missing-state"] === true,
   };
   // An invalid config (ConfigError) or an unreadable file is reported by the CLI's main.
   const server = await startBrokerServer(options);

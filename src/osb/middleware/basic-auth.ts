@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import type { OsbEnv } from "../context.js";
 import { OsbError } from "../errors.js";
+import { AuthThrottle, clientAddress } from "./auth-throttle.js";
 
 /** A username/password pair a platform authenticates with (broker.auth.users), not binding credentials. */
 export interface PlatformUser {
@@ -14,8 +15,22 @@ export interface PlatformUser {
  * every pair is checked, so response timing reveals neither which pair nor how much matched.
  * `platformUsers` is a getter because a config reload may change the pairs.
  */
-export function basicAuth(platformUsers: () => readonly PlatformUser[]): MiddlewareHandler<OsbEnv> {
+export function basicAuth(
+  platformUsers: () => readonly PlatformUser[],
+  throttle: AuthThrottle = new AuthThrottle(),
+  observe: (outcome: "rejected" | "locked_out") => void = () => {},
+): MiddlewareHandler<OsbEnv> {
   return async (c, next) => {
+    const client = clientAddress(c);
+    const wait = throttle.lockedFor(client);
+    if (wait > 0) {
+      observe("locked_out");
+      throw new OsbError(
+        "TooManyRequests",
+        `Too many failed authentication attempts from this client; try again in ${wait} s.`,
+        { headers: { "Retry-After": String(wait) } },
+      );
+    }
     const presented = parseBasic(c.req.header("Authorization"));
     let ok = false;
     if (presented) {
@@ -29,14 +44,20 @@ export function basicAuth(platformUsers: () => readonly PlatformUser[]): Middlew
       }
     }
     if (!ok) {
+      observe("rejected");
+      // Only presented credentials count: a request without any guesses nothing.
+      const locked = presented ? throttle.failed(client) : false;
       c.get("log").warn(
-        { presented_user: presented ? "yes" : "no" },
-        "rejected request with missing or wrong credentials",
+        { presented_user: presented ? "yes" : "no", client, locked_out: locked },
+        locked
+          ? "rejected request with wrong credentials; client locked out after repeated failures"
+          : "rejected request with missing or wrong credentials",
       );
       throw new OsbError("Unauthorized", "Missing or invalid HTTP Basic credentials.", {
         headers: { "WWW-Authenticate": 'Basic realm="cloudify-osb-broker"' },
       });
     }
+    throttle.succeeded(client);
     await next();
   };
 }

@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import type { OriginatingIdentity, OsbEnv } from "../context.js";
+import { tooDeeplyNested } from "../request.js";
 
 export const ORIGINATING_IDENTITY_HEADER = "X-Broker-API-Originating-Identity";
 
@@ -35,7 +36,8 @@ export function parseOriginatingIdentity(header: string): OriginatingIdentity | 
   if (!match?.[1] || !match[2]) return undefined;
   try {
     const value: unknown = JSON.parse(Buffer.from(match[2], "base64").toString("utf8"));
-    if (!value || typeof value !== "object" || Array.isArray(value)) return undefined;
+    if (!value || typeof value !== "object" || Array.isArray(value) || tooDeeplyNested(value))
+      return undefined;
     return { platform: match[1], value: value as Record<string, unknown> };
   } catch {
     return undefined;
