@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseCommandArgs } from "../src/cli/args.js";
+import { runUntilStopped } from "../src/cli/lifecycle.js";
 import { createLogger } from "../src/log/logger.js";
 import { startBrokerServer } from "../src/server/broker-server.js";
 import { packageRoot } from "../src/util/package-root.js";
@@ -41,6 +42,7 @@ export async function demoCommand(args: string[]): Promise<number> {
     broker = await startBrokerServer({
       configFile: options.config,
       logger: log,
+      applyLogLevel: true,
       env: {
         ...process.env,
         BROKER_USERNAME: process.env.BROKER_USERNAME ?? "platform",
@@ -71,21 +73,12 @@ export async function demoCommand(args: string[]): Promise<number> {
       "Try:",
       `  curl -s -u ${user}:${pass} -H 'X-Broker-API-Version: 2.17' ${broker.url}/v2/catalog`,
       "",
-      "Ctrl-C stops both.",
+      "Ctrl-C stops both; SIGHUP reloads broker.yaml.",
       "",
     ].join("\n"),
   );
 
-  return new Promise<number>((done) => {
-    const stop = () => {
-      void broker
-        .close()
-        .then(() => emulator.close())
-        .then(() => done(0));
-    };
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
+  return runUntilStopped(broker, { log, afterStop: () => emulator.close() });
 }
 
 /** A generated secret kept in a 0600 file, so the demo keeps the same one across restarts. */

@@ -195,6 +195,23 @@ export interface BrokerSettings {
    */
   max_body_bytes?: number;
   /**
+   * On SIGTERM the broker stops accepting connections, finishes in-flight requests and the engine steps they started, flushes the state and exits 0 within this many seconds; past it, it closes what remains and exits 1. Set Kubernetes' terminationGracePeriodSeconds a few seconds above it.
+   */
+  shutdown_timeout_seconds?: number;
+  /**
+   * What /readyz checks beyond the configuration and the state store.
+   */
+  health?: {
+    /**
+     * /readyz fails once Cloudify has not answered any call (a probe or real work) for this long.
+     */
+    cloudify_unreachable_seconds?: number;
+    /**
+     * How often the broker asks Cloudify for its version when nothing else reached it meanwhile, so an idle broker knows whether Cloudify answers.
+     */
+    cloudify_probe_interval_seconds?: number;
+  };
+  /**
    * Tuning of the background operation engine that drives Cloudify work.
    */
   operations?: {

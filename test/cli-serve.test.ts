@@ -131,10 +131,18 @@ describe("cfy-broker serve", () => {
 
   it("SIGHUP while broker.yaml is missing is reported and the broker keeps serving", async () => {
     await rename(file, `${file}.moved`);
-    const mark = stderr.length;
+    const mark = stdout.length;
     child.kill("SIGHUP");
-    await waitForOutput(() => stderr.slice(mark).includes("reload failed"), "the reload failure");
-    expect(stderr.slice(mark)).toContain(`cannot read ${file}: ENOENT`);
+    await waitForOutput(() => stdout.slice(mark).includes("reload failed"), "the reload failure");
+    // One JSON line on stdout, like every other log line; nothing on stderr.
+    const failure = stdout
+      .slice(mark)
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+      .find((l) => l.msg.includes("reload failed"));
+    expect(failure).toMatchObject({ level: "error", reason: `cannot read ${file}: ENOENT` });
+    expect(stderr).toBe("");
     expect(await smallDescription()).toBe("reloaded by SIGHUP");
 
     await rename(`${file}.moved`, file);

@@ -120,15 +120,17 @@ function runnableConfig(
 
 describe.skipIf(unavailable !== undefined)("deploy/kubernetes", () => {
   let base: K8sObject[];
+  let ha: K8sObject[];
   let registration: K8sObject[];
 
   beforeAll(() => {
     base = kustomize(join(DEPLOY, "base"));
+    ha = kustomize(join(DEPLOY, "overlays/ha-postgres"));
     registration = kustomize(join(DEPLOY, "registration"));
   });
 
   it("renders objects that are valid against the Kubernetes and prometheus-operator schemas", async () => {
-    for (const objects of [base, registration]) {
+    for (const objects of [base, ha, registration]) {
       expect(await schemaProblems(objects.filter(hasModel))).toEqual([]);
     }
     const kinds = base.map((o) => o.kind).sort();
@@ -146,13 +148,13 @@ describe.skipIf(unavailable !== undefined)("deploy/kubernetes", () => {
       ]),
     );
     // The only kind without a model is Korifi's, checked below with its own schema.
-    expect([...base, ...registration].filter((o) => !hasModel(o)).map((o) => o.kind)).toEqual([
+    expect([...base, ...ha, ...registration].filter((o) => !hasModel(o)).map((o) => o.kind)).toEqual([
       "CFServiceBroker",
     ]);
   });
 
   it("has no field the API server would refuse as unknown", () => {
-    expect(unknownFieldProblems([...base, ...registration].filter(hasModel))).toEqual([]);
+    expect(unknownFieldProblems([...base, ...ha, ...registration].filter(hasModel))).toEqual([]);
     // ...and the check does catch one.
     const typo = structuredClone(one(base, "StatefulSet"));
     typo.spec.template.spec.terminationGracePeriodSecond = 40;
@@ -183,7 +185,7 @@ describe.skipIf(unavailable !== undefined)("deploy/kubernetes", () => {
   });
 
   it("gives a stopping broker its shutdown deadline, after the preStop pause, before SIGKILL", () => {
-    for (const objects of [base]) {
+    for (const objects of [base, ha]) {
       const { pod, container } = podView(objects, one(objects, "StatefulSet"));
       const preStop = container.lifecycle?.preStop?.exec?.command as string[] | undefined;
       const pause = preStop?.[0] === "sleep" ? Number(preStop[1]) : 0;
@@ -192,7 +194,7 @@ describe.skipIf(unavailable !== undefined)("deploy/kubernetes", () => {
   });
 
   it("mounts every Secret key broker.yaml reads, and every Secret and ConfigMap the pod refers to exists", () => {
-    for (const objects of [base]) {
+    for (const objects of [base, ha]) {
       const view = podView(objects, one(objects, "StatefulSet"));
       expect(view.secretFiles.length).toBeGreaterThan(0);
       for (const { path, secret, key } of view.secretFiles) {
@@ -211,7 +213,7 @@ describe.skipIf(unavailable !== undefined)("deploy/kubernetes", () => {
   });
 
   it("selects the broker's pods in Services, the PodDisruptionBudget and the NetworkPolicy, by named ports", () => {
-    for (const objects of [base]) {
+    for (const objects of [base, ha]) {
       const statefulSet = one(objects, "StatefulSet");
       const podLabels = statefulSet.spec.template.metadata.labels;
       expect(matches(statefulSet.spec.selector.matchLabels, podLabels)).toBe(true);
@@ -295,7 +297,7 @@ describe.skipIf(unavailable !== undefined)("deploy/kubernetes", () => {
           .filter((line) => line.startsWith("# TYPE "))
           .map((line) => line.split(" ")[2]!),
       );
-      for (const objects of [base]) {
+      for (const objects of [base, ha]) {
         const rules = one(objects, "PrometheusRule").spec.groups.flatMap((g: K8sObject) => g.rules);
         expect(rules.length).toBeGreaterThan(0);
         for (const rule of rules) {
@@ -309,6 +311,33 @@ describe.skipIf(unavailable !== undefined)("deploy/kubernetes", () => {
         }
       }
     });
+  });
+
+  it("runs several replicas on PostgreSQL in the HA overlay, with the base's broker.yaml otherwise", async () => {
+    const statefulSet = one(ha, "StatefulSet");
+    expect(statefulSet.spec.replicas).toBeGreaterThan(1);
+    expect(statefulSet.spec.volumeClaimTemplates).toBeUndefined();
+    const haConfig = parse(podView(ha, statefulSet).configText);
+    const baseConfig = parse(podView(base, one(base, "StatefulSet")).configText);
+    expect(haConfig.broker.state).toMatchObject({ backend: "postgres", url: { file: expect.any(String) } });
+    expect({ ...haConfig, broker: { ...haConfig.broker, state: undefined } }).toEqual({
+      ...baseConfig,
+      broker: { ...baseConfig.broker, state: undefined },
+    });
+    // Valid against the schema, with the Secrets' placeholders where the pod has them.
+    const dir = mkdtempSync(join(tmpdir(), "k8s-ha-config-"));
+    try {
+      const { file, env } = runnableConfig(ha, statefulSet, dir);
+      const { issues } = await loadConfig(file, { env, mode: "validate" });
+      expect(issues).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // Out to PostgreSQL.
+    const egressPorts = one(ha, "NetworkPolicy").spec.egress.flatMap((r: K8sObject) =>
+      r.ports.map((p: K8sObject) => p.port),
+    );
+    expect(egressPorts).toContain(5432);
   });
 
   it("registers with Korifi through a CFServiceBroker that reaches the base's Service", () => {

@@ -1,10 +1,15 @@
 import { expect, test } from "vitest";
-import { newId, provisionInstance, type Stack, useStack } from "./support/stack.js";
+import { startEmulator } from "../emulator/index.js";
+import { silentLogger } from "../src/log/logger.js";
+import { FAST_TIMINGS, newId, provisionInstance, type Stack, useStack } from "./support/stack.js";
 
 let stack: Stack;
-useStack((started) => {
-  stack = started.stack;
-});
+useStack(
+  (started) => {
+    stack = started.stack;
+  },
+  { env: { BROKER_CLOUDIFY_UNREACHABLE_SECONDS: "1", BROKER_CLOUDIFY_PROBE_INTERVAL_SECONDS: "1" } },
+);
 
 async function scrape(): Promise<string> {
   const response = await fetch(new URL("/metrics", stack.broker.url));
@@ -58,3 +63,58 @@ test("/metrics counts transient Cloudify failures the engine retried", async () 
   stack.emulator!.faults.remove(fault);
   expect(value(await scrape(), "osb_cloudify_transient_failures_total")).toBeGreaterThan(before);
 });
+
+test("/metrics: runtime defaults, latency histograms, operation durations, Cloudify calls, build info", async () => {
+  await provisionInstance(stack.osb, newId());
+  const text = await scrape();
+  // prom-client's process and Node.js runtime defaults.
+  expect(text).toContain("# TYPE process_cpu_user_seconds_total counter");
+  expect(text).toContain("# TYPE nodejs_eventloop_lag_seconds gauge");
+  expect(
+    value(
+      text,
+      'osb_request_duration_seconds_count{method="GET",route="/v2/service_instances/:instance_id/last_operation",status="200"}',
+    ),
+  ).toBeGreaterThanOrEqual(1);
+  expect(text).toMatch(/^osb_request_duration_seconds_bucket\{le="0\.005",method="PUT",/m);
+  expect(
+    value(text, 'osb_operation_duration_seconds_count{type="provision",state="succeeded"}'),
+  ).toBeGreaterThanOrEqual(1);
+  // Cloudify calls by resource (never by id) and status.
+  expect(
+    value(
+      text,
+      'osb_cloudify_request_duration_seconds_count{method="PUT",resource="deployments",status="201"}',
+    ),
+  ).toBeGreaterThanOrEqual(1);
+  expect(text).toMatch(/^osb_build_info\{version="\d+\.\d+\.\d+[^"]*",node_version="v\d+/m);
+  expect(value(text, "osb_state_writable")).toBe(1);
+  expect(value(text, "osb_config_last_reload_successful")).toBe(1);
+  expect(value(text, "osb_oldest_operation_in_progress_seconds")).toBeGreaterThanOrEqual(0);
+});
+
+test("/metrics: Cloudify network errors are counted by kind", async () => {
+  const port = Number(new URL(stack.emulator!.url).port);
+  const before =
+    value(
+      await scrape(),
+      'osb_cloudify_request_errors_total{method="GET",resource="version",kind="refused"}',
+    ) ?? 0;
+  await stack.emulator!.close();
+  try {
+    // The readiness probe asks for the version once nothing else answered (every second here).
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const now =
+        value(
+          await scrape(),
+          'osb_cloudify_request_errors_total{method="GET",resource="version",kind="refused"}',
+        ) ?? 0;
+      if (now > before) break;
+      if (Date.now() > deadline) throw new Error("no refused version call counted");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    stack.emulator = await startEmulator({ port, timings: FAST_TIMINGS, logger: silentLogger });
+  }
+}, 60_000);

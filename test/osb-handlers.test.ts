@@ -44,7 +44,10 @@ function app(broker: ServiceBroker) {
       catalog: () => ({ services: [] }),
       broker: () => broker,
       retryAfterSeconds: () => 7,
-      health: () => ({ status: "ok", checks: {} }),
+      health: {
+        liveness: () => ({ status: "ok", checks: {} }),
+        readiness: () => ({ status: "ok", checks: {} }),
+      },
     },
     osbRoutes,
   );

@@ -218,7 +218,7 @@ describe("FileStateStore recovery", () => {
     const { logger, lines } = capturingLogger();
     let store = await openStore({ logger });
     expect(store.list("c").map((r) => r.id)).toEqual(["1", "2", "3"]);
-    const warning = lines().find((l) => l.level === 40 && String(l.msg).includes("torn"));
+    const warning = lines().find((l) => l.level === "warn" && String(l.msg).includes("torn"));
     expect(warning).toMatchObject({ file: journal, offset: goodSize });
     expect(statSync(journal).size).toBe(goodSize);
     await store.commit([put("c", "4", { i: 4 })]);

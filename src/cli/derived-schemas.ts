@@ -10,7 +10,7 @@ import type { CompiledCatalog } from "../config/compile-catalog.js";
 import { ConfigError } from "../config/issues.js";
 import { loadConfig } from "../config/load.js";
 import { createLogger } from "../log/logger.js";
-import { connectCloudify } from "../server/cloudify-connection.js";
+import { CloudifyConnection } from "../server/cloudify-connection.js";
 import { readStateDir } from "../state/index.js";
 import { UsageError } from "./args.js";
 
@@ -54,7 +54,8 @@ export async function cliDerivedSchemas(
   } else if (source.cloudify && blueprints.length) {
     const { loaded, issues } = await loadConfig(file, { mode: "serve" });
     if (!loaded?.runtime) throw new ConfigError(issues);
-    const { client, port } = connectCloudify(loaded.runtime.cloudify, createLogger({ level: "silent" }));
+    const connection = new CloudifyConnection(loaded.runtime.cloudify, createLogger({ level: "silent" }));
+    const port = connection.port;
     try {
       for (const id of blueprints) {
         try {
@@ -66,7 +67,7 @@ export async function cliDerivedSchemas(
         }
       }
     } finally {
-      await client.close();
+      await connection.close();
     }
   } else {
     for (const id of blueprints)

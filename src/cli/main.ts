@@ -75,11 +75,39 @@ export async function main(argv: string[]): Promise<number> {
 
 /**
  * The failures every command can meet, turned into a message and an exit code in one place:
- * bad usage or an unreadable file (2), an invalid configuration (1, every issue listed).
+ * bad usage, an unreadable file, a locked or damaged state directory, a port in use, Cloudify
+ * unreachable (2); an invalid configuration (1, every issue listed).
  */
+const EXPECTED_ERRORS = new Set([
+  "StateLockedError",
+  "StateCorruptError",
+  "StateFormatError",
+  "StateStoreFailedError",
+  "StateUnavailableError",
+  "CloudifyNetworkError",
+  "CloudifyApiError",
+]);
+
 function expectedFailure(error: unknown, invalid: string | undefined): number {
   if (error instanceof UsageError || error instanceof ConfigReadError) {
     process.stderr.write(`${error.message}\n`);
+    return EXIT_USAGE;
+  }
+  // By name, so that commands which never touch the state or Cloudify do not load those modules.
+  if (error instanceof Error && EXPECTED_ERRORS.has(error.name)) {
+    process.stderr.write(`cfy-broker: ${error.message}\n`);
+    return EXIT_USAGE;
+  }
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "EADDRINUSE" || code === "EADDRNOTAVAIL" || code === "EACCES") {
+    const { address, port } = error as { address?: string; port?: number };
+    const reason =
+      code === "EADDRINUSE"
+        ? "the address is already in use"
+        : code === "EACCES"
+          ? "permission denied"
+          : "no such local address";
+    process.stderr.write(`cfy-broker: cannot listen on ${address ?? "?"}:${port ?? "?"}: ${reason}\n`);
     return EXIT_USAGE;
   }
   if (error instanceof ConfigError) {

@@ -23,5 +23,5 @@ export {
 export type { ListExecutionsOptions, StartExecutionOptions } from "./resources/executions.js";
 export type { InitiateUpdateOptions, ListEventsOptions } from "./resources/misc.js";
 export { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
-export type { CloudifyAuth, Query, TlsOptions } from "./transport.js";
+export type { CloudifyAuth, CloudifyCall, Query, TlsOptions } from "./transport.js";
 export * from "./types.js";

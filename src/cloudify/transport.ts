@@ -30,6 +30,20 @@ export interface TransportOptions {
   /** Pooled keep-alive connections to the manager. Default 16. */
   connections?: number;
   logger?: Logger;
+  /** Told about every HTTP exchange (each retry too): health tracking and metrics. */
+  onCall?: (call: CloudifyCall) => void;
+}
+
+/** One HTTP exchange with the manager: an answer (any status) or a network failure. */
+export interface CloudifyCall {
+  method: RequestSpec["method"];
+  /** The first path segment after the API base (`deployments`, `executions`, `version`...): ids never leak into it. */
+  resource: string;
+  ms: number;
+  /** Set when the manager answered. */
+  status?: number;
+  /** Set when it did not. */
+  failure?: NetworkErrorKind;
 }
 
 export type QueryScalar = string | number | boolean;
@@ -54,6 +68,11 @@ function buildQuery(query: Query | undefined): string {
   }
   const text = params.toString();
   return text ? `?${text}` : "";
+}
+
+function resourceOf(path: string): string {
+  const rest = path.startsWith(API_BASE) ? path.slice(API_BASE.length) : path.slice("/api".length);
+  return rest.split("/")[1] || "unknown";
 }
 
 function errorCode(error: unknown): string | undefined {
@@ -117,6 +136,7 @@ export class Transport {
   private readonly timeoutMs: number;
   private readonly retry: RetryPolicy;
   private readonly log: Logger;
+  private readonly onCall: ((call: CloudifyCall) => void) | undefined;
   readonly pageSize: number;
 
   constructor(options: TransportOptions) {
@@ -151,6 +171,7 @@ export class Transport {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.pageSize = options.pageSize ?? 1000;
     this.log = options.logger ?? silentLogger;
+    this.onCall = options.onCall;
   }
 
   async request<T>(spec: RequestSpec): Promise<T> {
@@ -192,11 +213,19 @@ export class Transport {
     } catch (error) {
       const kind = error === timeout || controller.signal.reason === timeout ? "timeout" : classify(error);
       const detail = kind === "timeout" ? `no answer within ${this.timeoutMs} ms` : (error as Error).message;
+      this.onCall?.({
+        method: spec.method,
+        resource: resourceOf(path),
+        ms: Date.now() - started,
+        failure: kind,
+      });
       throw new CloudifyNetworkError(kind, detail, spec.method, path, error);
     } finally {
       clearTimeout(timer);
     }
-    this.log.debug({ method: spec.method, path, status, ms: Date.now() - started }, "Cloudify call");
+    const ms = Date.now() - started;
+    this.log.debug({ method: spec.method, path, status, ms }, "Cloudify call");
+    this.onCall?.({ method: spec.method, resource: resourceOf(path), ms, status });
     if (status >= 200 && status < 300) {
       if (text === "") return undefined;
       try {

@@ -16,7 +16,12 @@ export interface RuntimeSettings {
   postgres?: PostgresSettings;
   encryption: { keys: string[]; allowPlaintext: boolean };
   logLevel: string;
+  /** Files the settings were read from besides broker.yaml (secret files, the CA bundle): `serve --watch` watches them too. */
+  files: string[];
   maxBodyBytes: number;
+  /** How long a graceful shutdown may take before the rest is forced. */
+  shutdownTimeoutMs: number;
+  health: { cloudifyUnreachableMs: number; cloudifyProbeIntervalMs: number };
   operations: {
     pollIntervalMs: number;
     retryAfterSeconds: number;
@@ -51,10 +56,12 @@ export async function resolveRuntimeSettings(
 ): Promise<{ settings?: RuntimeSettings; issues: ConfigIssue[] }> {
   const issues: ConfigIssue[] = [];
   const baseDir = dirname(configPath);
+  const files: string[] = [];
   const secret = async (value: SecretValue | undefined, path: Path): Promise<string> => {
     if (value === undefined) return "";
     if (typeof value === "string") return value;
     const file = isAbsolute(value.file) ? value.file : resolve(baseDir, value.file);
+    files.push(file);
     try {
       return (await readFile(file, "utf8")).replace(/\r?\n$/, "");
     } catch (error) {
@@ -178,7 +185,13 @@ export async function resolveRuntimeSettings(
     ...(postgres ? { postgres } : {}),
     encryption: { keys, allowPlaintext },
     logLevel: config.broker.log_level ?? "info",
+    files: cfy.tls?.ca_file && cfy.url.startsWith("https:") ? [...files, resolve(cfy.tls.ca_file)] : files,
     maxBodyBytes: config.broker.max_body_bytes ?? 1024 * 1024,
+    shutdownTimeoutMs: (config.broker.shutdown_timeout_seconds ?? 25) * 1000,
+    health: {
+      cloudifyUnreachableMs: (config.broker.health?.cloudify_unreachable_seconds ?? 60) * 1000,
+      cloudifyProbeIntervalMs: (config.broker.health?.cloudify_probe_interval_seconds ?? 10) * 1000,
+    },
     operations: {
       pollIntervalMs: ops.poll_interval_ms ?? 2000,
       retryAfterSeconds: ops.retry_after_seconds ?? 5,

@@ -40,6 +40,8 @@ export function createLogger(config: LoggerConfig = {}): Logger {
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
     base: config.name ? { name: config.name } : null,
     timestamp: pino.stdTimeFunctions.isoTime,
+    // "error", not 50: log pipelines and people read the level without a lookup table.
+    formatters: { level: (label) => ({ level: label }) },
   };
   return config.destination ? pino(options, config.destination) : pino(options);
 }

@@ -11,7 +11,7 @@ import { AuthThrottle } from "./middleware/auth-throttle.js";
 import { basicAuth } from "./middleware/basic-auth.js";
 import { originatingIdentity } from "./middleware/originating-identity.js";
 import { requestIdentity } from "./middleware/request-identity.js";
-import type { OsbPorts } from "./ports.js";
+import type { HealthReport, OsbPorts } from "./ports.js";
 
 export interface Route {
   method: "GET" | "PUT" | "PATCH" | "DELETE";
@@ -28,16 +28,22 @@ export function createOsbApp(ports: OsbPorts, extraRoutes: (ports: OsbPorts) => 
   const app = new Hono<OsbEnv>();
 
   // Unauthenticated liveness/readiness for container orchestrators; says nothing secret.
-  app.get("/healthz", (c) => {
-    const health = ports.health();
-    return c.json(health, health.status === "ok" ? 200 : 503);
-  });
+  // /healthz stays as an alias of liveness for probes written before /livez existed.
+  const probe =
+    (check: () => HealthReport): Handler<OsbEnv> =>
+    (c) => {
+      const report = check();
+      c.header("Cache-Control", "no-store");
+      return c.json(report, report.status === "ok" ? 200 : 503);
+    };
+  for (const path of ["/livez", "/healthz"]) app.get(path, probe(ports.health.liveness));
+  app.get("/readyz", probe(ports.health.readiness));
 
   // Prometheus scrapes without credentials, as with /healthz; it exposes counts, no names or secrets.
   if (ports.metrics) {
     const metrics = ports.metrics;
-    app.get("/metrics", (c) =>
-      c.body(metrics.render(), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }),
+    app.get("/metrics", async (c) =>
+      c.body(await metrics.render(), 200, { "Content-Type": metrics.contentType }),
     );
   }
 

@@ -16,13 +16,19 @@ export interface OsbPorts {
   broker: () => ServiceBroker;
   /** Seconds platforms should wait before polling again (Retry-After on in-progress answers). */
   retryAfterSeconds: () => number;
-  /** Counts answered requests by route pattern, and renders /metrics (Prometheus text). */
+  /** Observes answered requests by route pattern, and renders /metrics (Prometheus text). */
   metrics?: {
-    request(method: string, route: string, status: number): void;
+    request(method: string, route: string, status: number, seconds: number): void;
     /** A request refused by Basic auth: wrong/missing credentials, or a locked-out client. */
     authFailure?(outcome: "rejected" | "locked_out"): void;
-    render(): string;
+    render(): Promise<string>;
+    contentType: string;
   };
-  /** For /healthz: cheap, unauthenticated, says whether the broker can serve. */
-  health: () => { status: "ok" | "degraded"; checks: Record<string, string> };
+  /** For /livez (alias /healthz) and /readyz: cheap, unauthenticated, every check named with its reason. */
+  health: { liveness(): HealthReport; readiness(): HealthReport };
+}
+
+export interface HealthReport {
+  status: "ok" | "failing";
+  checks: Record<string, string>;
 }

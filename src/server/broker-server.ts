@@ -23,8 +23,12 @@ import { createOsbApp } from "../osb/app.js";
 import { renderCatalog } from "../osb/catalog.js";
 import { osbRoutes } from "../osb/routes.js";
 import type { Catalog } from "../osb/types.js";
-import { connectCloudify } from "./cloudify-connection.js";
-import { type ConfigOverrides, LiveConfig } from "./live-config.js";
+import { routeHandlebarsWarnings } from "../templates/index.js";
+import { packageVersion } from "../util/package-root.js";
+import { CloudifyConnection } from "./cloudify-connection.js";
+import { healthChecks } from "./health.js";
+import { drainableServer } from "./http-drain.js";
+import { type ConfigOverrides, LiveConfig, type ReloadResult } from "./live-config.js";
 import { configFingerprint, openState } from "./state-backend.js";
 
 export interface BrokerServerOptions {
@@ -32,6 +36,8 @@ export interface BrokerServerOptions {
   overrides?: ConfigOverrides;
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
+  /** Whether a reload applies broker.log_level to the logger (default: only to a logger the server created). */
+  applyLogLevel?: boolean;
   /** Open a state directory whose data is missing (`serve --allow-missing-state`): see src/state. */
   allowMissingState?: boolean;
   /** How often tombstones and bindings of deleted instances are purged (default 60 s; tests shorten it). */
@@ -42,7 +48,18 @@ export interface BrokerServer {
   url: string;
   port: number;
   config: LiveConfig;
-  reload(): ReturnType<LiveConfig["reload"]>;
+  log: Logger;
+  /** Re-reads broker.yaml and switches everything derived from it; never throws. */
+  reload(): Promise<ReloadResult>;
+  /**
+   * Graceful stop: stop accepting, let connected clients finish (each connection closes after
+   * its current exchange), let engine steps reach their commit, flush and release the state.
+   * Resolves `true` when all of it finished within `deadlineMs` (default: the configured
+   * shutdown_timeout_seconds); past the deadline the connections left are cut and it
+   * resolves `false` without waiting further (the caller exits).
+   */
+  shutdown(deadlineMs?: number): Promise<boolean>;
+  /** Immediate stop (tests): open connections are cut, then the same clean-up as shutdown. */
   close(): Promise<void>;
 }
 
@@ -63,42 +80,61 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
   const log = options.logger ?? createLogger({ level: runtime().logLevel });
 
   const { keys, allowPlaintext } = runtime().encryption;
-  const sealer = new Sealer(keys.length ? keyringFromSpecs(keys) : undefined);
+  const keyringOf = (specs: string[]) => (specs.length ? keyringFromSpecs(specs) : undefined);
+  const sealer = new Sealer(keyringOf(keys));
   if (!sealer.encrypting && allowPlaintext) {
     log.warn(
       "UNSAFE: no encryption key; binding credentials are stored in plain text (broker.encryption.allow_plaintext)",
     );
   }
 
+  const levelled = [log];
+  const component = (name: string) => {
+    const child = log.child({ component: name });
+    levelled.push(child);
+    return child;
+  };
+  routeHandlebarsWarnings(component("templates"));
   let fingerprint = configFingerprint(config.get().loaded);
+  const storeHealth = () => store.health();
   const { store, shared, where } = await openState(
     runtime(),
-    log.child({ component: "state" }),
+    component("state"),
     fingerprint,
     options.allowMissingState,
   );
 
-  const { client, port: cloudify } = connectCloudify(
-    runtime().cloudify,
-    log.child({ component: "cloudify" }),
-  );
   const metrics = brokerMetrics(
-    inventory(store),
+    {
+      inventory: inventory(store),
+      storeWritable: () => storeHealth().writable,
+      configGeneration: () => config.get().number,
+      failedReloads: () => config.failedReloads,
+      lastReloadFailed: () => config.problem !== undefined,
+      cloudifyLastAnswerAt: () => connection.reachability.lastAnswerAt,
+      version: packageVersion(),
+    },
     shared ? { own: () => fingerprint, all: () => shared.knownReplicas() } : undefined,
   );
+  const connection = new CloudifyConnection(runtime().cloudify, component("cloudify"), metrics.cloudifyCall);
+  const cloudify = connection.port;
   const mutex = new KeyedMutex(shared);
   const engine = new OperationEngine({
     store,
     cloudify,
     mutex,
     ...(shared ? { leases: shared } : {}),
-    log: log.child({ component: "engine" }),
+    log: component("engine"),
     settings: () => ({
       pollIntervalMs: runtime().operations.pollIntervalMs,
       maxBackoffMs: 60_000,
       lookupWindowMs: runtime().cloudify.lookupWindowMs,
     }),
-    observer: { finished: metrics.operationFinished, transientFailure: metrics.cloudifyTransientFailure },
+    observer: {
+      finished: metrics.operationFinished,
+      transientFailure: metrics.cloudifyTransientFailure,
+      swept: metrics.operationsSwept,
+    },
   });
   engine.register<InstanceRecord>({
     collection: INSTANCES,
@@ -125,7 +161,7 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
   const schemas = new BlueprintSchemas({
     store,
     cloudify,
-    log: log.child({ component: "schemas" }),
+    log: component("schemas"),
     retryIntervalMs: Math.max(1000, runtime().operations.pollIntervalMs * 5),
     onChange: () => {
       catalog = undefined;
@@ -157,6 +193,15 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     settings: () => runtime().operations,
   });
 
+  let stopping = false;
+  const health = healthChecks({
+    store: storeHealth,
+    configProblem: () => config.problem,
+    cloudify: connection.reachability,
+    cloudifyUnreachableMs: () => runtime().health.cloudifyUnreachableMs,
+    stopping: () => stopping,
+  });
+
   const broker = serviceBroker(instances, bindings);
   const app = createOsbApp(
     {
@@ -167,32 +212,7 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
       broker: () => broker,
       retryAfterSeconds: () => runtime().operations.retryAfterSeconds,
       metrics,
-      health: (): { status: "ok" | "degraded"; checks: Record<string, string> } => {
-        const state = store.health();
-        if (!shared) {
-          return {
-            status: state.writable ? "ok" : "degraded",
-            checks: {
-              config: "loaded",
-              state: state.writable ? "writable" : `not writable: ${state.reason}`,
-            },
-          };
-        }
-        const replicas = shared.knownReplicas();
-        const prints = new Set(replicas.map((r) => r.configFingerprint));
-        return {
-          status: state.writable ? "ok" : "degraded",
-          checks: {
-            config: `loaded (fingerprint ${fingerprint})`,
-            state: state.writable ? "postgres reachable" : `not writable: ${state.reason}`,
-            // Different versions during a rolling upgrade are expected: reported, not failing.
-            replicas:
-              prints.size > 1
-                ? `${replicas.length} live, config fingerprints differ: ${[...prints].sort().join(", ")}`
-                : `${replicas.length} live, same config`,
-          },
-        };
-      },
+      health,
     },
     osbRoutes,
   );
@@ -209,9 +229,10 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     });
   } catch (error) {
     await store.close();
-    await client.close();
+    await connection.close();
     throw error;
   }
+  const http = drainableServer(server as Parameters<typeof drainableServer>[0]);
   engine.start();
   void schemas.load(config.get().loaded.catalog);
   const janitor = setInterval(() => {
@@ -223,6 +244,20 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
   }, options.janitorIntervalMs ?? JANITOR_INTERVAL_MS);
   janitor.unref();
 
+  // An idle broker makes no Cloudify calls; a cheap one now and then keeps readiness honest.
+  let probe: NodeJS.Timeout | undefined;
+  const scheduleProbe = () => {
+    const interval = runtime().health.cloudifyProbeIntervalMs;
+    probe = setTimeout(() => {
+      if (Date.now() - connection.reachability.lastAnswerAt >= interval) {
+        connection.current.version().catch(() => {}); // the outcome is tracked by the connection
+      }
+      scheduleProbe();
+    }, interval);
+    probe.unref();
+  };
+  scheduleProbe();
+
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
   log.info({ url, config: config.file, state: where, config_fingerprint: fingerprint }, "broker listening");
@@ -231,8 +266,17 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     url,
     port: address.port,
     config,
+    log,
     async reload() {
-      const result = await config.reload();
+      const result = await config.reload((next) => {
+        const settings = next.loaded.runtime!;
+        // Built first: a key or CA file that cannot be used fails the reload before anything switched.
+        const keyring = keyringOf(settings.encryption.keys);
+        connection.update(settings.cloudify);
+        sealer.useKeyring(keyring);
+        if (options.applyLogLevel ?? !options.logger)
+          for (const logger of levelled) logger.level = settings.logLevel;
+      });
       if (result.ok) {
         fingerprint = configFingerprint(config.get().loaded);
         await shared?.setConfigFingerprint(fingerprint);
@@ -241,19 +285,47 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
       }
       return result;
     },
+    shutdown: (deadlineMs = runtime().shutdownTimeoutMs) => stop(deadlineMs),
     async close() {
-      clearInterval(janitor);
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Keep-alive sockets would hold close() open; platforms reconnect.
-        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-      });
+      await stop(0);
+    },
+  };
+
+  async function stop(deadlineMs: number): Promise<boolean> {
+    stopping = true;
+    clearInterval(janitor);
+    clearTimeout(probe);
+    log.info({ deadline_ms: deadlineMs, in_flight: http.inFlight() }, "shutting down");
+    const graceful = (async () => {
+      await http.drain();
+      // Requests are answered; the steps they kicked (and the sweep) reach their commit point.
       schemas.stop();
       await engine.stop();
       await store.close();
-      await client.close();
-    },
-  };
+      await connection.close();
+    })();
+    if (deadlineMs === 0) {
+      http.forceClose();
+      await graceful;
+      return true;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), deadlineMs);
+    });
+    const finished = await Promise.race([graceful.then(() => true as const), expired]);
+    clearTimeout(timer);
+    if (finished) {
+      log.info("shut down cleanly");
+      return true;
+    }
+    log.error(
+      { deadline_ms: deadlineMs, connections: http.connections(), in_flight: http.inFlight() },
+      "shutdown deadline passed; cutting the remaining connections",
+    );
+    http.forceClose();
+    return false;
+  }
 }
 
 /** How long a read waits to see other replicas' latest commits before answering from its cache. */

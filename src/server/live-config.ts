@@ -12,6 +12,13 @@ export interface ConfigOverrides {
 export interface ConfigGeneration {
   loaded: LoadedConfig;
   loadedAt: Date;
+  /** 1 for the configuration the broker started with, +1 per successful reload. */
+  number: number;
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  issues: ConfigIssue[];
 }
 
 /**
@@ -20,6 +27,10 @@ export interface ConfigGeneration {
  */
 export class LiveConfig {
   private current: ConfigGeneration;
+  /** Why the latest load failed (first error, located); undefined after a successful one. */
+  problem: string | undefined;
+  /** Reloads that failed since start. */
+  failedReloads = 0;
 
   private constructor(
     readonly file: string,
@@ -37,27 +48,72 @@ export class LiveConfig {
     env: NodeJS.ProcessEnv,
     log: Logger,
   ): Promise<LiveConfig> {
-    return new LiveConfig(file, overrides, env, log, await LiveConfig.generation(file, overrides, env, log));
+    return new LiveConfig(
+      file,
+      overrides,
+      env,
+      log,
+      await LiveConfig.generation(file, overrides, env, log, 1),
+    );
   }
 
   get(): ConfigGeneration {
     return this.current;
   }
 
-  /** Re-reads the file. Returns the issues; the new config is in force only if there were no errors. */
-  async reload(): Promise<{ ok: boolean; issues: ConfigIssue[] }> {
+  /**
+   * Re-reads the file. The new config is in force only if it has no errors; settings that need
+   * a restart (listen address, state location) keep their running values, with a log line.
+   * `apply` switches what depends on the new settings (Cloudify connection, keys); if it
+   * throws, the previous configuration stays in force. Never throws.
+   */
+  async reload(apply: (next: ConfigGeneration) => void = () => {}): Promise<ReloadResult> {
+    let next: ConfigGeneration;
     try {
-      this.current = await LiveConfig.generation(this.file, this.overrides, this.env, this.log);
-      this.log.info({ file: this.file }, "configuration reloaded");
-      return { ok: true, issues: [] };
+      next = await LiveConfig.generation(
+        this.file,
+        this.overrides,
+        this.env,
+        this.log,
+        this.current.number + 1,
+      );
+      this.keepRestartOnlySettings(next);
+      apply(next);
     } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      for (const issue of error.issues) this.log.error(formatIssue(issue));
+      const issues = error instanceof ConfigError ? error.issues : [];
+      for (const issue of issues)
+        this.log.error({ file: issue.file, line: issue.line, column: issue.column }, formatIssue(issue));
+      const firstError = issues.find((i) => i.severity === "error");
+      this.problem = firstError ? formatIssue(firstError) : (error as Error).message;
+      this.failedReloads++;
       this.log.error(
-        { file: this.file },
+        { file: this.file, reason: this.problem },
         "configuration reload failed; the previous configuration stays in force",
       );
-      return { ok: false, issues: error.issues };
+      return { ok: false, issues };
+    }
+    this.current = next;
+    this.problem = undefined;
+    this.log.info({ file: this.file, generation: next.number }, "configuration reloaded");
+    return { ok: true, issues: [] };
+  }
+
+  private keepRestartOnlySettings(next: ConfigGeneration): void {
+    const now = this.current.loaded.runtime!;
+    const wanted = next.loaded.runtime!;
+    if (wanted.listen.host !== now.listen.host || wanted.listen.port !== now.listen.port) {
+      this.log.error(
+        { file: this.file, listening: now.listen, configured: wanted.listen },
+        "the listen address cannot change without a restart; the broker keeps listening where it is",
+      );
+      wanted.listen = { ...now.listen };
+    }
+    if (wanted.stateDir !== now.stateDir) {
+      this.log.error(
+        { file: this.file, state_dir: now.stateDir, configured: wanted.stateDir },
+        "the state location cannot change without a restart; the broker keeps using the current one",
+      );
+      wanted.stateDir = now.stateDir;
     }
   }
 
@@ -66,14 +122,17 @@ export class LiveConfig {
     overrides: ConfigOverrides,
     env: NodeJS.ProcessEnv,
     log: Logger,
+    number: number,
   ): Promise<ConfigGeneration> {
     const { loaded, issues } = await loadConfig(file, { mode: "serve", env });
-    for (const issue of issues) if (issue.severity === "warning") log.warn(formatIssue(issue));
+    for (const issue of issues)
+      if (issue.severity === "warning")
+        log.warn({ file: issue.file, line: issue.line, column: issue.column }, formatIssue(issue));
     if (!loaded?.runtime) throw new ConfigError(issues);
     const runtime = loaded.runtime;
     if (overrides.host !== undefined) runtime.listen.host = overrides.host;
     if (overrides.port !== undefined) runtime.listen.port = overrides.port;
     if (overrides.stateDir !== undefined) runtime.stateDir = overrides.stateDir;
-    return { loaded, loadedAt: new Date() };
+    return { loaded, loadedAt: new Date(), number };
   }
 }

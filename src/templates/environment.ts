@@ -1,4 +1,5 @@
 import Handlebars from "handlebars";
+import type { Logger } from "../log/logger.js";
 import type { Program } from "./ast.js";
 import { HELPER_SPECS } from "./helpers.js";
 import { INTERNAL_HELPERS } from "./internal-helpers.js";
@@ -16,6 +17,19 @@ for (const spec of HELPER_SPECS) {
 }
 for (const [name, fn] of Object.entries(INTERNAL_HELPERS)) {
   env.registerHelper(name, fn as Handlebars.HelperDelegate);
+}
+
+/**
+ * Handlebars reports some runtime problems (a denied prototype property access) through its
+ * own logger, which writes plain text to the console. The server routes them into its JSON log.
+ * The logger is shared by every Handlebars instance in the process.
+ */
+export function routeHandlebarsWarnings(log: Logger): void {
+  const levels = ["debug", "info", "warn", "error"] as const;
+  Handlebars.logger.log = (level: number | string, ...message: unknown[]) => {
+    const index = typeof level === "number" ? level : levels.indexOf(level as (typeof levels)[number]);
+    log[levels[index] ?? "warn"]({}, message.map(String).join(" "));
+  };
 }
 
 /** Members of the Handlebars instance that exist at runtime but are missing from its type declarations. */

@@ -14,6 +14,7 @@ export {
   type RenderOptions,
 } from "./compile-template.js";
 export { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from "./derive.js";
+export { routeHandlebarsWarnings } from "./environment.js";
 export {
   type RenderErrorDetails,
   TemplateError,

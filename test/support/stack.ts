@@ -84,7 +84,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     janitorIntervalMs: options.janitorIntervalMs,
   });
   const osb = new OsbClient(broker.url, env.BROKER_USERNAME!, env.BROKER_PASSWORD!);
-  return {
+  const stack: Stack = {
     emulator,
     broker,
     osb,
@@ -92,10 +92,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     env,
     async stop({ keepState = false } = {}) {
       await broker.close();
-      await emulator?.close();
+      // The emulator in place now: a test may have stopped it and started another.
+      await stack.emulator?.close();
       if (!keepState) await rm(stateDir, { recursive: true, force: true });
     },
   };
+  return stack;
 }
 
 export function newId(): string {

@@ -7,7 +7,12 @@ import { isSealed, type Keyring } from "../../crypto/index.js";
  * explicit, documented-as-unsafe allow_plaintext) values are stored as they are.
  */
 export class Sealer {
-  constructor(private readonly keyring: Keyring | undefined) {}
+  constructor(private keyring: Keyring | undefined) {}
+
+  /** A reloaded configuration's keys: new values seal with its primary, its older keys still open. */
+  useKeyring(keyring: Keyring | undefined): void {
+    this.keyring = keyring;
+  }
 
   get encrypting(): boolean {
     return this.keyring !== undefined;

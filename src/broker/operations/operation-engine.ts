@@ -45,6 +45,8 @@ export class OperationEngine {
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
   private stopped = false;
+  /** Runs started by kicks, awaited by stop(). */
+  private readonly kicks = new Set<Promise<void>>();
 
   constructor(
     private readonly deps: {
@@ -60,7 +62,12 @@ export class OperationEngine {
       settings: () => EngineSettings;
       now?: () => number;
       /** Told about finished operations and transient Cloudify failures (metrics). */
-      observer?: { finished(operation: Operation): void; transientFailure(): void };
+      observer?: {
+        finished(operation: Operation): void;
+        transientFailure(): void;
+        /** What each sweep saw in progress: the sweep reads every record anyway, metrics need not. */
+        swept?(summary: InProgressSummary): void;
+      };
     },
   ) {}
 
@@ -80,18 +87,27 @@ export class OperationEngine {
     tick();
   }
 
+  /**
+   * Starts no further step; resolves once the steps running now (from the sweep or kicked by
+   * requests) have committed their outcome. An interrupted operation resumes at its current
+   * step on the next start.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.sweeping;
+    await Promise.all(this.kicks);
   }
 
   /** Advance one resource now (after a request changed it). Errors are logged, never thrown. */
   kick(collection: string, id: string): Promise<void> {
     this.due.delete(`${collection}/${id}`);
-    return this.advance(collection, id).catch((error) =>
+    const run = this.advance(collection, id).catch((error) =>
       this.deps.log.error({ err: error, id }, "operation step failed"),
     );
+    this.kicks.add(run);
+    void run.finally(() => this.kicks.delete(run));
+    return run;
   }
 
   /** Every resource with an operation in progress and due now. */
@@ -101,13 +117,20 @@ export class OperationEngine {
     if (!this.deps.store.health().writable) return;
     const now = this.now();
     const due: [string, string][] = [];
+    const summary: InProgressSummary = { byType: {}, oldestStartedAt: undefined };
     for (const kind of this.kinds) {
       for (const { id, value } of this.deps.store.list<{ operation?: Operation }>(kind.collection)) {
-        if (value.operation?.state !== "in progress") continue;
+        const operation = value.operation;
+        if (operation?.state !== "in progress") continue;
+        summary.byType[operation.type] = (summary.byType[operation.type] ?? 0) + 1;
+        const started = Date.parse(operation.startedAt);
+        if (started < (summary.oldestStartedAt ?? Number.POSITIVE_INFINITY))
+          summary.oldestStartedAt = started;
         if ((this.due.get(`${kind.collection}/${id}`) ?? 0) > now) continue;
         due.push([kind.collection, id]);
       }
     }
+    this.deps.observer?.swept?.(summary);
     // A bounded number at a time: a thousand operations in flight must not become a thousand
     // concurrent requests to the manager every tick.
     let next = 0;
@@ -346,4 +369,10 @@ export class OperationEngine {
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
+}
+
+/** Operations in progress at a sweep: how many of each type, and when the oldest started (epoch ms). */
+export interface InProgressSummary {
+  byType: Record<string, number>;
+  oldestStartedAt: number | undefined;
 }

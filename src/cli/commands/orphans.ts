@@ -3,7 +3,7 @@ import { INSTANCES, type InstanceRecord } from "../../broker/model/records.js";
 import { ConfigError } from "../../config/issues.js";
 import { loadConfig } from "../../config/load.js";
 import { createLogger } from "../../log/logger.js";
-import { connectCloudify } from "../../server/cloudify-connection.js";
+import { CloudifyConnection } from "../../server/cloudify-connection.js";
 import { postgresOptions } from "../../server/state-backend.js";
 import { readPostgresState, readStateDir } from "../../state/index.js";
 import { configPath, parseCommandArgs } from "../args.js";
@@ -25,12 +25,12 @@ export async function orphansCommand(args: string[]): Promise<number> {
       ? await readPostgresState(postgresOptions(postgres))
       : await readStateDir(values.state ?? loaded.runtime.stateDir);
   const instances = Object.values(state[INSTANCES] ?? {}) as unknown as InstanceRecord[];
-  const { client, port } = connectCloudify(loaded.runtime.cloudify, createLogger({ level: "warn" }));
+  const connection = new CloudifyConnection(loaded.runtime.cloudify, createLogger({ level: "warn" }));
   try {
-    const found = await findDiscrepancies(port, instances);
+    const found = await findDiscrepancies(connection.port, instances);
     process.stdout.write(`${JSON.stringify(found, null, 2)}\n`);
     return found.length ? EXIT_INVALID : EXIT_OK;
   } finally {
-    await client.close();
+    await connection.close();
   }
 }

@@ -1,0 +1,52 @@
+import type { HealthReport } from "../osb/ports.js";
+import type { CloudifyReachability } from "./cloudify-connection.js";
+
+export interface HealthSources {
+  /** Whether the state store can commit now (no I/O). */
+  store: () => { writable: boolean; reason?: string };
+  /** Why the latest attempt to load broker.yaml failed; undefined while the file in force is the one on disk. */
+  configProblem: () => string | undefined;
+  cloudify: CloudifyReachability;
+  cloudifyUnreachableMs: () => number;
+  /** Set once a shutdown began: the broker takes no new work. */
+  stopping: () => boolean;
+  now?: () => number;
+}
+
+/**
+ * Liveness and readiness, computed from state the broker keeps anyway (no I/O per probe):
+ * - live: the broker can work at all. A store that cannot write makes every state change
+ *   fail, and a restart re-reads what reached the disk.
+ * - ready: it should get traffic. Also needs the configuration on disk to be the one in force,
+ *   Cloudify to have answered recently, and no shutdown under way.
+ */
+export function healthChecks(sources: HealthSources) {
+  const now = sources.now ?? Date.now;
+  const storeCheck = () => {
+    const health = sources.store();
+    return health.writable ? "ok" : `cannot write: ${health.reason ?? "unknown reason"}`;
+  };
+  const report = (checks: Record<string, string>): HealthReport => ({
+    status: Object.values(checks).every((v) => v === "ok") ? "ok" : "failing",
+    checks,
+  });
+  return {
+    liveness: (): HealthReport => report({ state: storeCheck() }),
+    readiness: (): HealthReport => {
+      const config = sources.configProblem();
+      const silentMs = now() - sources.cloudify.lastAnswerAt;
+      const cloudify =
+        silentMs > sources.cloudifyUnreachableMs() && sources.cloudify.lastFailure
+          ? `no answer for ${Math.round(silentMs / 1000)} s: ${sources.cloudify.lastFailure}`
+          : "ok";
+      return report({
+        state: storeCheck(),
+        config: config ? `the last load failed, the previous configuration is in force: ${config}` : "ok",
+        cloudify,
+        ...(sources.stopping() ? { shutdown: "shutting down" } : {}),
+      });
+    },
+  };
+}
+
+export type HealthChecks = ReturnType<typeof healthChecks>;
