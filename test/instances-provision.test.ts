@@ -387,7 +387,7 @@ describe("GETI and H9", () => {
     expect((await osb.get(instancePath(id))).body.plan_id).toBe(PG.small);
     const deployments = emulator.requests
       .list()
-      .filter((r) => r.method === "PUT" && r.path.startsWith("/api/v3.1/deployments/osb-odd_id"));
+      .filter((r) => r.method === "PUT" && r.path.startsWith("/api/v3.1/deployments/osbh-odd_id"));
     expect(deployments).toHaveLength(1);
     const deployment = emulator.state.deployment(deployments[0]!.path.split("/").at(-1)!) as {
       labels: { key: string; value: string }[];

@@ -114,7 +114,7 @@ describe("torn tail quarantine", () => {
     const [quarantine] = files("quarantine-");
     expect(quarantine).toBeDefined();
     expect(readFileSync(join(dir, quarantine!))).toEqual(Buffer.from(torn));
-    const warning = lines().find((l) => l.level === 40 && String(l.msg).includes("torn"));
+    const warning = lines().find((l) => l.level === "warn" && String(l.msg).includes("torn"));
     expect(warning?.quarantine).toBe(join(dir, quarantine!));
     expect(String(warning?.msg)).toContain(join(dir, quarantine!));
     // The quarantine file does not disturb later opens.
