@@ -184,7 +184,7 @@ describe("three replicas on one database", () => {
       const all = await Promise.all(replicas.map(health));
       return all.every((h) => h.checks.replicas === "3 live, same config");
     });
-    expect((await health(replicas[0]!)).checks.state).toBe("postgres reachable");
+    expect((await health(replicas[0]!)).checks.database).toBe("postgres reachable");
 
     const changed = join(work, "broker-changed.yaml");
     const text = await readFile(join(packageRoot(), "broker.yaml"), "utf8");

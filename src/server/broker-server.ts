@@ -26,7 +26,7 @@ import type { Catalog } from "../osb/types.js";
 import { routeHandlebarsWarnings } from "../templates/index.js";
 import { packageVersion } from "../util/package-root.js";
 import { CloudifyConnection } from "./cloudify-connection.js";
-import { healthChecks } from "./health.js";
+import { healthChecks, replicaInfo } from "./health.js";
 import { drainableServer } from "./http-drain.js";
 import { type ConfigOverrides, LiveConfig, type ReloadResult } from "./live-config.js";
 import { configFingerprint, openState } from "./state-backend.js";
@@ -200,6 +200,7 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     cloudify: connection.reachability,
     cloudifyUnreachableMs: () => runtime().health.cloudifyUnreachableMs,
     stopping: () => stopping,
+    ...(shared ? { info: () => replicaInfo(shared, fingerprint) } : {}),
   });
 
   const broker = serviceBroker(instances, bindings);

@@ -10,6 +10,12 @@ export interface HealthSources {
   cloudifyUnreachableMs: () => number;
   /** Set once a shutdown began: the broker takes no new work. */
   stopping: () => boolean;
+  /**
+   * Facts reported beside the checks without failing a probe (several replicas on PostgreSQL:
+   * the database and the replicas' config fingerprints; different versions during a rolling
+   * upgrade are expected).
+   */
+  info?: () => Record<string, string>;
   now?: () => number;
 }
 
@@ -28,7 +34,7 @@ export function healthChecks(sources: HealthSources) {
   };
   const report = (checks: Record<string, string>): HealthReport => ({
     status: Object.values(checks).every((v) => v === "ok") ? "ok" : "failing",
-    checks,
+    checks: { ...checks, ...sources.info?.() },
   });
   return {
     liveness: (): HealthReport => report({ state: storeCheck() }),
@@ -50,3 +56,30 @@ export function healthChecks(sources: HealthSources) {
 }
 
 export type HealthChecks = ReturnType<typeof healthChecks>;
+
+/**
+ * What /healthz and /readyz report about several replicas on PostgreSQL: whether the database
+ * takes writes, and the live replicas with their config fingerprints (different versions during
+ * a rolling upgrade are expected: reported, not failing).
+ */
+export function replicaInfo(
+  shared: {
+    health(): { writable: boolean; reason?: string };
+    knownReplicas(): readonly { configFingerprint: string }[];
+  },
+  ownFingerprint: string,
+): Record<string, string> {
+  const state = shared.health();
+  const replicas = shared.knownReplicas();
+  const prints = [...new Set(replicas.map((r) => r.configFingerprint))].sort();
+  return {
+    database: state.writable
+      ? "postgres reachable"
+      : `postgres not writable: ${state.reason ?? "unknown reason"}`,
+    config_fingerprint: ownFingerprint,
+    replicas:
+      prints.length > 1
+        ? `${replicas.length} live, config fingerprints differ: ${prints.join(", ")}`
+        : `${replicas.length} live, same config`,
+  };
+}
