@@ -2,7 +2,7 @@
  * Defect 1 (issue 10): a full disk. On a real, small tmpfs: a commit that cannot be written is
  * refused with StateUnavailableError, no half record stays in the journal, health reports it, the
  * store recovers by itself when space returns, and nothing acknowledged is lost. Through the
- * broker: mutating requests answer 503 with Retry-After, /healthz says degraded, and an operation
+ * broker: mutating requests answer 503 with Retry-After, /healthz (liveness) fails, and an operation
  * in flight resumes once space is back.
  */
 import { readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
@@ -123,7 +123,7 @@ describe("state store on a full disk", () => {
 });
 
 describe("broker on a full disk", () => {
-  it("answers 503 + Retry-After to changes, reports degraded health, and resumes in-flight operations", async () => {
+  it("answers 503 + Retry-After to changes, reports failing liveness, and resumes in-flight operations", async () => {
     volume = mountTmpfs(8 * 1024 * 1024);
     // Slow installs so the provision below is still in flight when the disk fills.
     stack = await startStack({
@@ -162,8 +162,8 @@ describe("broker on a full disk", () => {
     const health = await fetch(`${broker.url}/healthz`);
     expect(health.status).toBe(503);
     expect(await health.json()).toMatchObject({
-      status: "degraded",
-      checks: { state: expect.stringMatching(/not writable/) },
+      status: "failing",
+      checks: { state: expect.stringMatching(/cannot write: no space left/) },
     });
     // Reads still work, and the operation in flight is still reported as such.
     expect((await osb.get("/v2/catalog")).status).toBe(200);
