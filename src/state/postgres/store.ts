@@ -537,7 +537,10 @@ export class PostgresStateStore implements StateStore, SharedStateCoordination {
     ]);
   }
 
-  /** Timer: extends every lease held and marks this replica alive. */
+  /**
+   * Timer: extends every lease held and marks this replica alive. A lease that has expired is
+   * lost, never extended: from its expiry on another replica may take the operation over.
+   */
   async #renew(): Promise<void> {
     const keys = [...this.#held.keys()];
     const requestedAt = Date.now();
@@ -546,7 +549,7 @@ export class PostgresStateStore implements StateStore, SharedStateCoordination {
       if (keys.length) {
         const { rows } = await this.#pool!.query<{ key: string }>(
           `UPDATE ${this.#t}.leases SET expires_at = now() + make_interval(secs => $3)
-           WHERE owner = $1 AND key = ANY($2::text[]) RETURNING key`,
+           WHERE owner = $1 AND key = ANY($2::text[]) AND expires_at > now() RETURNING key`,
           [this.replicaId, keys, this.#leaseSeconds],
         );
         const renewed = new Set(rows.map((row) => row.key));
