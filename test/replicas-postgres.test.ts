@@ -194,8 +194,11 @@ describe("three replicas on one database", () => {
       await until("drift is reported", async () =>
         /4 live, config fingerprints differ/.test((await health(replicas[0]!)).checks.replicas ?? ""),
       );
-      const metrics = await (await fetch(`${replicas[1]!.url}/metrics`)).text();
-      expect(metrics.match(/^osb_broker_replicas\{/gm)).toHaveLength(2);
+      // Each replica refreshes its view of the others on its own renewal timer: wait for this one's.
+      await until("another replica's metrics show both fingerprints", async () => {
+        const metrics = await (await fetch(`${replicas[1]!.url}/metrics`)).text();
+        return metrics.match(/^osb_broker_replicas\{/gm)?.length === 2;
+      });
     } finally {
       await kill9(odd.proc, children);
     }
