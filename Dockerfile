@@ -45,6 +45,7 @@ RUN apt-get update \
   && apt-get install -y --no-install-recommends ca-certificates tini \
   && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log
 ENV NODE_ENV=production
+# Size the heap to the state: NODE_OPTIONS=--max-old-space-size=<MiB> (docs/OPERATIONS.md "Memory").
 WORKDIR /app
 # package.json marks the root the CLI resolves schema/ from.
 COPY package.json ./
@@ -60,9 +61,10 @@ VOLUME ["/var/lib/cfy-broker"]
 USER node
 EXPOSE 8080
 # Probes the port the broker really listens on (read from /proc, however it was configured);
-# the health endpoints need no credentials.
+# the health endpoints need no credentials. Liveness: a Cloudify outage or a full disk does not
+# make the container unhealthy.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
-  CMD ["node", "/app/dist/src/container/healthcheck.js", "--path", "/healthz"]
+  CMD ["node", "/app/dist/src/container/healthcheck.js", "--path", "/livez"]
 # tini runs the broker as its child and forwards SIGTERM; `serve` closes the server, waits for
 # in-flight state commits, releases the state lock and exits 0, which tini passes on.
 # SIGHUP reloads broker.yaml. Arguments given after the image name are appended to serve's.

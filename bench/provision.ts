@@ -17,12 +17,10 @@
  * commits to the rounds. Every fdatasynced batch in the journal is then a provision's.
  */
 import { randomUUID } from "node:crypto";
-import { mkdtemp, open, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { encodeBatch } from "../src/state/format.js";
-import { readStateDir } from "../src/state/read-only.js";
-import { encodeRecord, scanRecords } from "../src/state/record.js";
+import { lastBatchSeq, oneRecordBatch } from "./lib/journal.js";
 import { LoadTarget, runLoops } from "./lib/load.js";
 import {
   fixed,
@@ -35,6 +33,7 @@ import {
   ratioWithSpread,
   rotate,
 } from "./lib/measure.js";
+import { osbHeaders, POSTGRES_SERVICE, SMALL_PLAN } from "./lib/osb-client.js";
 import { cpuSeconds, startServers } from "./lib/servers.js";
 
 const CONCURRENCY = 16;
@@ -42,12 +41,9 @@ const PAIRS = 400;
 const PHASE_MS = 500;
 const ROUNDS = 7;
 
-const SERVICE_ID = "6f1d2a3c-2b7e-4c9a-9d41-5a0f3e8b7c11";
-const SMALL_PLAN = "0b5e7b8e-6a0e-4f1f-8d2c-1c9e2f3a4b01";
-
 function provisionBody(): string {
   return JSON.stringify({
-    service_id: SERVICE_ID,
+    service_id: POSTGRES_SERVICE,
     plan_id: SMALL_PLAN,
     organization_guid: "org-guid-1",
     space_guid: "space-guid-1",
@@ -61,25 +57,6 @@ function provisionBody(): string {
   });
 }
 
-/**
- * Seq of the last batch in the broker's journals: batch seqs increase by one, so the difference
- * between two readings counts fdatasynced batches, even across a compaction (which deletes old
- * journals). The engine is parked, so every commit in between is a provision's.
- */
-async function lastBatchSeq(dir: string): Promise<number> {
-  let last = 0;
-  for (const name of (await readdir(dir)).sort()) {
-    if (!name.startsWith("journal-") || !name.endsWith(".log")) continue;
-    const { records } = scanRecords(await readFile(join(dir, name)));
-    for (const [index, record] of records.entries()) {
-      const { seq } = JSON.parse(record.payload.toString("utf8")) as { seq: number };
-      // The header holds the journal's first seq, the batch it is waiting for.
-      last = Math.max(last, index === 0 ? seq - 1 : seq);
-    }
-  }
-  return last;
-}
-
 export async function benchProvision(): Promise<Headline[]> {
   line("## Provision acceptance (202, durable) vs append + fdatasync of the same record size");
   const root = await mkdtemp(join(tmpdir(), "bench-provision-"));
@@ -91,11 +68,7 @@ export async function benchProvision(): Promise<Headline[]> {
     emulatorFaults: [{ type: "latency", ms: 600_000, method: "PUT", path: "/api/v3.1/deployments" }],
   });
   const target = new LoadTarget(servers.brokerUrl, CONCURRENCY);
-  const headers = {
-    Authorization: `Basic ${Buffer.from(`${servers.username}:${servers.password}`).toString("base64")}`,
-    "X-Broker-API-Version": "2.17",
-    "Content-Type": "application/json",
-  };
+  const headers = { ...osbHeaders(servers), "Content-Type": "application/json" };
   const body = provisionBody();
   const provision = (concurrency: number, durationMs = PHASE_MS) =>
     target.run({
@@ -114,10 +87,7 @@ export async function benchProvision(): Promise<Headline[]> {
   try {
     // Warm-up (JIT, connections), then the exact size of the journal record one provision appends.
     const warm = (await provision(CONCURRENCY, 1500)).ops + (await provision(1, 500)).ops;
-    const instances = (await readStateDir(stateDir)).instances ?? {};
-    const [id, value] = Object.entries(instances)[0]!;
-    const change = JSON.stringify({ op: "put", c: "instances", id, v: value });
-    const record = encodeRecord(encodeBatch(1_000_000, [change]));
+    const record = await oneRecordBatch(stateDir, "instances");
     line(`provision journal record ${fixed(record.length)} bytes (after ${warm} warm-up provisions)`);
     const appendOnce = async () => {
       await baselineFile.appendFile(record);

@@ -5,16 +5,28 @@
  * thresholds and nothing fails on a slow run; a failure means something answered wrongly.
  * Traffic goes only to 127.0.0.1; state goes to temporary directories under os.tmpdir().
  */
+import { benchBind } from "./bind.js";
 import { benchCatalog } from "./http-catalog.js";
+import { benchReads } from "./http-reads.js";
 import { fixed, type Headline, line, ratio } from "./lib/measure.js";
+import { benchMemory } from "./memory.js";
+import { benchPostgres } from "./postgres.js";
 import { benchProvision } from "./provision.js";
+import { benchReload } from "./reload.js";
+import { benchStateScale } from "./state-scale.js";
 import { benchStateStore } from "./state-store.js";
 import { benchTemplates } from "./templates.js";
 
 const SUITES: Record<string, () => Promise<Headline[]>> = {
   http: benchCatalog,
+  reads: benchReads,
   provision: benchProvision,
+  bind: benchBind,
+  reload: benchReload,
+  memory: benchMemory,
   state: benchStateStore,
+  scale: benchStateScale,
+  postgres: benchPostgres,
   templates: benchTemplates,
 };
 

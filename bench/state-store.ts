@@ -1,6 +1,6 @@
 /**
  * State store (FileStateStore, the real file backend with fdatasync):
- *   1. cost of one commit with 10,000 existing records / with 100: the journal design promises
+ *   1. cost of one commit with 100,000 existing records / with 100 (issue 14): the journal design promises
  *      that a write costs O(size of the change), not O(state); expected ≈1. Both stores are
  *      preloaded and compacted (snapshot + short journal, like a broker that has run a while),
  *      then take single-record commits (an instance-sized record, ~1.7 KB), alternating one
@@ -28,7 +28,7 @@ import {
 } from "./lib/measure.js";
 
 const SMALL = 100;
-const LARGE = 10_000;
+const LARGE = 100_000;
 const PRELOAD_CHUNK = 500;
 const PAIRS = 1200;
 const PHASE_MS = 300;
@@ -36,7 +36,7 @@ const ROUNDS = 9;
 const CONCURRENCY = 64;
 
 /** A record shaped and sized like an InstanceRecord in the middle of a provision. */
-function instanceLike(i: number, revision: number): Record<string, unknown> {
+export function instanceLike(i: number, revision: number): Record<string, unknown> {
   const id = `00000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`;
   return {
     id,

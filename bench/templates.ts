@@ -19,6 +19,7 @@ import {
 } from "../src/broker/bindings/render-binding.js";
 import { renderInputs } from "../src/broker/instances/deployment-inputs.js";
 import { instanceTemplateContext } from "../src/broker/instances/template-context.js";
+import { shortId } from "../src/broker/model/ids.js";
 import type { InstanceRecord } from "../src/broker/model/records.js";
 import { loadConfig } from "../src/config/load.js";
 import { packageRoot } from "../src/util/package-root.js";
@@ -114,7 +115,8 @@ export async function benchTemplates(): Promise<Headline[]> {
   });
 
   const bindingId = "4dc4c01e-64aa-452f-9b2e-0f3c4d5e6a7b";
-  const username = "u_4dc4c01e64aa452f";
+  // The plan's template names the user after the binding's short id; derive it the same way.
+  const username = `u_${shortId(bindingId)}`;
   const data: DeploymentData = {
     outputs: { host: "10.175.119.67", port: 5432, database: "orders", jdbc_url: "jdbc:postgresql://x" },
     capabilities: { users: { [username]: { password: "bsWBLyJE/XlztszG+OiMFK01PI" } } },

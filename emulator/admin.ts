@@ -15,6 +15,7 @@ export interface AdminDeps {
   clearRequests(): void;
   restart(downMs: number, keepData: boolean): Promise<void>;
   wipe(): void;
+  expireTokens(id?: string): number;
 }
 
 async function jsonBody(req: Request): Promise<unknown> {
@@ -67,6 +68,12 @@ export function adminApp(deps: AdminDeps): Hono<{ Bindings: HttpBindings }> {
   admin.delete("/requests", (c) => {
     deps.clearRequests();
     return c.body(null, 204);
+  });
+  // Token expiry (a 401 "Token is expired" from then on), for clients driving a standalone emulator.
+  admin.post("/tokens/expire", async (c) => {
+    const raw = await jsonBody(c.req.raw);
+    const id = isPlainObject(raw) && typeof raw.id === "string" ? raw.id : undefined;
+    return c.json({ expired: deps.expireTokens(id) });
   });
   admin.post("/wipe", (c) => {
     deps.wipe();

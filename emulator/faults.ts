@@ -25,12 +25,22 @@ export type FaultSpec =
       errorType?: string;
     } & Pick<RequestMatch, "times">)
   | ({ type: "latency"; ms: number } & RequestMatch)
+  /**
+   * A manager that is slow for as long as a test wants: matching requests (the first `times`)
+   * wait until the fault is removed, then are served as usual. Orders events without timing.
+   */
+  | ({ type: "hold" } & RequestMatch)
   | ({
       type: "http_error";
       /** Default 503. */
       status?: number;
       /** With a code the body is the manager's JSON envelope; without, an HTML page as a proxy sends. */
       errorCode?: string;
+      /**
+       * A `Retry-After` header (delta-seconds or an HTTP date), as nginx `limit_req` (429) or a
+       * manager in maintenance (503) may send.
+       */
+      retryAfter?: string;
     } & RequestMatch)
   | ({ type: "drop" } & RequestMatch)
   | ({
@@ -50,8 +60,10 @@ export type Fault = FaultSpec & { id: string; remaining: number | null };
 
 export interface HttpFaultDecision {
   latencyMs: number;
+  /** Resolve when the `hold` faults that caught the request are removed. */
+  holds: Promise<void>[];
   drop: boolean;
-  error?: { status: number; errorCode?: string };
+  error?: { status: number; errorCode?: string; retryAfter?: string };
   /** Answer 504 or drop, and perform the request anyway after this delay. */
   late?: { answer: "504" | "drop"; performAfterMs: number };
 }
@@ -61,7 +73,7 @@ export interface WorkflowFailure {
   errorType: string;
 }
 
-const TYPES = ["fail_workflow", "latency", "http_error", "drop", "gateway_timeout"];
+const TYPES = ["fail_workflow", "latency", "hold", "http_error", "drop", "gateway_timeout"];
 
 /** Validates an untrusted spec (from the admin endpoint) and returns it typed. */
 export function parseFaultSpec(raw: unknown): FaultSpec {
@@ -77,9 +89,16 @@ export function parseFaultSpec(raw: unknown): FaultSpec {
       throw new Error(`${key} must be a non-negative integer`);
     }
   };
-  ["method", "path", "blueprintId", "deploymentId", "message", "errorType", "errorCode"].forEach(
-    optionalString,
-  );
+  [
+    "method",
+    "path",
+    "blueprintId",
+    "deploymentId",
+    "message",
+    "errorType",
+    "errorCode",
+    "retryAfter",
+  ].forEach(optionalString);
   ["times", "ms", "status", "performAfterMs"].forEach(optionalCount);
   if (raw.answer !== undefined && raw.answer !== "504" && raw.answer !== "drop")
     throw new Error('answer must be "504" or "drop"');
@@ -91,9 +110,18 @@ export function parseFaultSpec(raw: unknown): FaultSpec {
 
 export class Faults {
   private faults: Fault[] = [];
+  /** Open gates of `hold` faults, by id: they stay closed after `times` is used up, until removed. */
+  private readonly gates = new Map<string, { promise: Promise<void>; open: () => void }>();
 
   add(spec: FaultSpec): string {
     const id = newId();
+    if (spec.type === "hold") {
+      let open!: () => void;
+      const promise = new Promise<void>((resolve) => {
+        open = resolve;
+      });
+      this.gates.set(id, { promise, open });
+    }
     const defaultTimes =
       spec.type === "http_error" || spec.type === "drop" || spec.type === "gateway_timeout" ? 1 : null;
     this.faults.push({ ...spec, id, remaining: spec.times ?? defaultTimes });
@@ -103,11 +131,23 @@ export class Faults {
   remove(id: string): boolean {
     const before = this.faults.length;
     this.faults = this.faults.filter((f) => f.id !== id);
-    return this.faults.length !== before;
+    const gate = this.gates.get(id);
+    this.gates.delete(id);
+    gate?.open();
+    return this.faults.length !== before || gate !== undefined;
   }
 
   clear(): void {
     this.faults = [];
+    for (const gate of this.gates.values()) gate.open();
+    this.gates.clear();
+  }
+
+  private consumeHold(fault: Fault): void {
+    // Used up: stop catching requests, but keep the gate of those caught closed until removed.
+    if (fault.remaining === null) return;
+    fault.remaining -= 1;
+    if (fault.remaining <= 0) this.faults = this.faults.filter((f) => f.id !== fault.id);
   }
 
   list(): Fault[] {
@@ -122,7 +162,7 @@ export class Faults {
 
   /** Decides what happens to one incoming request; consumes the faults that apply. */
   forRequest(method: string, path: string): HttpFaultDecision {
-    const decision: HttpFaultDecision = { latencyMs: 0, drop: false };
+    const decision: HttpFaultDecision = { latencyMs: 0, holds: [], drop: false };
     const matches = (f: RequestMatch) =>
       (f.method === undefined || f.method.toUpperCase() === method) &&
       (f.path === undefined || path.startsWith(f.path));
@@ -131,6 +171,10 @@ export class Faults {
       if (fault.type === "latency") {
         decision.latencyMs += fault.ms;
         this.consume(fault);
+      } else if (fault.type === "hold") {
+        const gate = this.gates.get(fault.id);
+        if (gate) decision.holds.push(gate.promise);
+        this.consumeHold(fault);
       } else if (fault.type === "gateway_timeout" && !decision.drop && !decision.error && !decision.late) {
         decision.late = { answer: fault.answer ?? "504", performAfterMs: fault.performAfterMs ?? 300 };
         this.consume(fault);
@@ -141,6 +185,7 @@ export class Faults {
         decision.error = {
           status: fault.status ?? 503,
           ...(fault.errorCode ? { errorCode: fault.errorCode } : {}),
+          ...(fault.retryAfter !== undefined ? { retryAfter: fault.retryAfter } : {}),
         };
         this.consume(fault);
       }

@@ -7,6 +7,7 @@ export {
   type EmulatorOptions,
   type EmulatorState,
   type EmulatorUser,
+  type ExecutionHistoryEntry,
   type NodeInstanceSnapshot,
   type RequestFilter,
   type RequestRecord,

@@ -69,6 +69,15 @@ export interface RequestFilter {
   path?: string | RegExp;
 }
 
+export interface ExecutionHistoryEntry {
+  id: string;
+  tenant: string;
+  deploymentId: string;
+  workflowId: string;
+  status: string;
+  parameters: Record<string, unknown>;
+}
+
 export interface NodeInstanceSnapshot {
   id: string;
   nodeId: string;
@@ -83,9 +92,19 @@ export interface EmulatorState {
   /** Executions as the API renders them, optionally of one deployment. */
   executions(deploymentId?: string, tenant?: string): Record<string, unknown>[];
   nodeInstances(deploymentId: string, tenant?: string): NodeInstanceSnapshot[];
+  /**
+   * Every execution the manager was asked to run (most recent 50,000), also those of deleted
+   * deployments, which `executions` no longer shows: status as it was last known.
+   */
+  history(deploymentId?: string): ExecutionHistoryEntry[];
   putSecret(key: string, value: string, options?: { tenant?: string; hidden?: boolean }): void;
   /** Forget all manager data (deployments, executions, secrets, tokens). */
   wipe(): void;
+  /**
+   * Lets API tokens reach their expiration date now (all, or the one with this id): the next
+   * request with one gets the real 401 "User unauthorized: Token is expired".
+   */
+  expireTokens(id?: string): number;
 }
 
 export interface EmulatorHandle {
@@ -175,6 +194,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   for (const s of catalogue.secrets) putSecret(s.key, s.value, { hidden: s.hidden });
   for (const s of options.secrets ?? []) putSecret(s.key, s.value, s);
 
+  const expireTokens = (id?: string): number => {
+    let expired = 0;
+    for (const token of store.tokens.values()) {
+      if (id !== undefined && token.id !== id) continue;
+      token.expiresAt = Date.now() - 1;
+      expired += 1;
+    }
+    return expired;
+  };
+
   const wipe = () => {
     engine.stopAll();
     store.wipe();
@@ -196,6 +225,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       },
       restart: (downMs, keepData) => handle.restart({ downMs, keepData }),
       wipe,
+      expireTokens,
     }),
   );
   // Everything else is the manager, behind the injected faults of the network in front of it.
@@ -206,6 +236,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (requests.length > MAX_LOGGED_REQUESTS) requests.splice(0, requests.length - MAX_LOGGED_REQUESTS);
     const decision = faults.forRequest(method, path);
     if (decision.latencyMs > 0) await sleep(decision.latencyMs);
+    if (decision.holds.length) await Promise.all(decision.holds);
     const dropConnection = () => {
       // No response at all: the client sees the connection close under it.
       c.env.incoming.socket.destroy();
@@ -214,10 +245,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (decision.drop) return dropConnection();
     const body = Buffer.from(await c.req.arrayBuffer());
     if (decision.error) {
-      const { status, errorCode } = decision.error;
-      return errorCode
+      const { status, errorCode, retryAfter } = decision.error;
+      const response = errorCode
         ? envelope(status, `Cloudify Manager is unavailable (${errorCode})`, errorCode)
         : toResponse({ status, text: proxyErrorPage(status), contentType: "text/html" });
+      if (retryAfter !== undefined) response.headers.set("Retry-After", retryAfter);
+      return response;
     }
     if (body.length > MAX_BODY) return envelope(413, "Request body too large", "bad_parameters_error");
     const forward = async () =>
@@ -333,6 +366,18 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
           .filter((e) => deploymentId === undefined || e.deploymentId === deploymentId)
           .map((e) => renderExec(data, e));
       },
+      history(deploymentId) {
+        return engine.history
+          .filter((e) => deploymentId === undefined || e.deploymentId === deploymentId)
+          .map((e) => ({
+            id: e.id,
+            tenant: e.tenant,
+            deploymentId: e.deploymentId,
+            workflowId: e.workflowId,
+            status: e.status,
+            parameters: structuredClone(e.parameters),
+          }));
+      },
       nodeInstances(deploymentId, tenant) {
         return (depOf(deploymentId, tenant)?.nodes ?? []).map((n) => ({
           id: n.id,
@@ -343,6 +388,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       },
       putSecret,
       wipe,
+      expireTokens,
     },
   };
   log.info({ url: handle.url }, "Cloudify Manager emulator listening");

@@ -280,7 +280,7 @@ export interface CloudifySettings {
    */
   timeout_ms?: number;
   /**
-   * Retries of safe requests (GET, DELETE) after connection failures and 502/503/504, with exponential backoff and jitter.
+   * Retries of safe requests (GET, DELETE, searches) after connection failures and 408/429/502/503/504, with exponential backoff and jitter, never sooner than a Retry-After the answer carries.
    */
   retries?: number;
   /**
@@ -560,7 +560,10 @@ export interface BindingSpec {
    * Template of the route service URL (services that require route_forwarding).
    */
   route_service_url?: string;
-  volume_mounts?: Template;
+  /**
+   * Volume mounts for services that require volume_mount: a template yielding the OSB volume_mounts list, rendered over the binding context.
+   */
+  volume_mounts?: unknown;
   /**
    * Lifetime of credentials: bindings then carry metadata.expires_at and renew_before.
    */

@@ -657,7 +657,7 @@ export interface components {
         BindResource: {
             /**
              * @description GUID of the application (or e.g. a Kubernetes namespace) for credential bindings; unique in the
-             *     platform. Required by offerings that answer 422 `RequiresApp`.
+             *     platform; non-empty when present. Required by offerings that answer 422 `RequiresApp`.
              */
             app_guid?: string;
             /** @description Route address for route-service bindings. */
@@ -913,6 +913,65 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /**
+         * @description Too many failed authentication attempts from this client address (brute-force protection): the
+         *     request is refused before its credentials are checked until `Retry-After` seconds have passed.
+         *     Correct clients are never delayed.
+         */
+        TooManyRequests: {
+            headers: {
+                /** @description The `X-Broker-API-Request-Identity` value of the request, echoed back (H5, SHOULD). */
+                "X-Broker-API-Request-Identity"?: string;
+                /** @description When the platform should poll again (A6), or retry a refused request (429, 503); a delay in seconds (recommended) or an HTTP date. */
+                "Retry-After"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /**
+         * @description The request's headers or body did not arrive completely in time (the server's request timeout);
+         *     answered with an error body before any route (H14).
+         */
+        RequestTimeout: {
+            headers: {
+                /** @description The `X-Broker-API-Request-Identity` value of the request, echoed back (H5, SHOULD). */
+                "X-Broker-API-Request-Identity"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /**
+         * @description The body is larger than the broker accepts (`broker.max_body_bytes`), counted while it is read
+         *     when it is sent chunked (H14).
+         */
+        PayloadTooLarge: {
+            headers: {
+                /** @description The `X-Broker-API-Request-Identity` value of the request, echoed back (H5, SHOULD). */
+                "X-Broker-API-Request-Identity"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /**
+         * @description The request line and headers exceed 16 KiB (for example a very long id), refused by the HTTP
+         *     parser before any route and answered with an error body (H14).
+         */
+        RequestHeaderFieldsTooLarge: {
+            headers: {
+                /** @description The `X-Broker-API-Request-Identity` value of the request, echoed back (H5, SHOULD). */
+                "X-Broker-API-Request-Identity"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description The resource (instance or binding) does not exist (A7). */
         NotFound: {
             headers: {
@@ -1077,7 +1136,7 @@ export interface components {
     headers: {
         /** @description The `X-Broker-API-Request-Identity` value of the request, echoed back (H5, SHOULD). */
         RequestIdentity: string;
-        /** @description When the platform should poll again (A6); a delay in seconds (recommended) or an HTTP date. */
+        /** @description When the platform should poll again (A6), or retry a refused request (429, 503); a delay in seconds (recommended) or an HTTP date. */
         RetryAfter: string;
         /** @description Entity tag of the catalog, for conditional fetches (H15, optional). */
         ETag: string;
@@ -1152,7 +1211,11 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            408: components["responses"]["RequestTimeout"];
             412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
             "5XX": components["responses"]["ServerError"];
         };
     };
@@ -1223,8 +1286,13 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
             412: components["responses"]["PreconditionFailed"];
-            /** @description `ConcurrencyError`: an update of the instance is in progress (MUST, H13, A4). */
+            413: components["responses"]["PayloadTooLarge"];
+            /**
+             * @description `ConcurrencyError`: an update of the instance is in progress (MUST, H13, A4). Without a code:
+             *     the instance's Cloudify deployment was deleted outside the broker (docs/CLOUDIFY.md CFY-GONE).
+             */
             422: {
                 headers: {
                     /** @description The `X-Broker-API-Request-Identity` value of the request, echoed back (H5, SHOULD). */
@@ -1235,6 +1303,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
             "5XX": components["responses"]["ServerError"];
         };
     };
@@ -1319,8 +1389,10 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
             /**
              * @description The request cannot be processed (H13): `AsyncRequired` when the plan can only be provisioned
              *     asynchronously and `accepts_incomplete=true` was missing (A2); `MaintenanceInfoConflict` when
@@ -1336,6 +1408,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
             "5XX": components["responses"]["ServerError"];
         };
     };
@@ -1422,8 +1496,10 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            408: components["responses"]["RequestTimeout"];
             410: components["responses"]["Gone"];
             412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
             /** @description `AsyncRequired` (A2) or `ConcurrencyError` (the instance is busy with another operation, A4). */
             422: {
                 headers: {
@@ -1435,6 +1511,8 @@ export interface operations {
                     "application/json": components["schemas"]["DeprovisionError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
             /** @description Unexpected broker error; resources SHOULD be unchanged (H11). The platform orphan-mitigates. */
             "5XX": {
                 headers: {
@@ -1541,7 +1619,9 @@ export interface operations {
                     "application/json": components["schemas"]["UpdateError"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
             412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
             /**
              * @description The change is not supported or impossible in the current state (e.g. quota, unsupported plan
              *     transition; the `description` SHOULD explain), or `AsyncRequired` (A2), `ConcurrencyError`
@@ -1557,6 +1637,8 @@ export interface operations {
                     "application/json": components["schemas"]["UpdateError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
             /** @description Unexpected broker error; nothing of the change SHOULD have been applied (H11). */
             "5XX": {
                 headers: {
@@ -1624,7 +1706,7 @@ export interface operations {
                 headers: {
                     /** @description The `X-Broker-API-Request-Identity` value of the request, echoed back (H5, SHOULD). */
                     "X-Broker-API-Request-Identity"?: string;
-                    /** @description When the platform should poll again (A6); a delay in seconds (recommended) or an HTTP date. */
+                    /** @description When the platform should poll again (A6), or retry a refused request (429, 503); a delay in seconds (recommended) or an HTTP date. */
                     "Retry-After"?: string;
                     [name: string]: unknown;
                 };
@@ -1635,8 +1717,12 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             410: components["responses"]["LastOperationGone"];
             412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
             "5XX": components["responses"]["ServerError"];
         };
     };
@@ -1712,7 +1798,22 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
             412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description The instance's Cloudify deployment was deleted outside the broker (docs/CLOUDIFY.md CFY-GONE). */
+            422: {
+                headers: {
+                    /** @description The `X-Broker-API-Request-Identity` value of the request, echoed back (H5, SHOULD). */
+                    "X-Broker-API-Request-Identity"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
             "5XX": components["responses"]["ServerError"];
         };
     };
@@ -1815,8 +1916,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
             /**
              * @description `RequiresApp` (the offering needs `bind_resource.app_guid`, H13), `ConcurrencyError` (another
              *     operation on the instance or binding is in flight, A4) or `AsyncRequired` (A2).
@@ -1831,6 +1934,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
             "5XX": components["responses"]["ServerError"];
         };
     };
@@ -1912,8 +2017,10 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            408: components["responses"]["RequestTimeout"];
             410: components["responses"]["Gone"];
             412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
             /** @description `AsyncRequired` (A2) or `ConcurrencyError` (the binding is busy with another operation, A4). */
             422: {
                 headers: {
@@ -1925,6 +2032,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
             "5XX": components["responses"]["ServerError"];
         };
     };
@@ -1987,7 +2096,7 @@ export interface operations {
                 headers: {
                     /** @description The `X-Broker-API-Request-Identity` value of the request, echoed back (H5, SHOULD). */
                     "X-Broker-API-Request-Identity"?: string;
-                    /** @description When the platform should poll again (A6); a delay in seconds (recommended) or an HTTP date. */
+                    /** @description When the platform should poll again (A6), or retry a refused request (429, 503); a delay in seconds (recommended) or an HTTP date. */
                     "Retry-After"?: string;
                     [name: string]: unknown;
                 };
@@ -1998,8 +2107,12 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             410: components["responses"]["LastOperationGone"];
             412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
             "5XX": components["responses"]["ServerError"];
         };
     };

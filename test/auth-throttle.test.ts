@@ -5,17 +5,17 @@
  * connects from another loopback address.
  */
 import { request } from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { AuthThrottle } from "../src/osb/middleware/auth-throttle.js";
-import { type Stack, startStack } from "./support/stack.js";
+import { type Stack, useStack } from "./support/stack.js";
 
 let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack({ emulator: false });
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+useStack(
+  (started) => {
+    stack = started.stack;
+  },
+  { emulator: false },
+);
 
 const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
@@ -24,7 +24,7 @@ async function catalog(authorization: string) {
   const response = await fetch(new URL("/v2/catalog", stack.broker.url), {
     headers: { Authorization: authorization, "X-Broker-API-Version": "2.17" },
   });
-  return { status: response.status, headers: response.headers, body: (await response.json()) as any };
+  return { status: response.status, headers: response.headers, body: (await response.json()) as unknown };
 }
 
 /** The catalog requested from another source address (all of 127/8 is loopback on Linux). */

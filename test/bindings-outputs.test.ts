@@ -21,6 +21,7 @@ import {
   runtimeProperties,
   SYNC,
   unbindQuery,
+  untilRequested,
 } from "./fixtures/bindings-helpers.js";
 import type { OsbResponse } from "./support/osb-client.js";
 import {
@@ -206,25 +207,31 @@ describe("BIND outputs mode: postgresql large (outputs, capabilities, secret hel
   });
 
   it("BIND 503 when Cloudify cannot be read: nothing stored; the platform's retry then succeeds", async () => {
+    // A fresh instance: binds reuse what an earlier bind of the same instance revision read
+    // (DeploymentReads), so the shared one might not read Cloudify at all.
+    const iid = newId();
+    await provisionInstance(osb, iid, provisionBody(PG.large));
     const bid = newId();
     const fault = emulator.faults.add({
       type: "http_error",
       status: 503,
       method: "GET",
-      path: `/api/v3.1/deployments/${deploymentId(pg)}/outputs`,
+      path: `/api/v3.1/deployments/${deploymentId(iid)}/outputs`,
       times: 1_000,
     });
     try {
-      const response = await bind(pg, bid, PG.large);
+      const response = await bind(iid, bid, PG.large);
       expect(response.status).toBe(503);
       expect(response.body.error).toBe("ServiceUnavailable");
       expect(response.body.description).toMatch(/Cloudify/);
+      // When to try again, as every 503 says (found missing by test/reliability/outages.test.ts).
+      expect(response.headers.get("retry-after")).toMatch(/^\d+$/);
     } finally {
       emulator.faults.remove(fault);
     }
-    expect((await getb(pg, bid)).status).toBe(404);
-    expect((await lastBindingOperation(osb, pg, bid)).status).toBe(404);
-    expectCreated(await bind(pg, bid, PG.large));
+    expect((await getb(iid, bid)).status).toBe(404);
+    expect((await lastBindingOperation(osb, iid, bid)).status).toBe(404);
+    expectCreated(await bind(iid, bid, PG.large));
   });
 });
 
@@ -347,15 +354,15 @@ describe("BIND refused by the instance's state (outputs mode)", () => {
     expect(created.credentials.uri).toMatch(/^redis:\/\//);
   });
 
-  it("BIND 422 on an instance still being provisioned: the description says it is not provisioned", async () => {
+  it("BIND 422 ConcurrencyError A12 on an instance still being provisioned: the description says so", async () => {
     const iid = newId();
     const release = hold(emulator, "PUT", `/api/v3.1/deployments/${deploymentId(iid)}`);
     const bid = newId();
     try {
       expect((await osb.put(instancePath(iid), provisionBody(REDIS.small), ASYNC)).status).toBe(202);
-      const response = await bind(iid, bid, REDIS.small);
-      expect(response.status).toBe(422);
-      expect(response.body.description).toMatch(/not provisioned/);
+      // Busy, not unprocessable: the platform may retry once the provision is over (A12).
+      const description = expectError(await bind(iid, bid, REDIS.small), 422, "ConcurrencyError");
+      expect(description).toMatch(/provision in progress/);
     } finally {
       release();
     }
@@ -363,7 +370,7 @@ describe("BIND refused by the instance's state (outputs mode)", () => {
     expect((await getb(iid, bid)).status).toBe(404);
   });
 
-  it("BIND 422 on an instance being deprovisioned: the description says so", async () => {
+  it("BIND 422 ConcurrencyError A12 on an instance being deprovisioned: the description says so", async () => {
     const iid = newId();
     await provisionInstance(osb, iid, provisionBody(REDIS.small));
     const release = holdExecutions(emulator);
@@ -373,9 +380,8 @@ describe("BIND refused by the instance's state (outputs mode)", () => {
         query: { service_id: REDIS.service, plan_id: REDIS.small, accepts_incomplete: "true" },
       });
       expect(deleting.status).toBe(202);
-      const response = await bind(iid, bid, REDIS.small);
-      expect(response.status).toBe(422);
-      expect(response.body.description).toMatch(/deprovision/);
+      const description = expectError(await bind(iid, bid, REDIS.small), 422, "ConcurrencyError");
+      expect(description).toMatch(/deprovision in progress/);
     } finally {
       release();
     }
@@ -399,5 +405,80 @@ describe("BIND refused by the instance's state (outputs mode)", () => {
     // The platform's (late) unbind is answered, and then the binding is gone.
     expect((await unbind(iid, bid, REDIS.large)).status).toBe(200);
     expectError(await unbind(iid, bid, REDIS.large), 410, "Gone");
+  });
+});
+
+describe("8.2 the synchronous bind reads Cloudify outside the instance's lock", () => {
+  /** Holds the manager's answer to the next read of the deployment's outputs until released. */
+  function holdOutputs(iid: string): () => void {
+    const id = emulator.faults.add({
+      type: "hold",
+      method: "GET",
+      path: `/api/v3.1/deployments/${deploymentId(iid)}/outputs`,
+      times: 1,
+    });
+    return () => {
+      emulator.faults.remove(id);
+    };
+  }
+  const outputsRead = (iid: string) => ({
+    method: "GET",
+    path: `/api/v3.1/deployments/${deploymentId(iid)}/outputs`,
+  });
+
+  it("BIND while another bind's reads are held by a slow manager: answered 201 first; the slow one then 201 too", async () => {
+    const iid = newId();
+    await provisionInstance(osb, iid, provisionBody(REDIS.small));
+    const release = holdOutputs(iid);
+    const before = emulator.requests.count(outputsRead(iid));
+    let settled = false;
+    const slow = bind(iid, newId(), REDIS.small).finally(() => {
+      settled = true;
+    });
+    try {
+      await untilRequested(emulator, outputsRead(iid), before, "the slow bind's outputs read");
+      // Ordering, not timing: this bind is decided and committed while the first one waits.
+      const quick = await bind(iid, newId(), REDIS.small);
+      expect(quick.status, JSON.stringify(quick.body)).toBe(201);
+      expect(settled).toBe(false);
+      // So are a fetch and the instance's last operation.
+      expect((await osb.get(instancePath(iid))).status).toBe(200);
+      expect(settled).toBe(false);
+    } finally {
+      release();
+    }
+    const answer = await slow;
+    expect(answer.status, JSON.stringify(answer.body)).toBe(201);
+    expect(answer.body.credentials.host).toBeDefined();
+  });
+
+  it("UPD accepted while a bind's reads are held; the bind then finds the instance busy at commit: 422 ConcurrencyError A12, nothing stored", async () => {
+    const iid = newId();
+    await provisionInstance(osb, iid, provisionBody(REDIS.small));
+    const release = holdOutputs(iid);
+    const holdUpdate = hold(emulator, "POST", `/api/v3.1/deployment-updates/${deploymentId(iid)}`);
+    const before = emulator.requests.count(outputsRead(iid));
+    const bid = newId();
+    let settled = false;
+    const slow = bind(iid, bid, REDIS.small).finally(() => {
+      settled = true;
+    });
+    try {
+      await untilRequested(emulator, outputsRead(iid), before, "the slow bind's outputs read");
+      const update = await osb.patch(
+        instancePath(iid),
+        { service_id: REDIS.service, parameters: { tls: false } },
+        ASYNC,
+      );
+      expect(update.status, JSON.stringify(update.body)).toBe(202);
+      expect(settled).toBe(false);
+      release();
+      expectError(await slow, 422, "ConcurrencyError");
+      await expectNoBinding(iid, bid, REDIS.small);
+    } finally {
+      release();
+      holdUpdate();
+    }
+    expect((await waitForInstanceOperation(osb, iid)).body.state).toBe("succeeded");
   });
 });

@@ -376,15 +376,15 @@ describe("BIND refused by the instance's state", () => {
     expect((await waitForInstanceOperation(osb, instance)).body.state).toBe("succeeded");
   });
 
-  it("BIND 422 on an instance still being provisioned, with a description saying so", async () => {
+  it("BIND 422 ConcurrencyError A12 on an instance still being provisioned, with a description saying so", async () => {
     const instance = newId();
     const release = hold(emulator, "PUT", `/api/v3.1/deployments/${deploymentId(instance)}`);
     try {
       expect((await osb.put(instancePath(instance), provisionBody(PG.small), ASYNC)).status).toBe(202);
       const bid = newId();
-      const response = await bind(bid, body(), ASYNC, instance);
-      expect(response.status).toBe(422);
-      expect(response.body.description).toMatch(/not provisioned/);
+      // Busy, not unprocessable: the platform may retry once the provision is over (A12).
+      const description = expectError(await bind(bid, body(), ASYNC, instance), 422, "ConcurrencyError");
+      expect(description).toMatch(/provision in progress/);
       await expectNoBinding(bid, instance);
     } finally {
       release();
@@ -392,7 +392,7 @@ describe("BIND refused by the instance's state", () => {
     expect((await waitForInstanceOperation(osb, instance)).body.state).toBe("succeeded");
   });
 
-  it("BIND 422 on an instance being deprovisioned, with a description saying so", async () => {
+  it("BIND 422 ConcurrencyError A12 on an instance being deprovisioned, with a description saying so", async () => {
     const instance = newId();
     await provisionInstance(osb, instance, provisionBody(PG.small));
     const release = holdExecutions(emulator);
@@ -402,9 +402,8 @@ describe("BIND refused by the instance's state", () => {
       });
       expect(deleting.status).toBe(202);
       const bid = newId();
-      const response = await bind(bid, body(), ASYNC, instance);
-      expect(response.status).toBe(422);
-      expect(response.body.description).toMatch(/deprovision/);
+      const description = expectError(await bind(bid, body(), ASYNC, instance), 422, "ConcurrencyError");
+      expect(description).toMatch(/deprovision in progress/);
       expect((await lastBindingOperation(osb, instance, bid)).status).toBe(404);
     } finally {
       release();

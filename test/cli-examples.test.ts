@@ -96,7 +96,7 @@ describe("cfy-broker validate: parameters no request can carry", { timeout: 90_0
     const file = await writeConfig(dir, text, "fixed-param.yaml");
     const result = await runCli(["validate", file]);
     expect(result.code).toBe(1);
-    const p = positionOf(text, 'jdbc: "{{parameters.db_name}}"', 6);
+    const p = positionOf(text, 'jdbc: "{{parameters.db_name}}"', 'jdbc: "{{'.length);
     expect(result.stderr).toContain(
       `${file}:${p.line}:${p.column}: error: template reads parameters.db_name, which the plan's parameter schemas and defaults do not define (a schema derived from the blueprint never offers an input the plan fixes or excludes)`,
     );

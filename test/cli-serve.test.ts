@@ -151,6 +151,23 @@ describe("cfy-broker serve", () => {
     await waitForDescription("back again");
   });
 
+  it("a second broker on the same port fails with one JSON line saying so, exit 2, no stack trace", async () => {
+    const { hostname, port } = new URL(url);
+    const second = await runCli(
+      ["serve", "--config", file, "--state", join(dir, "second-state"), "--host", hostname, "--port", port],
+      { cwd: dir, env: ENV },
+    );
+    expect(second.code, second.stderr).toBe(2);
+    const lines = second.stderr.trimEnd().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0] ?? "")).toMatchObject({
+      level: "error",
+      msg: `cfy-broker: cannot listen on ${hostname}:${port}: the address is already in use`,
+    });
+    // The first broker is untouched.
+    expect(await smallDescription()).toBe("back again");
+  });
+
   it("SIGTERM stops the broker with exit code 0", async () => {
     child.kill("SIGTERM");
     const exit = await exited;

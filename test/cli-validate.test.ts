@@ -89,6 +89,56 @@ describe("cfy-broker validate", () => {
     expect(lines.at(-1)).toBe(`${file}: invalid, 2 error(s), 3 warning(s)`);
   });
 
+  it("one run lists every independent error: schema, template, semantic and example, each at file:line:column", async () => {
+    const text = example(
+      // postgresql/large: a schema error; postgresql/small, same service: a template syntax error.
+      ["        maximum_polling_duration: 7200\n", "        maximum_polling_duration: soon\n"],
+      ['extensions: "{{parameters.extensions}}"', 'extensions: "{{parameters.extensions}"'],
+      // redis/cache-small: an example its schema refuses; redis/cache-large: a plan id used twice.
+      ["parameters: { tls: true }", "parameters: { tls: maybe }"],
+      ["3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a34", "3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a33"],
+    );
+    const file = await writeConfig(dir, text, "all-errors.yaml");
+    const result = await runCli(["validate", file], { env: FULL_ENV });
+    expect(result.code).toBe(1);
+    const at = (needle: string, shift = 0) => {
+      const { line, column } = positionOf(text, needle, shift);
+      return `${file}:${line}:${column}: error:`;
+    };
+    expect(result.stderr.trimEnd().split("\n")).toEqual([
+      `${at('parameters.extensions}"', "parameters.extensions".length)} template syntax: unexpected '}'; expected '}}' (services[0].plans[0].inputs.extensions)`,
+      `${at("soon")} must be an integer (services[0].plans[1].maximum_polling_duration)`,
+      `${at("maybe")} example "sessions": provision parameters.tls: must be boolean (services[1].plans[0].examples[0].parameters.tls)`,
+      `${at("3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a33\n        name: cache-large")} plan id "3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a33" is already used by plan at services[1].plans[0].id; ids must be unique across the catalog (services[1].plans[1].id)`,
+      `${file}: invalid, 4 error(s), 0 warning(s)`,
+    ]);
+  });
+
+  it("an example of the wrong shape leaves out its plan's examples, not the plan's templates", async () => {
+    const text = example(
+      // postgresql/small: the example lacks its name (a schema error) and its parameters break the schema...
+      [
+        "          - name: orders-db\n            description: A database with a read-only user\n",
+        "          - description: A database with a read-only user\n",
+      ],
+      ["parameters: { db_name: orders, extensions: [pg_trgm] }", "parameters: { db_name: Orders }"],
+      // ...and a template of the same plan reads a parameter no request can carry.
+      ['db_name: "{{parameters.db_name}}"', 'db_name: "{{parameters.dbname}}"'],
+    );
+    const file = await writeConfig(dir, text, "bad-example.yaml");
+    const result = await runCli(["validate", file], { env: FULL_ENV });
+    expect(result.code).toBe(1);
+    const at = (needle: string) => {
+      const { line, column } = positionOf(text, needle);
+      return `${file}:${line}:${column}: error:`;
+    };
+    expect(result.stderr.trimEnd().split("\n")).toEqual([
+      `${at('parameters.dbname}}"')} template reads parameters.dbname, which the plan's parameter schemas and defaults do not define (services[0].plans[0].inputs.db_name)`,
+      `${at("description: A database with a read-only user")} missing required property "name" (services[0].plans[0].examples[0])`,
+      `${file}: invalid, 2 error(s), 0 warning(s)`,
+    ]);
+  });
+
   it("a YAML syntax error is an invalid file (exit 1), not an unreadable one", async () => {
     const text = example(["    name: postgresql\n", "    name: postgresql: sql\n"]);
     const file = await writeConfig(dir, text, "yaml-error.yaml");
@@ -176,6 +226,13 @@ describe("cfy-broker validate", () => {
   });
 });
 
+/** Every line of `text` parsed as JSON (a line that is not fails the test). */
+const jsonLines = (text: string) =>
+  text
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown> & { msg: string });
+
 describe("cfy-broker serve refuses what validate rejects", () => {
   it("unset environment variables are errors: exit 1 with validate's messages", async () => {
     const validated = await validateExample();
@@ -183,9 +240,15 @@ describe("cfy-broker serve refuses what validate rejects", () => {
     expect(served.code).toBe(1);
     const warnings = validated.stderr.split("\n").filter((l) => l.includes(": warning: "));
     expect(warnings).toHaveLength(3);
-    const errors = served.stderr.split("\n").filter((l) => l.includes(": error: "));
-    expect(errors).toEqual(warnings.map((l) => l.replace(": warning: ", ": error: ")));
-    expect(served.stderr).toContain("broker.yaml: cannot serve an invalid configuration");
+    // serve logs JSON, so its refusal is JSON lines too: the same messages, with their positions.
+    const lines = jsonLines(served.stderr);
+    const errors = lines.filter((l) => l.severity === "error");
+    expect(errors.map((l) => l.msg)).toEqual(warnings.map((l) => l.replace(": warning: ", ": error: ")));
+    for (const line of errors) {
+      expect(line.level).toBe("error");
+      expect(line.msg).toMatch(new RegExp(`^broker\\.yaml:${line.line}:${line.column}: error: `));
+    }
+    expect(lines.at(-1)?.msg).toBe("broker.yaml: cannot serve an invalid configuration");
   });
 
   it("an invalid file: exit 1 with validate's messages", async () => {
@@ -196,16 +259,17 @@ describe("cfy-broker serve refuses what validate rejects", () => {
     });
     expect(validated.code).toBe(1);
     expect(served.code).toBe(1);
-    const errorsOf = (stderr: string) => stderr.split("\n").filter((l) => l.includes(": error: "));
-    expect(errorsOf(served.stderr)).toEqual(errorsOf(validated.stderr));
-    expect(errorsOf(served.stderr)).toHaveLength(2);
+    const validateErrors = validated.stderr.split("\n").filter((l) => l.includes(": error: "));
+    const serveErrors = jsonLines(served.stderr).filter((l) => l.severity === "error");
+    expect(serveErrors.map((l) => l.msg)).toEqual(validateErrors);
+    expect(serveErrors).toHaveLength(2);
   });
 
   it("exit 2 for an unreadable file or a bad --port", async () => {
     const missing = join(dir, "missing.yaml");
     const unreadable = await runCli(["serve", "--config", missing], { env: FULL_ENV });
     expect(unreadable.code).toBe(2);
-    expect(unreadable.stderr).toContain(`cannot read ${missing}: ENOENT`);
+    expect(jsonLines(unreadable.stderr).map((l) => l.msg)).toEqual([`cannot read ${missing}: ENOENT`]);
     const port = await runCli(["serve", "--port", "http"], { env: FULL_ENV });
     expect(port.code).toBe(2);
     expect(port.stderr).toMatch(/--port must be a TCP port, got http/);

@@ -14,7 +14,9 @@ let emulator: EmulatorHandle;
 let client: CloudifyClient;
 
 beforeAll(async () => {
-  emulator = await startTestEmulator();
+  // Deletion lasts long enough that the lifecycle test can see its queued execution before the
+  // deployment (and its executions) vanish, however loaded the machine is.
+  emulator = await startTestEmulator({ timings: { deleteEnvMs: 1_000 } });
   client = clientFor(emulator);
 });
 
@@ -327,7 +329,7 @@ describe("executions", () => {
       parameters: { username: "a", x: 1 },
       allowCustomParameters: true,
     });
-    expect(allowed.parameters).toEqual({ username: "a", privileges: "readwrite", x: 1 });
+    expect(allowed.parameters).toEqual({ username: "a", privileges: "readwrite", password: "", x: 1 });
     await client.executions.waitForEnd(allowed.id, FAST_WAIT);
     const badValue = await rejection(
       client.executions.start({

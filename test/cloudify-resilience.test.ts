@@ -7,7 +7,7 @@ import {
   isNotFound,
   isTransient,
 } from "../src/cloudify/index.js";
-import { clientFor, FAST_WAIT, startTestEmulator } from "./support/emulator.js";
+import { clientFor, FAST_WAIT, raw, startTestEmulator } from "./support/emulator.js";
 
 let emulator: EmulatorHandle;
 let client: CloudifyClient;
@@ -282,4 +282,172 @@ describe("gateway timeouts (the manager performs the request after the gateway g
       await expect.poll(() => installs().length, { timeout: 5_000 }).toBe(1);
     },
   );
+});
+
+describe("408, 429 and Retry-After; 401 and fresh credentials (issue 9 item 4)", () => {
+  const EXECUTIONS = "/api/v3.1/executions";
+
+  it("the emulator's proxy answers 429 with Retry-After, as nginx limit_req does", async () => {
+    emulator.faults.add({ type: "http_error", status: 429, retryAfter: "7", path: BLUEPRINT_PATH });
+    const res = await raw(emulator, "GET", BLUEPRINT_PATH);
+    expect(res.status).toBe(429);
+    expect(res.headers.get("retry-after")).toBe("7");
+    expect(res.text).toContain("429 Too Many Requests");
+  });
+
+  it("retries a GET answered 429, waiting at least the Retry-After it was given", async () => {
+    emulator.faults.add({ type: "http_error", status: 429, retryAfter: "1", times: 1, path: BLUEPRINT_PATH });
+    const started = Date.now();
+    expect((await client.blueprints.get("redis")).id).toBe("redis");
+    // The client's own backoff here is at most 20 ms: only the header makes it wait this long.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    expect(emulator.requests.count({ method: "GET", path: BLUEPRINT_PATH })).toBe(2);
+  });
+
+  it("retries a GET answered 408 (the request was not read in time)", async () => {
+    emulator.faults.add({ type: "http_error", status: 408, times: 2, path: BLUEPRINT_PATH });
+    expect((await client.blueprints.get("redis")).id).toBe("redis");
+    expect(emulator.requests.count({ method: "GET", path: BLUEPRINT_PATH })).toBe(3);
+  });
+
+  it("retries a read-only search (POST /searches) like a GET", async () => {
+    emulator.faults.add({
+      type: "http_error",
+      status: 429,
+      times: 1,
+      path: "/api/v3.1/searches/deployments",
+    });
+    expect(Array.isArray(await client.deployments.searchByLabels({ "osb-broker": "none" }))).toBe(true);
+    expect(emulator.requests.count({ method: "POST", path: "/api/v3.1/searches/deployments" })).toBe(2);
+  });
+
+  it("hands a Retry-After longer than it may wait to the caller, transient and with the delay", async () => {
+    emulator.faults.add({
+      type: "http_error",
+      status: 429,
+      retryAfter: "120",
+      times: 1,
+      path: BLUEPRINT_PATH,
+    });
+    const error = (await failure(client.blueprints.get("redis"))) as CloudifyApiError;
+    expect(error.status).toBe(429);
+    expect(error.retryAfterMs).toBe(120_000);
+    expect(isTransient(error)).toBe(true);
+    expect(emulator.requests.count({ method: "GET", path: BLUEPRINT_PATH })).toBe(1);
+  });
+
+  it("never repeats a POST /executions answered 429: transient, for the caller to look up and retry", async () => {
+    const dep = await client.deployments.create("r-429", { blueprintId: "redis" });
+    await client.executions.waitForEnd(dep.create_execution as string, FAST_WAIT);
+    emulator.faults.add({
+      type: "http_error",
+      status: 429,
+      retryAfter: "0",
+      times: 1,
+      method: "POST",
+      path: EXECUTIONS,
+    });
+    const error = (await failure(
+      client.executions.start({ deploymentId: "r-429", workflowId: "install" }),
+    )) as CloudifyApiError;
+    expect(error.status).toBe(429);
+    expect(isTransient(error)).toBe(true);
+    expect(emulator.requests.count({ method: "POST", path: EXECUTIONS })).toBe(1);
+  });
+
+  async function mintToken(): Promise<{ id: string; value: string }> {
+    const res = await raw(emulator, "POST", "/api/v3.1/tokens", { body: { description: "broker" } });
+    expect(res.status).toBe(200);
+    return res.json();
+  }
+
+  it("the emulator expires a token for real: 401 'Token is expired' on every later use", async () => {
+    const token = await mintToken();
+    const headers = { "Authentication-Token": token.value };
+    expect((await raw(emulator, "GET", BLUEPRINT_PATH, { auth: false, headers })).status).toBe(200);
+    expect(emulator.state.expireTokens(token.id)).toBe(1);
+    for (let i = 0; i < 2; i++) {
+      const res = await raw(emulator, "GET", BLUEPRINT_PATH, { auth: false, headers });
+      expect(res.status).toBe(401);
+      expect(res.json()).toEqual({
+        message: "User unauthorized: Token is expired",
+        error_code: "unauthorized_error",
+        server_traceback: null,
+      });
+    }
+  });
+
+  it("the admin endpoint expires tokens for clients driving a standalone emulator", async () => {
+    const token = await mintToken();
+    const expire = await fetch(`${emulator.url}/_emulator/tokens/expire`, {
+      method: "POST",
+      body: JSON.stringify({ id: token.id }),
+    });
+    expect(await expire.json()).toEqual({ expired: 1 });
+    const res = await raw(emulator, "GET", BLUEPRINT_PATH, {
+      auth: false,
+      headers: { "Authentication-Token": token.value },
+    });
+    expect(res.status).toBe(401);
+    expect(res.json().message).toBe("User unauthorized: Token is expired");
+  });
+
+  it("after a 401 reads the credentials again and repeats the call once with the new ones", async () => {
+    const old = await mintToken();
+    const fresh = await mintToken();
+    let reads = 0;
+    const rotating = clientFor(emulator, {
+      auth: { token: old.value },
+      reauthenticate: async () => {
+        reads += 1;
+        return { token: fresh.value };
+      },
+    });
+    emulator.state.expireTokens(old.id);
+    expect((await rotating.blueprints.get("redis")).id).toBe("redis");
+    expect(reads).toBe(1);
+    expect(emulator.requests.count({ method: "GET", path: BLUEPRINT_PATH })).toBe(2);
+    // The new token is kept: no 401 and no re-read on the next call.
+    expect((await rotating.blueprints.get("redis")).id).toBe("redis");
+    expect(reads).toBe(1);
+    expect(emulator.requests.count({ method: "GET", path: BLUEPRINT_PATH })).toBe(3);
+    await rotating.close();
+  });
+
+  it("a POST refused with 401 is sent again with fresh credentials: nothing was performed, one execution", async () => {
+    const dep = await client.deployments.create("r-401", { blueprintId: "redis" });
+    await client.executions.waitForEnd(dep.create_execution as string, FAST_WAIT);
+    const old = await mintToken();
+    const fresh = await mintToken();
+    const rotating = clientFor(emulator, {
+      auth: { token: old.value },
+      reauthenticate: async () => ({ token: fresh.value }),
+    });
+    emulator.state.expireTokens(old.id);
+    const execution = await rotating.executions.start({ deploymentId: "r-401", workflowId: "install" });
+    expect(execution.workflow_id).toBe("install");
+    expect(emulator.requests.count({ method: "POST", path: EXECUTIONS })).toBe(2);
+    expect(emulator.state.executions("r-401").filter((e) => e.workflow_id === "install")).toHaveLength(1);
+    await rotating.close();
+  });
+
+  it("a 401 with unchanged credentials stands after one re-read: no blind repetition", async () => {
+    const old = await mintToken();
+    let reads = 0;
+    const stale = clientFor(emulator, {
+      auth: { token: old.value },
+      reauthenticate: async () => {
+        reads += 1;
+        return { token: old.value };
+      },
+    });
+    emulator.state.expireTokens(old.id);
+    const error = (await failure(stale.blueprints.get("redis"))) as CloudifyApiError;
+    expect(error.status).toBe(401);
+    expect(error.serverMessage).toBe("User unauthorized: Token is expired");
+    expect(isTransient(error)).toBe(false);
+    expect(reads).toBe(1);
+    expect(emulator.requests.count({ method: "GET", path: BLUEPRINT_PATH })).toBe(1);
+    await stale.close();
+  });
 });

@@ -161,6 +161,27 @@ describe("unset variables", () => {
     expect(half.loaded?.runtime?.users).toHaveLength(1);
   });
 
+  it("serving, a bad key is reported beside the catalog's errors, in one run", async () => {
+    const short = Buffer.from("too-short-key").toString("base64");
+    const text = example(["        name: large\n", "        name: small\n"]);
+    const result = await load(text, { ...FULL_ENV, BROKER_ENCRYPTION_KEY: short }, "serve");
+    expect(result.loaded).toBeUndefined();
+    expect(result.issues.map(({ line, column, path, message }) => ({ line, column, path, message }))).toEqual(
+      [
+        {
+          ...positionOf(text, "${BROKER_ENCRYPTION_KEY}"),
+          path: "broker.encryption.key",
+          message: "encryption key: key must be base64 of 32 bytes, decodes to 13",
+        },
+        {
+          ...positionOf(text, "small\n        description: 4 vCPU"),
+          path: "services[0].plans[1].name",
+          message: 'plan name "small" is already used in this service by plans[0]',
+        },
+      ],
+    );
+  });
+
   it("an encryption key the keyring cannot use is an error at its position when serving", async () => {
     const text = exampleText();
     const short = Buffer.from("too-short-key").toString("base64");

@@ -9,6 +9,8 @@ import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConfigIssue } from "../src/config/issues.js";
 import { loadConfig } from "../src/config/load.js";
+import { parseOffThread } from "../src/config/parse-off-thread.js";
+import { ConfigSource } from "../src/config/source.js";
 import {
   example,
   exampleText,
@@ -93,6 +95,199 @@ describe("YAML problems", () => {
     const first = result.errors[0] as ConfigIssue;
     expect(first.message).toMatch(/^YAML: /);
     expect({ line: first.line, column: first.column }).toEqual(positionOf(result.text, "postgresql: sql"));
+  });
+
+  it("a missing ] is one error, on the line of its [, with the fix (not a cascade a line late)", async () => {
+    const result = await validate(
+      example(["    tags: [postgresql, relational, sql]\n", "    tags: [postgresql, relational, sql\n"]),
+    );
+    expectErrors(result, [
+      {
+        at: "[postgresql, relational, sql\n",
+        path: "",
+        message: /^YAML: this \[ is never closed: add \] where the list ends/,
+      },
+    ]);
+  });
+
+  it("a missing } in a nested plan value, likewise", async () => {
+    const result = await validate(
+      example([
+        '          pg_version: { value: "16", updatable: false }\n',
+        '          pg_version: { value: "16", updatable: false\n',
+      ]),
+    );
+    expectErrors(result, [
+      {
+        at: '{ value: "16", updatable: false\n',
+        path: "",
+        message: /^YAML: this \{ is never closed: add \} where the mapping ends/,
+      },
+    ]);
+  });
+
+  it("other syntax errors: only the first, at its line, with a hint", async () => {
+    const tab = await validate(example(["sql]\n    bindable: true\n", "sql]\n\tbindable: true\n"]));
+    expect(tab.errors).toHaveLength(1);
+    expect(tab.errors[0]?.line).toBe(positionOf(tab.text, "\tbindable").line);
+    expect(tab.errors[0]?.message).toMatch(/indents with spaces only/);
+
+    const colon = await validate(example(["sql]\n    bindable: true\n", "sql]\n    bindable true\n"]));
+    expect(colon.errors).toHaveLength(1);
+    expect(colon.errors[0]?.line).toBe(positionOf(colon.text, "bindable true").line);
+    expect(colon.errors[0]?.message).toMatch(/a key without `:`/);
+
+    const quote = await validate(
+      example([
+        "    description: PostgreSQL databases deployed by Cloudify\n",
+        '    description: "PostgreSQL databases deployed by Cloudify\n',
+      ]),
+    );
+    expect(quote.errors).toHaveLength(1);
+    expect(quote.errors[0]?.line).toBe(positionOf(quote.text, '"PostgreSQL databases').line);
+    expect(quote.errors[0]?.message).toMatch(/must end on a matching quote/);
+  });
+
+  it("an unclosed quote is one error where it opens, not at the end of the file", async () => {
+    const single = await validate(
+      example([
+        "    description: Redis in-memory cache deployed by Cloudify\n",
+        "    description: 'Redis in-memory cache\n",
+      ]),
+    );
+    expectErrors(single, [
+      {
+        at: "'Redis in-memory cache\n",
+        path: "",
+        message:
+          /^YAML: this ' is never closed: end the string with ' \(a quoted string must end on a matching quote\)$/,
+      },
+    ]);
+    // Inside a flow list, the quote is the mistake, not the list the quote swallowed the ] of.
+    const inList = await validate(
+      example(["[256 MB memory, LRU eviction, TLS]", "[256 MB memory, 'LRU eviction, TLS]"]),
+    );
+    expectErrors(inList, [{ at: "'LRU eviction", path: "", message: /^YAML: this ' is never closed/ }]);
+  });
+
+  it("of two unclosed brackets, the inner one is reported: it is the one to close first", async () => {
+    const result = await validate(
+      example([
+        "parameters: { db_name: orders, extensions: [pg_trgm] }",
+        "parameters: { db_name: orders, extensions: [pg_trgm }",
+      ]),
+    );
+    expectErrors(result, [
+      { at: "[pg_trgm }", path: "", message: /^YAML: this \[ is never closed: add \] where the list ends/ },
+    ]);
+  });
+
+  it("a key indented deeper than its siblings is reported on its own line, not the line above", async () => {
+    const result = await validate(
+      example([
+        "        description: 256 MB cache without persistence\n",
+        "         description: 256 MB cache without persistence\n",
+      ]),
+    );
+    expectErrors(result, [
+      {
+        at: "description: 256 MB cache without persistence",
+        path: "",
+        message: /^YAML: this line is indented deeper than the key above it.*indent it like its sibling keys/,
+      },
+    ]);
+  });
+
+  it("a key indented less than its siblings, or a ] that closes nothing: at the line, with a hint", async () => {
+    const less = await validate(
+      example([
+        "        description: 256 MB cache without persistence\n",
+        "       description: 256 MB cache without persistence\n",
+      ]),
+    );
+    expectErrors(less, [
+      {
+        at: "description: 256 MB cache without persistence",
+        path: "",
+        message: /check this line's indentation: the keys of one mapping must start at the same column/,
+      },
+    ]);
+    const stray = await validate(example(["[redis, cache, key-value]", "[redis, cache, key-value]]"]));
+    expectErrors(stray, [
+      {
+        at: "]]",
+        shift: 1,
+        path: "",
+        message: /it closes nothing: remove it, or add the bracket it should close/,
+      },
+    ]);
+  });
+
+  it("an alias of an anchor never set is an error at the alias (it threw out of the loader)", async () => {
+    const result = await validate(
+      example(
+        ["    blueprint_id: redis\n", "    blueprint_id: *redis\n"],
+        ["    name: redis\n", "    name: redis\n    name: rds\n"],
+      ),
+    );
+    expectErrors(result, [
+      { at: "name: rds", path: "", message: /^YAML: Map keys must be unique/ },
+      {
+        at: "*redis",
+        path: "",
+        message: /^YAML: \*redis refers to no anchor \(set &redis on a value above it\)$/,
+      },
+    ]);
+  });
+
+  it("a document that expands to too many aliases is an error, not a crash", async () => {
+    const nine = (name: string) => `[${Array(9).fill(`*${name}`).join(", ")}]`;
+    const text = `a: &a [x, x, x, x, x, x, x, x, x]\nb: &b ${nine("a")}\nc: &c ${nine("b")}\nd: &d ${nine("c")}\ne: ${nine("d")}\n`;
+    const result = await validate(text);
+    expectErrors(result, [{ at: "b: &b [*a", shift: 7, path: "", message: /^YAML: Excessive alias count/ }]);
+  });
+
+  it("text after a quoted value: at the text, with a hint", async () => {
+    const result = await validate(
+      example([
+        'tls: "{{default parameters.tls true}}"',
+        'tls: "{{default parameters.tls true}}" # ok\n          x: "y" z',
+      ]),
+    );
+    expectErrors(result, [{ at: " z\n", shift: 1, path: "", message: /quote the whole value/ }]);
+  });
+
+  it("independent duplicate keys are all reported", async () => {
+    const result = await validate(
+      example(
+        ["    name: postgresql\n", "    name: postgresql\n    name: pgsql\n"],
+        ["    name: redis\n", "    name: redis\n    name: rds\n"],
+      ),
+    );
+    expectErrors(result, [
+      { at: "name: pgsql", path: "", message: /^YAML: Map keys must be unique/ },
+      { at: "name: rds", path: "", message: /^YAML: Map keys must be unique/ },
+    ]);
+  });
+
+  it("a duplicate key hides no other error: the file is still checked, with the last of the keys", async () => {
+    const result = await validate(
+      example(
+        ["    name: redis\n", "    name: redis\n    name: rds cache\n"],
+        ["          version: 2.1.0\n", "          version: two\n"],
+        ["        maximum_polling_duration: 3600\n", "        maximum_polling_duration: soon\n"],
+      ),
+    );
+    expectErrors(result, [
+      { at: "soon", path: "services[0].plans[0].maximum_polling_duration", message: /must be an integer/ },
+      {
+        at: "two\n",
+        path: "services[0].plans[1].maintenance_info.version",
+        message: /"two" is not a semantic version/,
+      },
+      { at: "name: rds cache", path: "", message: /^YAML: Map keys must be unique/ },
+      { at: "rds cache", path: "services[1].name", message: /service name "rds cache" is not CLI-friendly/ },
+    ]);
   });
 
   it("a duplicate key points at the second occurrence", async () => {
@@ -256,9 +451,143 @@ describe("one round of fixes", () => {
         expect.stringMatching(/^services\[0\]\.plans\[1\]\.name: plan name "small" is already used/),
       ]),
     );
-    // Nothing is reported from inside the service the schema rejected: its shape is unknown.
+    // The redis service's only problem is the unknown property.
     expect(messages.filter((m) => m.startsWith("services[1]"))).toEqual([expect.stringMatching(/colour/)]);
     expect(result.loaded).toBeUndefined();
+  });
+
+  it("a schema error in one plan hides nothing of the service's other plans, nor of other services", async () => {
+    const result = await validate(
+      example(
+        // postgresql/large: a schema error...
+        ["        maximum_polling_duration: 7200\n", "        maximum_polling_duration: soon\n"],
+        // ...postgresql/small, same service: a template syntax error...
+        ['extensions: "{{parameters.extensions}}"', 'extensions: "{{parameters.extensions}"'],
+        // ...redis/cache-large: the id of redis/cache-small (a semantic error).
+        ["3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a34", "3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a33"],
+      ),
+    );
+    expectErrors(result, [
+      {
+        at: 'parameters.extensions}"',
+        shift: "parameters.extensions".length,
+        path: "services[0].plans[0].inputs.extensions",
+        message: /^template syntax: /,
+      },
+      { at: "soon", path: "services[0].plans[1].maximum_polling_duration", message: /must be an integer/ },
+      {
+        at: "3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a33\n        name: cache-large",
+        path: "services[1].plans[1].id",
+        message: /plan id "3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a33" is already used/,
+      },
+    ]);
+  });
+
+  it("a bad plan property no check reads hides nothing of its own plan", async () => {
+    const result = await validate(
+      example(
+        ["        maximum_polling_duration: 3600\n", "        maximum_polling_duration: soon\n"],
+        ['db_name: "{{parameters.db_name}}"', 'db_name: "{{parameters.dbname}}"'],
+      ),
+    );
+    expectErrors(result, [
+      { at: "soon", path: "services[0].plans[0].maximum_polling_duration", message: /must be an integer/ },
+      {
+        at: 'parameters.dbname}}"',
+        path: "services[0].plans[0].inputs.db_name",
+        message: /template reads parameters\.dbname/,
+      },
+    ]);
+  });
+
+  it("a bad binding, or bad schemas, of a plan are left out of its checks; its inputs' templates are still checked", async () => {
+    const result = await validate(
+      example(
+        // postgresql/small: a bad binding mode, and a template syntax error in an input.
+        ["          mode: workflow\n", "          mode: sideways\n"],
+        ['extensions: "{{parameters.extensions}}"', 'extensions: "{{parameters.extensions}"'],
+        // postgresql/large: bad schemas, a template syntax error, and a template reading a
+        // parameter the bad schemas might have offered (not an error: that check is off).
+        [
+          "            create:\n              from_blueprint: true\n",
+          "            create:\n              from_blueprint: maybe\n",
+        ],
+        [
+          "          cpu: 4\n",
+          '          cpu: "{{parameters.cpu}"\n          owner: "{{parameters.owner}}"\n',
+        ],
+      ),
+    );
+    expectErrors(result, [
+      {
+        at: 'parameters.extensions}"',
+        shift: "parameters.extensions".length,
+        path: "services[0].plans[0].inputs.extensions",
+        message: /^template syntax: /,
+      },
+      { at: "sideways", path: "services[0].plans[0].binding.mode", message: /must be one of/ },
+      {
+        at: 'parameters.cpu}"',
+        shift: "parameters.cpu".length,
+        path: "services[0].plans[1].inputs.cpu",
+        message: /^template syntax: /,
+      },
+      {
+        at: "maybe",
+        path: "services[0].plans[1].schemas.service_instance.create.from_blueprint",
+        message: /must be \{parameters: <JSON Schema>\} or \{from_blueprint: true\}/,
+      },
+    ]);
+  });
+
+  it("a plan without a required property is left out; the sibling plan's errors are still listed", async () => {
+    const result = await validate(
+      example(["        name: cache-small\n", ""], ["    requires: [syslog_drain]\n", ""]),
+    );
+    expectErrors(result, [
+      {
+        at: "- id: 3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a33",
+        shift: 2,
+        path: "services[1].plans[0]",
+        message: /missing required property "name"/,
+      },
+      {
+        at: 'syslog_drain_url: "syslog-tls://logs.example.com:6514/{{instance_id}}"\n        examples:\n          - name: queue-cache',
+        shift: "syslog_drain_url: ".length,
+        path: "services[1].plans[1].binding.syslog_drain_url",
+        message: /needs "syslog_drain" in the service's requires/,
+      },
+    ]);
+  });
+
+  it("a service property of the wrong type leaves out the service's own checks, not its plans", async () => {
+    const result = await validate(
+      example(
+        ["    description: Redis in-memory cache deployed by Cloudify\n", "    description: [Redis]\n"],
+        [
+          "          version: 1.0.0\n        inputs:\n          memory_mb: 256",
+          "          version: one\n        inputs:\n          memory_mb: 256",
+        ],
+      ),
+    );
+    expectErrors(result, [
+      { at: "[Redis]", path: "services[1].description", message: /must be a string/ },
+      {
+        at: "one\n",
+        path: "services[1].plans[0].maintenance_info.version",
+        message: /"one" is not a semantic version/,
+      },
+    ]);
+  });
+
+  it("a service property its plans inherit, of the wrong type, leaves out the service: no errors that follow from it", async () => {
+    // requires as a string would make every syslog_drain_url look unpermitted.
+    const result = await validate(
+      example(["    requires: [syslog_drain]\n", "    requires: syslog_drain\n"]),
+    );
+    expectErrors(result, [
+      { at: "syslog_drain\n", path: "services[1].requires", message: /must be an array/ },
+    ]);
   });
 });
 
@@ -633,7 +962,7 @@ describe("templates", () => {
     );
     expectErrors(result, [
       {
-        at: '"{{capability.admin_username}}"',
+        at: "capability.admin_username}}",
         path: "services[0].plans[1].binding.credentials.username",
         message:
           /template reads capability\.admin_username: unknown variable "capability" \(available: parameters, .*outputs, capabilities/,
@@ -647,9 +976,25 @@ describe("templates", () => {
     );
     expectErrors(result, [
       {
-        at: '"https://dashboard.example.com/postgresql/{{binding_id}}"',
+        at: "binding_id}}",
         path: "services[0].dashboard_url",
         message: /unknown variable "binding_id"/,
+      },
+    ]);
+  });
+
+  it("a variable read on a later line of a block scalar is placed where it is read", async () => {
+    const result = await validate(
+      example([
+        '            uri: "{{capabilities.uri}}"\n            jdbc_url:',
+        "            uri: |-\n              {{capabilities.uri}}\n              ?sslmode={{capability.sslmode}}\n            jdbc_url:",
+      ]),
+    );
+    expectErrors(result, [
+      {
+        at: "capability.sslmode",
+        path: "services[0].plans[1].binding.credentials.uri",
+        message: /template reads capability\.sslmode: unknown variable "capability"/,
       },
     ]);
   });
@@ -660,7 +1005,7 @@ describe("templates", () => {
     );
     expectErrors(result, [
       {
-        at: '"{{parameters.dbname}}"',
+        at: 'parameters.dbname}}"',
         path: "services[0].plans[0].inputs.db_name",
         message:
           /template reads parameters\.dbname, which the plan's parameter schemas and defaults do not define/,
@@ -677,11 +1022,46 @@ describe("templates", () => {
     );
     expectErrors(result, [
       {
-        at: "\"{{default parameters.privilege 'readwrite'}}\"",
+        at: "parameters.privilege '",
         path: "services[0].plans[0].binding.workflow.create.parameters.privileges",
         message: /parameters\.privilege, which/,
       },
     ]);
+  });
+
+  it("any parameter may be read when the plan has no create schema, even with an update schema", async () => {
+    // Provisions are not checked, so they may carry persistence; only updates are restricted.
+    const result = await validate(
+      example([
+        "          persistence: true\n          tls: true\n          instance_name: \"{{default context.instance_name ''}}\"\n",
+        `          persistence: "{{default parameters.persistence true}}"
+          tls: true
+        schemas:
+          service_instance:
+            update:
+              parameters:
+                $schema: http://json-schema.org/draft-07/schema#
+                type: object
+                additionalProperties: false
+                properties:
+                  tls: { type: boolean }
+`,
+      ]),
+    );
+    expect(result.issues).toEqual([]);
+  });
+
+  it("a parameter matching a schema's patternProperties may be read", async () => {
+    const result = await validate(
+      example(
+        [
+          "                type: object\n                additionalProperties: false\n                properties:\n                  db_name:\n",
+          '                type: object\n                additionalProperties: false\n                patternProperties: { "^label_": { type: string } }\n                properties:\n                  db_name:\n',
+        ],
+        ["          cpu: 1\n", '          cpu: 1\n          team: "{{parameters.label_team}}"\n'],
+      ),
+    );
+    expect(result.issues).toEqual([]);
   });
 
   it("any parameter may be read when a schema allows additional properties", async () => {
@@ -712,5 +1092,57 @@ describe("several problems at once", () => {
     ]);
     const lines = result.errors.map((e) => e.line);
     expect([...lines].sort((a, b) => a - b)).toEqual(lines);
+  });
+});
+
+describe("a reload's load (YAML parsed on a worker thread, checks paused between for requests)", () => {
+  it("gets the document as parsed on the main thread, its plans sent back a batch at a time", async () => {
+    const text = exampleText();
+    for (const batch of [1, 2, 50]) {
+      const offThread = await parseOffThread(text, batch);
+      expect(offThread?.value, `${batch} plan(s) per batch`).toEqual(
+        ConfigSource.parse("x.yaml", text).value,
+      );
+    }
+  });
+
+  it("gives the same issues at the same positions as validate, whatever is wrong", async () => {
+    const variants = [
+      exampleText(),
+      example(["    tags: [postgresql, relational, sql]\n", "    tags: [postgresql, relational, sql\n"]),
+      example(["sql]\n    bindable: true\n", 'sql]\n    bindable: "yes"\n']),
+      example(["sql]\n    bindable: true\n", "sql]\n    bindable: *nope\n"]),
+      example([
+        '            jdbc_url: "{{outputs.jdbc_url}}"\n',
+        '            jdbc_url: "{{outputs.jdbc_url"\n',
+      ]),
+      // The reload validates plan by plan, then the rest; whatever either would report goes
+      // through the whole document's validation (schema-validation.ts, validateCleanInSlices).
+      example(["        free: true\n", '        free: "yes"\n']),
+      example(["        free: true\n", "        free: 1\n"]),
+      example(["        free: true\n", "        free: true\n        colour: blue\n"]),
+      example(["  max_body_bytes: 1048576\n", '  max_body_bytes: "1048576"\n']),
+      example(
+        ["        free: true\n", "        free: 1\n"],
+        ["sql]\n    bindable: true\n", 'sql]\n    bindable: "yes"\n'],
+      ),
+      // Coerced from an environment variable: valid, the plan's value a number as at startup.
+      example([
+        "        maximum_polling_duration: 3600\n",
+        "        maximum_polling_duration: ${BENCH_POLL_SECONDS:-3600}\n",
+      ]),
+    ];
+    for (const [i, text] of variants.entries()) {
+      const file = await writeConfig(dir, text, `reload-${i}.yaml`);
+      for (const env of [FULL_ENV, {}]) {
+        const direct = await loadConfig(file, { mode: "serve", env });
+        const offLoop = await loadConfig(file, { mode: "serve", env, offEventLoop: true });
+        expect(offLoop.issues, `variant ${i}`).toEqual(direct.issues);
+        expect(offLoop.loaded?.config).toEqual(direct.loaded?.config);
+        expect([...(offLoop.loaded?.catalog.plansById.keys() ?? [])]).toEqual([
+          ...(direct.loaded?.catalog.plansById.keys() ?? []),
+        ]);
+      }
+    }
   });
 });

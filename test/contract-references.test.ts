@@ -3,7 +3,7 @@ import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 
 /**
- * Comments and test titles cite rules of docs/CONTRACT.md by id (H12, A4, X5, M16…) and by
+ * Comments and test titles cite rules of docs/CONTRACT.md by id (H12, A4, X5, M16, K1…) and by
  * section ("OSB section 8", "§12"). Every citation must resolve there, and nothing in the
  * repository may point at a file outside it (reference notes kept beside a checkout are not
  * part of the product).
@@ -32,7 +32,7 @@ const SCANNED = [
 ];
 const TEXT = /\.(ts|js|mjs|cjs|json|ya?ml|md|sh|txt|hbs)$|^(run|Dockerfile)$/;
 
-const RULE_ID = /\b([HCAXM])([0-9]{1,2})\b/g;
+const RULE_ID = /\b([HCAXMK])([0-9]{1,2})\b/g;
 const SECTION = /(?:\b(?:OSB|contract|CONTRACT\.md)\s+section\s+|§)([0-9]{1,2})\b/gi;
 // Built from pieces so this file does not match itself.
 const OUTSIDE = [
@@ -62,7 +62,7 @@ function files(path: string): string[] {
 }
 
 function contractDefinitions(contract: string): { ids: Set<string>; sections: Set<string> } {
-  const ids = new Set([...contract.matchAll(/\*\*([HCAXM][0-9]{1,2})\*\*/g)].map((m) => m[1]!));
+  const ids = new Set([...contract.matchAll(/\*\*([HCAXMK][0-9]{1,2})\*\*/g)].map((m) => m[1]!));
   const sections = new Set([...contract.matchAll(/^## ([0-9]+)\./gm)].map((m) => m[1]!));
   return { ids, sections };
 }

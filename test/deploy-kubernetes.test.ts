@@ -289,6 +289,22 @@ describe.skipIf(unavailable !== undefined)("deploy/kubernetes", () => {
       }
     });
 
+    it("probes liveness where a restart would mend it and readiness where traffic should stop", () => {
+      const { container } = podView(base, one(base, "StatefulSet"));
+      expect(container.startupProbe.httpGet.path).toBe("/livez");
+      expect(container.livenessProbe.httpGet.path).toBe("/livez");
+      expect(container.readinessProbe.httpGet.path).toBe("/readyz");
+      // The other places a platform probes from: CF's health check restarts instances, and so
+      // does an orchestrator acting on the image's HEALTHCHECK.
+      const manifest = parse(readFileSync(join(ROOT, "deploy/cloudfoundry/manifest.yml"), "utf8"));
+      expect(manifest.applications[0]["health-check-http-endpoint"]).toBe("/livez");
+      const healthcheck = readFileSync(join(ROOT, "Dockerfile"), "utf8").match(/^\s+CMD \[.*healthcheck.*$/m);
+      expect(healthcheck?.[0]).toContain('"--path", "/livez"');
+
+      // What each path answers on a Cloudify outage and a full disk: test/ops-health.test.ts and
+      // test/reliability/full-disk.test.ts.
+    });
+
     it("serves every metric the alert rules use", async () => {
       const exposition = await (await fetch(new URL("/metrics", stack.broker.url))).text();
       const served = new Set(

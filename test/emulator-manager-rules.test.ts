@@ -177,3 +177,37 @@ describe("CFY-AVAIL workflow availability (6.4+)", () => {
     }
   });
 });
+
+describe("CFY-AVAIL-8 an install cancelled midway", () => {
+  it("leaves the node it was installing live but not started: uninstall unavailable, deletion refused, forced uninstall works", async () => {
+    const slow = await startTestEmulator({ timings: { workflowMs: 2_000, scale: 1 } });
+    const c = clientFor(slow);
+    try {
+      // Nodes are installed one after the other; cancelled during the first (postgresql has one).
+      await ready(c, "mid-1", "postgresql", POSTGRES_INPUTS);
+      const install = await c.executions.start({ deploymentId: "mid-1", workflowId: "install" });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await c.executions.cancel(install.id);
+      expect((await c.executions.waitForEnd(install.id, FAST_WAIT)).status).toBe("cancelled");
+      const states = slow.state.nodeInstances("mid-1").map((n) => n.state);
+      expect(["creating", "created", "configuring", "configured", "starting"]).toContain(states[0]);
+      expect(states.slice(1).every((s) => s === "uninitialized")).toBe(true);
+
+      // Nothing is active: uninstall is unavailable ...
+      const refused = await refusal(c.executions.start({ deploymentId: "mid-1", workflowId: "uninstall" }));
+      expect(refused.errorCode).toBe("unavailable_workflow_error");
+      // ... yet a node is live: the deployment cannot be deleted (M15).
+      const live = await refusal(c.deployments.delete("mid-1"));
+      expect(live.errorCode).toBe("dependent_exists_error");
+      expect(live.serverMessage).toContain("There are live nodes for this deployment");
+      // A forced uninstall takes the half-installed node down; then the deletion goes through.
+      expect((await run(c, "mid-1", "uninstall", true)).status).toBe("terminated");
+      expect(slow.state.nodeInstances("mid-1").every((n) => n.state === "deleted")).toBe(true);
+      await c.deployments.delete("mid-1");
+      await c.deployments.waitUntilGone("mid-1", FAST_WAIT);
+    } finally {
+      await c.close();
+      await slow.close();
+    }
+  });
+});

@@ -2,7 +2,7 @@
  * Issue 10, defect 7: platform-facing descriptions (error bodies, last_operation) say what failed
  * and what to do, never an internal address of the manager; the broker's log keeps the detail.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { withoutAddresses } from "../src/broker/cloudify-port/addresses.js";
 import { capturingLogger } from "./fixtures/state-helpers.js";
 import {
@@ -13,7 +13,7 @@ import {
   provisionBody,
   provisionInstance,
   type Stack,
-  startStack,
+  useStack,
   waitFor,
 } from "./support/stack.js";
 
@@ -34,12 +34,12 @@ describe("withoutAddresses", () => {
 describe("descriptions while Cloudify is unreachable", () => {
   let stack: Stack;
   const captured = capturingLogger();
-  beforeAll(async () => {
-    stack = await startStack({ logger: captured.logger, env: { LOG_LEVEL: "debug" } });
-  });
-  afterAll(async () => {
-    await stack?.stop();
-  });
+  useStack(
+    (started) => {
+      stack = started.stack;
+    },
+    { logger: captured.logger, env: { LOG_LEVEL: "debug" } },
+  );
 
   it("a bind answers 503 without the manager's address; the log has it", async () => {
     const id = newId();

@@ -4,7 +4,7 @@
  * later request on the same instance never meets a 500. Real HTTP against broker and emulator.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { canonicalJson } from "../src/broker/model/ids.js";
+import { canonicalJson, canonicalJsonSteps } from "../src/broker/model/ids.js";
 import { MAX_NESTING } from "../src/osb/request.js";
 import { bindBody, bindingPath } from "./fixtures/bindings-helpers.js";
 import {
@@ -94,6 +94,50 @@ describe("deeply nested request bodies", () => {
   });
 });
 
+describe("numbers a double cannot hold", () => {
+  // Found by test/reliability/fuzz.test.ts: JSON.parse reads 1e400 as Infinity, which the state
+  // store refuses to write, so the provision answered 500 after it had been checked.
+  const withHugeNumber = (field: string) =>
+    JSON.stringify(
+      provisionBody(PG.large, { [field]: { platform: "cloudfoundry", db_name: "HUGE" } }),
+    ).replace('"HUGE"', "1e400");
+
+  it.each(["context", "parameters"])(
+    "a provision with 1e400 in %s is a 400 naming the field",
+    async (field) => {
+      const id = newId();
+      const response = await stack.osb.request("PUT", instancePath(id), undefined, {
+        ...ASYNC,
+        raw: withHugeNumber(field),
+      });
+      expect(response.status).toBe(400);
+      expect(response.body.error).toBe("BadRequest");
+      expect(response.body.description).toBe(
+        `Field ${field} holds a number too large to represent (at ${field}.db_name); send a smaller number or a string.`,
+      );
+      expect((await stack.osb.get(instancePath(id))).status).toBe(404);
+    },
+  );
+
+  it("an update or a bind with -1e400 is a 400, and the instance stays usable", async () => {
+    const id = newId();
+    await provisionInstance(stack.osb, id);
+    const update = await stack.osb.request("PATCH", instancePath(id), undefined, {
+      ...ASYNC,
+      raw: `{"service_id":"${PG.service}","parameters":{"backup_retention_days":-1e400}}`,
+    });
+    expect(update.status).toBe(400);
+    expect(update.body.description).toMatch(/^Field parameters holds a number too large/);
+    const bind = await stack.osb.request("PUT", bindingPath(id, newId()), undefined, {
+      ...ASYNC,
+      raw: JSON.stringify(bindBody(PG.small)).replace('"app-guid-1"}', '"app-guid-1","n":1e999}'),
+    });
+    expect(bind.status).toBe(400);
+    expect(bind.body.description).toMatch(/^Field bind_resource holds a number too large/);
+    expect((await stack.osb.get(instancePath(id))).status).toBe(200);
+  });
+});
+
 describe("canonical JSON", () => {
   it("handles any depth without recursion", () => {
     let value: unknown = "leaf";
@@ -101,5 +145,18 @@ describe("canonical JSON", () => {
     const text = canonicalJson(value);
     expect(text.startsWith(`{"a":1,"b":[{"a":1,"b":[`)).toBe(true);
     expect(text.length).toBeGreaterThan(20_000);
+  });
+
+  it("rendered in steps (a reload's config fingerprint), gives the same text", () => {
+    const value = {
+      z: [1, { b: null, a: "x" }],
+      plans: Array.from({ length: 500 }, (_, i) => ({ i, n: `p${i}` })),
+    };
+    const out: string[] = [];
+    const steps = canonicalJsonSteps(value, out);
+    let pauses = 0;
+    while (!steps.next().done) pauses++;
+    expect(pauses).toBeGreaterThan(0);
+    expect(out.join("")).toBe(canonicalJson(value));
   });
 });

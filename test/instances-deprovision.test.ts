@@ -312,10 +312,11 @@ describe("DEPROV while provisioning (section 8: halt the create and delete)", ()
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
       expect(install()?.status).toBe("cancelled");
-      // The cancelled install started no node: uninstall is not available (CFY-AVAIL-1), and
-      // the broker deletes the deployment directly.
+      // Cancelled midway, the install left its node live but not started (CFY-AVAIL-8): uninstall
+      // is not available (nothing is active), so the broker forces it before deleting.
       const uninstall = em.state.executions(`osb-${id}`).filter((e) => e.workflow_id === "uninstall");
-      expect(uninstall).toEqual([]);
+      expect(uninstall.map((e) => e.status)).toEqual(["terminated"]);
+      expect(em.state.nodeInstances(`osb-${id}`).map((n) => n.state)).toEqual(["deleted"]);
     } finally {
       em.faults.remove(hold);
     }
@@ -346,6 +347,32 @@ describe("DEPROV while provisioning (section 8: halt the create and delete)", ()
     expect(await cloudifyStatus(em, id)).toBe(404);
     // Neither install nor uninstall: an environment that never came up has nothing installed.
     expect(em.requests.count({ method: "POST", path: "/api/v3.1/executions" })).toBe(workflowsStarted);
+  });
+
+  it("DEPROV 202 while the request creating the deployment is under way: the deployment is still known as the instance's and deleted (CFY-OWN-2)", async () => {
+    // Found by test/reliability/kill.test.ts: the provision's step outcome (which records the
+    // create execution, the instance's proof of owning a deployment whose labels are not
+    // written yet) was dropped with the replaced operation, and the deprovision then refused
+    // the deployment as foreign ("its osb-instance-id label is missing").
+    const id = newId();
+    const em = slow.emulator!;
+    const held = em.faults.add({ type: "hold", method: "PUT", path: deploymentPath(id), times: 1 });
+    try {
+      expect((await slowOsb.put(instancePath(id), provisionBody(), ASYNC)).status).toBe(202);
+      const deadline = Date.now() + 10_000;
+      while (em.requests.count({ method: "PUT", path: deploymentPath(id) }) === 0) {
+        if (Date.now() > deadline) throw new Error("the broker never asked Cloudify for the deployment");
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      expect((await deprovision(slowOsb, id)).status).toBe(202);
+    } finally {
+      // Cloudify now creates the deployment, after the deprovision replaced the provision.
+      em.faults.remove(held);
+    }
+    const last = await waitForInstanceOperation(slowOsb, id);
+    expect(last.body, JSON.stringify(last.body)).toMatchObject({ state: "succeeded" });
+    expect(em.state.deployment(`osb-${id}`)).toBeUndefined();
+    expect(await cloudifyStatus(em, id)).toBe(404);
   });
 
   it("DEPROV 202 before Cloudify created anything: nothing is created afterwards", async () => {

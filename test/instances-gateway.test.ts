@@ -4,7 +4,7 @@
  * through that fault: the operation succeeds and Cloudify did the work exactly once.
  * Real HTTP: test → broker → Cloudify emulator (fault `gateway_timeout`).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { EmulatorHandle } from "../emulator/index.js";
 import {
   bindBody,
@@ -23,24 +23,15 @@ import {
   PG,
   provisionBody,
   provisionInstance,
-  type Stack,
-  startStack,
+  useStack,
   type ValidatingOsbClient,
-  validatingClient,
   waitForInstanceOperation,
 } from "./support/stack.js";
 
-let stack: Stack;
 let osb: ValidatingOsbClient;
 let emulator: EmulatorHandle;
-
-beforeAll(async () => {
-  stack = await startStack();
-  osb = validatingClient(stack);
-  emulator = stack.emulator!;
-});
-afterAll(async () => {
-  await stack?.stop();
+useStack((started) => {
+  ({ osb, emulator } = started);
 });
 
 const EXECUTIONS = "/api/v3.1/executions";
@@ -160,4 +151,47 @@ describe("CFY-GW executions are matched to the operation that started them", () 
     const mine = executionsOf(emulator, id, "create_user").filter((e) => e.parameters.username === username);
     expect(mine).toHaveLength(2);
   });
+});
+
+describe("CFY-GW the cancel of a running install (a deprovision halting a provision)", () => {
+  let slowOsb: ValidatingOsbClient;
+  let em: EmulatorHandle;
+  useStack(
+    (started) => {
+      ({ osb: slowOsb, emulator: em } = started);
+    },
+    // pg install takes 3 s here: long enough to be halted while it runs.
+    {
+      emulator: {
+        timings: { pendingMs: 5, createEnvMs: 20, deleteEnvMs: 20, workflowMs: 30, cancelMs: 5, scale: 1 },
+      },
+    },
+  );
+
+  it.each(["504", "drop"] as const)(
+    "answer %s: the one install ends cancelled, the deprovision succeeds",
+    async (answer) => {
+      const id = newId();
+      expect((await slowOsb.put(instancePath(id), provisionBody(), ASYNC)).status).toBe(202);
+      const install = () => executionsOf(em, id, "install");
+      await expect
+        .poll(() => install().map((e) => e.status), { timeout: 10_000, interval: 5 })
+        .toEqual(["started"]);
+      em.faults.add({
+        type: "gateway_timeout",
+        answer,
+        performAfterMs: 400,
+        method: "POST",
+        path: `${EXECUTIONS}/${install()[0]!.id}`,
+        times: 1,
+      });
+      expect((await slowOsb.delete(instancePath(id), DEPROV)).status).toBe(202);
+      await expect
+        .poll(() => install().map((e) => e.status), { timeout: 10_000, interval: 5 })
+        .toEqual(["cancelled"]);
+      const last = await waitForInstanceOperation(slowOsb, id, 30_000);
+      expect(last.body, JSON.stringify(last.body)).toMatchObject({ state: "succeeded" });
+      expect(em.state.deployment(`osb-${id}`)).toBeUndefined();
+    },
+  );
 });

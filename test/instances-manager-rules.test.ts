@@ -4,41 +4,36 @@
  * Cloudify emulator.
  */
 import { createHash } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { EmulatorHandle } from "../emulator/index.js";
 import { deploymentIdFor } from "../src/broker/model/ids.js";
 import { clientFor } from "./support/emulator.js";
 import {
   ASYNC,
+  hold,
   instancePath,
   newId,
   PG,
   provisionBody,
   provisionInstance,
-  type Stack,
-  startStack,
+  useStack,
   type ValidatingOsbClient,
-  validatingClient,
   waitForInstanceOperation,
 } from "./support/stack.js";
 
-let stack: Stack;
 let osb: ValidatingOsbClient;
 let emulator: EmulatorHandle;
-
-beforeAll(async () => {
+useStack(
+  (started) => {
+    ({ osb, emulator } = started);
+  },
   // Workflows long enough to queue behind (pg uninstall: 1500 ms × 0.3).
-  stack = await startStack({
+  {
     emulator: {
       timings: { pendingMs: 5, createEnvMs: 20, deleteEnvMs: 20, workflowMs: 30, cancelMs: 5, scale: 0.3 },
     },
-  });
-  osb = validatingClient(stack);
-  emulator = stack.emulator!;
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+  },
+);
 
 const DEPROV_QUERY = { query: { service_id: PG.service, plan_id: PG.small, accepts_incomplete: "true" } };
 const deprovision = (id: string) => osb.delete(instancePath(id), DEPROV_QUERY);
@@ -88,11 +83,11 @@ describe("CFY-AVAIL deprovision when uninstall is not available", () => {
     await deprovisionSucceeds(id);
   });
 
-  it("CFY-AVAIL-4 an uninstall that fails when dequeued (unavailable by then) still ends in deletion", async () => {
+  it("CFY-AVAIL-4 M14 an uninstall that fails when dequeued (unavailable by then) still ends in deletion", async () => {
     const id = newId();
     await provisionInstance(osb, id, provisionBody());
-    // Someone else's uninstall runs on the deployment; the broker's queues behind it and is
-    // found unavailable when dequeued.
+    // Someone else's uninstall runs on the deployment (pg uninstall: 1500 ms × 0.3); the
+    // broker's queues behind it and, when dequeued, is found unavailable: nothing is active.
     const other = await fetch(`${emulator.url}/api/v3.1/executions`, {
       method: "POST",
       headers: {
@@ -103,12 +98,45 @@ describe("CFY-AVAIL deprovision when uninstall is not available", () => {
       body: JSON.stringify({ deployment_id: `osb-${id}`, workflow_id: "uninstall" }),
     });
     expect(other.status).toBe(201);
-    await deprovisionSucceeds(id);
-    const uninstalls = workflows(id, "uninstall");
-    expect(uninstalls).toEqual([]); // gone with the deployment; the request log shows both POSTs
-    expect(emulator.requests.count({ method: "POST", path: "/api/v3.1/executions" })).toBeGreaterThanOrEqual(
-      2,
-    );
+    // Hold the deletion to see the executions before Cloudify drops them with the deployment.
+    const release = hold(emulator, "DELETE", `/api/v3.1/deployments/osb-${id}`);
+    try {
+      expect((await deprovision(id)).status).toBe(202);
+      await expect
+        .poll(() => emulator.requests.count({ method: "DELETE", path: `/api/v3.1/deployments/osb-${id}` }), {
+          timeout: 10_000,
+          interval: 10,
+        })
+        .toBeGreaterThan(0);
+      const uninstalls = workflows(id, "uninstall");
+      expect(uninstalls.map((e) => e.status)).toEqual(["terminated", "failed"]);
+      expect(uninstalls[1]!.error).toBe("Error dequeueing execution: Workflow not available: uninstall");
+    } finally {
+      release();
+    }
+    const last = await waitForInstanceOperation(osb, id);
+    expect(last.body, JSON.stringify(last.body)).toMatchObject({ state: "succeeded" });
+    expect(emulator.state.deployment(`osb-${id}`)).toBeUndefined();
+  });
+});
+
+describe("CFY-AVAIL-8 a deprovision halting an install midway", () => {
+  it("the install leaves a node live but not started: uninstall is forced, then the deployment is deleted", async () => {
+    const id = newId();
+    expect((await osb.put(instancePath(id), provisionBody(), ASYNC)).status).toBe(202);
+    // Halted while install runs (pg install: 3000 ms × 0.3).
+    await expect
+      .poll(() => workflows(id, "install").map((e) => e.status), { timeout: 10_000, interval: 10 })
+      .toEqual(["started"]);
+    expect((await deprovision(id)).status).toBe(202);
+    await expect
+      .poll(() => workflows(id, "install").map((e) => e.status), { timeout: 10_000, interval: 10 })
+      .toEqual(["cancelled"]);
+    const [node] = emulator.state.nodeInstances(`osb-${id}`);
+    expect(["creating", "created", "configuring", "configured", "starting"]).toContain(node?.state);
+    const last = await waitForInstanceOperation(osb, id);
+    expect(last.body, JSON.stringify(last.body)).toMatchObject({ state: "succeeded" });
+    expect(emulator.state.deployment(`osb-${id}`)).toBeUndefined();
   });
 });
 

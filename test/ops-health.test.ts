@@ -76,6 +76,24 @@ describe("health endpoints", () => {
     expect(up.body.checks.cloudify).toBe("ok");
   }, 120_000);
 
+  it("/readyz fails while Cloudify is frozen (accepts, never answers), /livez stays ok, and both recover", async () => {
+    // Found by test/reliability/outages.test.ts: no call had failed yet (each waits up to
+    // cloudify.timeout_ms, 30 s), so readiness said ok through a whole frozen manager.
+    stack = await startStack({ env: FAST_HEALTH });
+    const frozen = stack.emulator!.faults.add({ type: "hold" });
+    try {
+      const down = await until(stack.broker.url, "/readyz", 503);
+      expect(down.body.checks.cloudify).toMatch(
+        /^no answer for \d+ s: a request has waited \d+ s for an answer/,
+      );
+      expect((await probe(stack.broker.url, "/livez")).status).toBe(200);
+    } finally {
+      stack.emulator!.faults.remove(frozen);
+    }
+    const up = await until(stack.broker.url, "/readyz", 200);
+    expect(up.body.checks.cloudify).toBe("ok");
+  }, 120_000);
+
   it("/readyz fails with file:line:column while broker.yaml on disk is broken, and recovers when fixed", async () => {
     dir = await mkdtemp(join(tmpdir(), "osb-health-"));
     const file = join(dir, "broker.yaml");

@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 /** Runs the real CLI (built by `npm test`) with the broker's environment; returns exit code and JSON. */
-async function orphans(): Promise<{
+async function orphans(env: Record<string, string> = stack.env): Promise<{
   code: number;
   found: { kind: string; deployment_id: string; instance_id?: string }[];
 }> {
@@ -32,7 +32,7 @@ async function orphans(): Promise<{
     const { stdout } = await run(
       process.execPath,
       [bin, "orphans", "--config", join(packageRoot(), "broker.yaml")],
-      { env: stack.env },
+      { env },
     );
     return { code: 0, found: JSON.parse(stdout) };
   } catch (error) {
@@ -74,4 +74,33 @@ test("orphans: a labelled deployment no instance owns, and a provisioned instanc
     ]),
   );
   expect(found).toHaveLength(2);
+});
+
+test("orphans needs only the Cloudify connection and the state: no platform credentials, no encryption key", async () => {
+  const { BROKER_USERNAME, BROKER_PASSWORD, BROKER_ENCRYPTION_KEY, ...minimal } = stack.env;
+  expect([BROKER_USERNAME, BROKER_PASSWORD, BROKER_ENCRYPTION_KEY].every(Boolean)).toBe(true);
+  const { found } = await orphans(minimal);
+  expect(found).toEqual(expect.arrayContaining([expect.objectContaining({ kind: "missing_deployment" })]));
+});
+
+test("orphans with Cloudify unreachable or no state: one line, exit 2 (distinct from 1, found)", async () => {
+  const bin = join(packageRoot(), "bin/cfy-broker.js");
+  const config = join(packageRoot(), "broker.yaml");
+  const failure = async (args: string[], env: Record<string, string>) => {
+    try {
+      await run(process.execPath, [bin, "orphans", "--config", config, ...args], { env });
+      throw new Error("orphans exited 0");
+    } catch (error) {
+      const failed = error as { code: number; stderr: string };
+      return { code: failed.code, lines: failed.stderr.trimEnd().split("\n") };
+    }
+  };
+  const unreachable = await failure([], { ...stack.env, CLOUDIFY_URL: "http://127.0.0.1:9" });
+  expect(unreachable.code).toBe(2);
+  expect(unreachable.lines).toHaveLength(1);
+  expect(unreachable.lines[0]).toMatch(/^cfy-broker: Cloudify .* failed: refused/);
+
+  const { BROKER_STATE_DIR: _dir, ...noState } = stack.env;
+  const missing = await failure(["--state", join(stack.stateDir, "does-not-exist")], noState);
+  expect(missing).toEqual({ code: 2, lines: [expect.stringMatching(/^cfy-broker: no state directory at /)] });
 });

@@ -249,11 +249,11 @@ describe("routes, methods, bodies", () => {
 
   it("405 with Allow for a method a known path does not serve, as a JSON OSB error", async () => {
     const cases: [string, string, string][] = [
-      ["POST", "/v2/catalog", "GET"],
-      ["DELETE", "/v2/catalog", "GET"],
-      ["PUT", "/v2/catalog", "GET"],
-      ["POST", `/v2/service_instances/${newId()}`, "PUT, PATCH, DELETE, GET"],
-      ["DELETE", `/v2/service_instances/${newId()}/last_operation`, "GET"],
+      ["POST", "/v2/catalog", "GET, HEAD"],
+      ["DELETE", "/v2/catalog", "GET, HEAD"],
+      ["PUT", "/v2/catalog", "GET, HEAD"],
+      ["POST", `/v2/service_instances/${newId()}`, "PUT, PATCH, DELETE, GET, HEAD"],
+      ["DELETE", `/v2/service_instances/${newId()}/last_operation`, "GET, HEAD"],
     ];
     for (const [method, path, allow] of cases) {
       const response = await osb.request(method, path);

@@ -390,6 +390,35 @@ describe("endpoint map (contract section 2)", () => {
     expect(checked).toBeGreaterThan(50);
   });
 
+  it("H6 every endpoint declares the brute-force limiter's 429, with Retry-After and an error body", () => {
+    for (const endpoint of ENDPOINTS) {
+      const response = responseFor(endpoint.method, endpoint.path, 429);
+      expect(response, `${endpoint.id} 429`).toBeDefined();
+      expect(response?.headers?.["Retry-After"], `${endpoint.id} 429 Retry-After`).toBeDefined();
+      expect(
+        validateResponse(endpoint.method, endpoint.path, 429, {
+          error: "TooManyRequests",
+          description: "wait",
+        }),
+      ).toEqual([]);
+    }
+  });
+
+  it("H14 every endpoint declares the edge refusals (408, 413, 431) with an error body", () => {
+    for (const endpoint of ENDPOINTS) {
+      for (const [status, error] of [
+        [408, "RequestTimeout"],
+        [413, "PayloadTooLarge"],
+        [431, "RequestHeaderFieldsTooLarge"],
+      ] as const) {
+        expect(responseFor(endpoint.method, endpoint.path, status), `${endpoint.id} ${status}`).toBeDefined();
+        expect(
+          validateResponse(endpoint.method, endpoint.path, status, { error, description: "refused" }),
+        ).toEqual([]);
+      }
+    }
+  });
+
   it("A6 LOI and LOB 200 responses declare an optional Retry-After header", () => {
     for (const path of [INSTANCE_LO, BINDING_LO]) {
       const header = responseFor("get", path, 200)?.headers?.["Retry-After"] as { required?: boolean };

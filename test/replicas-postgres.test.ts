@@ -9,13 +9,19 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
-import { type EmulatorHandle, shippedBlueprintsPath, startEmulator } from "../emulator/index.js";
+import { type EmulatorHandle, startEmulator } from "../emulator/index.js";
 import { silentLogger } from "../src/log/logger.js";
 import { packageRoot } from "../src/util/package-root.js";
 import { bindBody, bindingPath, unbindQuery, waitForBinding } from "./fixtures/bindings-helpers.js";
 import { createTestDatabase, type TestDatabase } from "./support/postgres.js";
-import { assertFreshBuild, kill9, type Replica, startReplica, until } from "./support/replicas.js";
+import {
+  assertFreshBuild,
+  kill9,
+  type Replica,
+  slowInstallCatalogue,
+  startReplica,
+  until,
+} from "./support/replicas.js";
 import {
   ASYNC,
   brokerEnv,
@@ -39,18 +45,8 @@ beforeAll(async () => {
   assertFreshBuild();
   db = await createTestDatabase();
   // Installs long enough to be caught running (1.5 s), as in the single-process crash tests.
-  const catalogue = parse(await readFile(shippedBlueprintsPath(), "utf8"), { merge: true }) as {
-    blueprints: { id: string; workflows: Record<string, Record<string, unknown>> }[];
-  };
-  const postgresql = catalogue.blueprints.find((b) => b.id === "postgresql")!;
-  postgresql.workflows = Object.fromEntries(
-    Object.entries(postgresql.workflows).map(([name, workflow]) => [
-      name,
-      name === "install" ? { ...workflow, duration_ms: 1500 } : workflow,
-    ]),
-  );
   emulator = await startEmulator({
-    blueprints: catalogue,
+    blueprints: await slowInstallCatalogue(1500),
     timings: { ...FAST_TIMINGS, scale: 1 },
     logger: silentLogger,
   });

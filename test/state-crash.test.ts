@@ -125,7 +125,7 @@ describe("exclusive lock", () => {
     const restarted = new FileStateStore({ dir, logger });
     await restarted.open();
     expect(restarted.get("held", "by-child")).toEqual({ pid: holder.pid });
-    expect(lines().some((l) => l.level === "warn" && l.stalePid === holder.pid)).toBe(true);
+    expect(lines().some((l) => l.level === "warn" && l.stale_pid === holder.pid)).toBe(true);
     expect(JSON.parse(readFileSync(join(dir, "lock"), "utf8")).pid).toBe(process.pid);
     await restarted.close();
     expect(existsSync(join(dir, "lock"))).toBe(false);

@@ -7,9 +7,11 @@ import {
   type FileStateStoreOptions,
   InvalidChangeError,
   MemoryStateStore,
+  type RecordFilter,
   StateCorruptError,
   StateFormatError,
   StateNotOpenError,
+  type StateStore,
 } from "../src/state/index.js";
 import { encodeRecord, scanRecords } from "../src/state/record.js";
 import { capturingLogger, tempDir } from "./fixtures/state-helpers.js";
@@ -369,6 +371,66 @@ describe("MemoryStateStore", () => {
     await expect(store.commit([put("c", "x", Number.NaN)])).rejects.toThrow(InvalidChangeError);
     await store.commit([del("c", "2")]);
     expect(store.export()).toEqual({ c: { "1": { i: 1 }, "3": { i: 3 } } });
+    await store.close();
+  });
+});
+
+describe("select: a selection the store keeps current", () => {
+  const busy: RecordFilter = {
+    name: "busy",
+    matches: (value) => (value as { busy?: boolean }).busy === true,
+  };
+  const ids = (store: StateStore, collection = "instances") =>
+    store.select(collection, busy).map((r) => r.id);
+
+  async function exercise(store: StateStore, reopened: () => Promise<StateStore>): Promise<void> {
+    await store.commit([
+      put("instances", "c", { busy: true }),
+      put("instances", "a", { busy: false }),
+      put("instances", "b", { busy: true }),
+    ]);
+    // First call walks what is there; sorted by id like list().
+    expect(store.select("instances", busy)).toEqual([
+      { id: "b", value: { busy: true } },
+      { id: "c", value: { busy: true } },
+    ]);
+    // Later changes move records in and out; other collections are separate.
+    await store.commit([
+      put("instances", "a", { busy: true }),
+      put("instances", "b", { busy: false }),
+      put("bindings", "b", { busy: true }),
+    ]);
+    expect(ids(store)).toEqual(["a", "c"]);
+    expect(ids(store, "bindings")).toEqual(["b"]);
+    await store.commit([del("instances", "c"), put("instances", "d", { busy: true })]);
+    expect(ids(store)).toEqual(["a", "d"]);
+    expect(store.select("instances", busy).map((r) => r.value)).toEqual(
+      store
+        .list("instances")
+        .filter((r) => busy.matches(r.value))
+        .map((r) => r.value),
+    );
+    // Emptied collections and collections never written select nothing.
+    await store.commit([del("instances", "a"), del("instances", "b"), del("instances", "d")]);
+    expect(ids(store)).toEqual([]);
+    expect(ids(store, "nothing-here")).toEqual([]);
+    await store.commit([put("instances", "e", { busy: true })]);
+    expect(ids(store)).toEqual(["e"]);
+    // A reopened store (a new image) selects the same.
+    const again = await reopened();
+    expect(ids(again)).toEqual(["e"]);
+    expect(ids(again, "bindings")).toEqual(["b"]);
+  }
+
+  it("file store, across commits and a reopen", async () => {
+    const store = await openStore();
+    await exercise(store, () => reopen(store));
+  });
+
+  it("memory store", async () => {
+    const store = new MemoryStateStore();
+    await store.open();
+    await exercise(store, async () => store);
     await store.close();
   });
 });

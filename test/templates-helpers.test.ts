@@ -289,30 +289,53 @@ describe("password", () => {
     expect(template.render({}, { seed: "pinned-seed" })).toBe(PINNED_PASSWORD);
   });
 
-  it("differs across seeds, template names and call sites", () => {
-    const a = compileTemplate("{{password 32}}", { name: "a" });
-    const b = compileTemplate("{{password 32}}", { name: "b" });
+  it("K3 is one value per binding: the same across templates and call sites, different across seeds, lengths and names", () => {
+    const a = compileTemplate("{{password 32}}", {
+      name: "plans.small.binding.workflow.create.parameters.password",
+    });
+    const b = compileTemplate("{{password 32}}", { name: "plans.small.binding.credentials.password" });
+    expect(b.render({}, { seed: "seed-1" })).toBe(a.render({}, { seed: "seed-1" }));
+    const [p1, p2] = (render("{{password 32}} {{password 32}}", {}, { seed }) as string).split(" ");
+    expect(p1).toBe(p2);
     const values = new Set([
       a.render({}, { seed: "seed-1" }),
       a.render({}, { seed: "seed-2" }),
-      b.render({}, { seed: "seed-1" }),
+      render('{{password 32 "admin"}}', {}, { seed: "seed-1" }),
+      render("{{password 24}}", {}, { seed: "seed-1" }),
     ]);
-    expect(values.size).toBe(3);
-    const [p1, p2] = (render("{{password 32}} {{password 32}}", {}, { seed }) as string).split(" ");
-    expect(p1).not.toBe(p2);
+    expect(values.size).toBe(4);
+    // A shorter password is not a prefix of a longer one: the length is part of the derivation.
+    expect(
+      (a.render({}, { seed: "seed-1" }) as string).startsWith(
+        render("{{password 24}}", {}, { seed: "seed-1" }) as string,
+      ),
+    ).toBe(false);
   });
 
-  it("differs per loop iteration yet stays reproducible", () => {
-    const template = compileTemplate("{{#each users}}{{password 12}},{{/each}}", { name: "t" });
-    const out = template.render({ users: [1, 2, 3] }, { seed }) as string;
+  it("gives one value per name in loops; a computed name gives one per iteration, reproducibly", () => {
+    const same = compileTemplate("{{#each users}}{{password 12}},{{/each}}", { name: "t" });
+    expect(
+      new Set((same.render({ users: [1, 2, 3] }, { seed }) as string).split(",").filter(Boolean)).size,
+    ).toBe(1);
+    const named = compileTemplate("{{#each users}}{{password 12 (concat 'user-' @index)}},{{/each}}", {
+      name: "t",
+    });
+    const out = named.render({ users: [1, 2, 3] }, { seed }) as string;
     expect(new Set(out.split(",").filter(Boolean)).size).toBe(3);
-    expect(template.render({ users: [1, 2, 3] }, { seed })).toBe(out);
+    expect(named.render({ users: [1, 2, 3] }, { seed })).toBe(out);
   });
 
-  it("keeps a call site's value when an earlier conditional call is skipped", () => {
+  it("keeps its value when an earlier conditional call is skipped", () => {
     const template = compileTemplate("{{#if extra}}{{password 10}}-{{/if}}{{password 10}}", { name: "t" });
     const withExtra = (template.render({ extra: true }, { seed }) as string).split("-")[1];
     expect(template.render({ extra: false }, { seed })).toBe(withExtra);
+  });
+
+  it("refuses an empty or non-text name", () => {
+    expect(renderError('{{password 16 ""}}', {}, { seed }).reason).toBe(
+      'helper "password": a name must be non-empty text',
+    );
+    expect(renderError("{{password 16 n}}", { n: 3 }, { seed }).helper).toBe("password");
   });
 
   it("accepts a computed length and checks its bounds at render time", () => {
@@ -332,19 +355,20 @@ describe("password", () => {
 });
 
 describe("uuid", () => {
-  it("is a version-4-shaped UUID, stable per seed and distinct per site", () => {
+  it("is a version-4-shaped UUID, one per binding and name, stable per seed", () => {
     const pattern = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-    const template = compileTemplate("{{uuid}} {{uuid}}", { name: "t" });
-    const [a, b] = (template.render({}, { seed: "s" }) as string).split(" ");
+    const template = compileTemplate('{{uuid}} {{uuid}} {{uuid "other"}}', { name: "t" });
+    const [a, b, c] = (template.render({}, { seed: "s" }) as string).split(" ");
     expect(a).toMatch(pattern);
-    expect(b).toMatch(pattern);
-    expect(a).not.toBe(b);
-    expect(template.render({}, { seed: "s" })).toBe(`${a} ${b}`);
-    expect(template.render({}, { seed: "other" })).not.toBe(`${a} ${b}`);
+    expect(c).toMatch(pattern);
+    expect(b).toBe(a);
+    expect(c).not.toBe(a);
+    expect(template.render({}, { seed: "s" })).toBe(`${a} ${b} ${c}`);
+    expect(template.render({}, { seed: "other" })).not.toBe(`${a} ${b} ${c}`);
     expect(renderError("{{uuid}}").helper).toBe("uuid");
   });
 });
 
 // Computed independently (Python hmac) from the documented derivation: HMAC-SHA256(seed,
-// "cfy-broker/template/password/v1\0<template>\0<site>\0<occurrence>\0<attempt>\0<block>").
-const PINNED_PASSWORD = "qK0gVvcYPRNkQRDU";
+// "cfy-broker/template/password/v2\0<name>\0<length>\0<attempt>\0<block>"), name "" here.
+const PINNED_PASSWORD = "IES6Ufsu7JRT24d6";

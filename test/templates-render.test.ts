@@ -249,3 +249,19 @@ describe("render contract", () => {
     expect(() => template.render(null as unknown as object)).toThrow(TypeError);
   });
 });
+
+describe("templates with the same text share their compilation, never their name", () => {
+  it("each names itself in render errors and renders alike", () => {
+    for (const source of ["{{parameters.x}}", "db-{{parameters.x}}-{{parameters.y}}"]) {
+      const first = compileTemplate(source, { name: "plans.a.inputs.x" });
+      const second = compileTemplate(source, { name: "plans.b.inputs.x" });
+      expect(() => first.render({ parameters: {} })).toThrow(/plans\.a\.inputs\.x/);
+      expect(() => second.render({ parameters: {} })).toThrow(/plans\.b\.inputs\.x/);
+      expect(second.render({ parameters: { x: 1, y: 2 } })).toEqual(
+        first.render({ parameters: { x: 1, y: 2 } }),
+      );
+      expect(second.references).toEqual(first.references);
+      expect(second.references).not.toBe(first.references);
+    }
+  });
+});

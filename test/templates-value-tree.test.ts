@@ -79,10 +79,14 @@ describe("compileValueTree", () => {
     expect(JSON.stringify(out)).toBe('{"__proto__":{"x":"orders"}}');
   });
 
-  it("gives passwords per leaf that are stable per seed", () => {
-    const tree = compileValueTree({ a: "{{password 16}}", b: "{{password 16}}" }, "creds");
-    const first = tree.render({}, { seed: "s1" }) as { a: string; b: string };
-    expect(first.a).not.toBe(first.b);
+  it("gives the binding's one password in every leaf, stable per seed; a named one differs", () => {
+    const tree = compileValueTree(
+      { a: "{{password 16}}", b: "{{password 16}}", c: '{{password 16 "c"}}' },
+      "creds",
+    );
+    const first = tree.render({}, { seed: "s1" }) as { a: string; b: string; c: string };
+    expect(first.a).toBe(first.b);
+    expect(first.c).not.toBe(first.a);
     expect(tree.render({}, { seed: "s1" })).toStrictEqual(first);
     expect(tree.render({}, { seed: "s2" })).not.toStrictEqual(first);
   });

@@ -5,8 +5,12 @@
  * generator's own CPU does not dilute the servers' costs (2 cores: one each). Controlled over
  * IPC by bench/lib/servers.ts.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { open } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import {
@@ -25,6 +29,10 @@ export interface StartMessage {
   emulatorTimings?: Partial<EmulatorTimings>;
   emulatorFaults?: FaultSpec[];
   pollIntervalMs: number;
+  /** broker.yaml to serve (default: the example one). */
+  configFile?: string;
+  /** When set, `barePutUrl` answers every PUT after appending its body here and fdatasyncing. */
+  barePutFile?: string;
 }
 
 export interface ReadyMessage {
@@ -34,15 +42,94 @@ export interface ReadyMessage {
   bareStaticUrl: string;
   /** Serves the broker's catalog object with c.json (serialised per request, like the handler). */
   bareJsonUrl: string;
+  /**
+   * node:http alone: the same Basic auth check (SHA-256 digests compared in constant time) and
+   * version check, then the catalog's bytes, gzip-compressed once when the client accepts gzip.
+   */
+  bareNodeAuthUrl: string;
+  /** A bare Hono app with the same auth and version checks, answering the same bytes. */
+  bareHonoAuthUrl: string;
+  /** node:http answering the bytes registered for a path (`{type: "static"}`), no checks. */
+  bareStaticNodeUrl: string;
+  /**
+   * node:http answering every PUT 201 `{}` once its body is appended to `barePutFile` and
+   * fdatasynced, one fdatasync per request and no checks (a bare durable PUT); with barePutFile only.
+   */
+  barePutUrl?: string;
   username: string;
   password: string;
   catalogBytes: number;
+  /** Milliseconds startBrokerServer took (config, state load, listen). */
+  brokerStartMs: number;
+  /** CPU milliseconds (user + system) of the process meanwhile: steadier than wall time on a busy machine. */
+  brokerStartCpuMs: number;
 }
 
-type Reply = ReadyMessage | { type: "stopped" } | { type: "error"; message: string };
+/** The child's memory, on request (`{type: "stats"}`). */
+export interface StatsMessage {
+  type: "stats";
+  rssBytes: number;
+  heapUsedBytes: number;
+  /** Requests the emulator in this process served since the last `clearRequests`. */
+  cloudifyRequests: number;
+}
+
+/** Asks for StatsMessage; `gc` collects garbage first (the child runs with --expose-gc). */
+export interface StatsRequest {
+  type: "stats";
+  gc?: boolean;
+  /** Restart the count of the emulator's requests (after this reading). */
+  clearRequests?: boolean;
+}
+
+/** Reloads broker.yaml as SIGHUP does (`startBrokerServer`'s reload); answered by ReloadedMessage. */
+export interface ReloadMessage {
+  type: "reload";
+}
+
+export interface ReloadedMessage {
+  type: "reloaded";
+  ok: boolean;
+  /** Milliseconds reload() took in the server process. */
+  ms: number;
+}
+
+type Reply =
+  | ReadyMessage
+  | StatsMessage
+  | ReloadedMessage
+  | { type: "static" }
+  | { type: "stopped" }
+  | { type: "error"; message: string };
 
 const USERNAME = "platform";
 const PASSWORD = randomBytes(18).toString("base64url");
+
+const sha256 = (value: string) => createHash("sha256").update(value).digest();
+const USER_DIGEST = sha256(USERNAME);
+const PASSWORD_DIGEST = sha256(PASSWORD);
+
+/** The baselines' Basic auth: digests of the presented pair compared in constant time. */
+function checkBasic(header: string | undefined): boolean {
+  if (!header?.startsWith("Basic ")) return false;
+  const decoded = Buffer.from(header.slice(6), "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon < 0) return false;
+  const user = timingSafeEqual(sha256(decoded.slice(0, colon)), USER_DIGEST);
+  const password = timingSafeEqual(sha256(decoded.slice(colon + 1)), PASSWORD_DIGEST);
+  return user && password;
+}
+
+/** What the bare static server answers, by request path. */
+const staticBodies = new Map<string, { body: Buffer; contentType: string }>();
+
+/** Registers a static answer (`{type: "static"}`): the parent copies a broker answer's bytes. */
+export interface StaticMessage {
+  type: "static";
+  path: string;
+  body: string;
+  contentType: string;
+}
 
 let emulator: EmulatorHandle | undefined;
 let broker: BrokerServer | undefined;
@@ -68,8 +155,10 @@ async function start(message: StartMessage): Promise<ReadyMessage> {
     faults: message.emulatorFaults,
     logger: silentLogger,
   });
+  const startedAt = performance.now();
+  const cpuAtStart = process.cpuUsage();
   broker = await startBrokerServer({
-    configFile: join(packageRoot(), "broker.yaml"),
+    configFile: message.configFile ?? join(packageRoot(), "broker.yaml"),
     env: {
       PATH: process.env.PATH ?? "",
       BROKER_USERNAME: USERNAME,
@@ -84,6 +173,9 @@ async function start(message: StartMessage): Promise<ReadyMessage> {
     },
     logger: silentLogger,
   });
+  const brokerStartMs = performance.now() - startedAt;
+  const cpu = process.cpuUsage(cpuAtStart);
+  const brokerStartCpuMs = (cpu.user + cpu.system) / 1000;
 
   // The baselines answer with exactly the broker's catalog body.
   const response = await fetch(`${broker.url}/v2/catalog`, {
@@ -97,6 +189,67 @@ async function start(message: StartMessage): Promise<ReadyMessage> {
   const contentType = response.headers.get("content-type") ?? "application/json";
   const catalog: unknown = JSON.parse(text);
 
+  const identity = Buffer.from(text);
+  const gzipped = gzipSync(identity);
+  const authorised = (authorization: string | undefined, version: string | undefined) =>
+    checkBasic(authorization) && /^2\.(\d+)$/.test(version?.trim() ?? "");
+
+  const bareNode = createServer((req, res) => {
+    if (!authorised(req.headers.authorization, req.headers["x-broker-api-version"] as string | undefined)) {
+      res.writeHead(401, { "Content-Type": "application/json" }).end('{"description":"no"}');
+      return;
+    }
+    const gzip = /\bgzip\b/.test(req.headers["accept-encoding"] ?? "");
+    const body = gzip ? gzipped : identity;
+    res.writeHead(200, {
+      "Content-Type": contentType,
+      "Content-Length": body.length,
+      ...(gzip ? { "Content-Encoding": "gzip" } : {}),
+    });
+    res.end(body);
+  });
+  const bareNodeAuthUrl = await new Promise<string>((resolve, reject) => {
+    bareNode.once("error", reject);
+    bareNode.listen(0, "127.0.0.1", () =>
+      resolve(`http://127.0.0.1:${(bareNode.address() as AddressInfo).port}`),
+    );
+  });
+  bareServers.push(bareNode as unknown as ReturnType<typeof serve>);
+
+  const bareStaticNode = createServer((req, res) => {
+    const entry = staticBodies.get(req.url ?? "");
+    if (!entry) {
+      res.writeHead(404).end();
+      return;
+    }
+    res
+      .writeHead(200, { "Content-Type": entry.contentType, "Content-Length": entry.body.length })
+      .end(entry.body);
+  });
+  const bareStaticNodeUrl = await new Promise<string>((resolve, reject) => {
+    bareStaticNode.once("error", reject);
+    bareStaticNode.listen(0, "127.0.0.1", () =>
+      resolve(`http://127.0.0.1:${(bareStaticNode.address() as AddressInfo).port}`),
+    );
+  });
+  bareServers.push(bareStaticNode as unknown as ReturnType<typeof serve>);
+
+  const barePutUrl = message.barePutFile ? await bareDurablePut(message.barePutFile) : undefined;
+
+  const bareHonoAuth = new Hono();
+  bareHonoAuth.use("/v2/*", async (c, next) => {
+    if (!authorised(c.req.header("Authorization"), c.req.header("X-Broker-API-Version")))
+      return c.json({ description: "no" }, 401);
+    await next();
+  });
+  bareHonoAuth.get("/v2/catalog", (c) => {
+    const gzip = /\bgzip\b/.test(c.req.header("Accept-Encoding") ?? "");
+    return c.body(gzip ? gzipped : identity, 200, {
+      "Content-Type": contentType,
+      ...(gzip ? { "Content-Encoding": "gzip" } : {}),
+    });
+  });
+
   const bareStatic = new Hono();
   bareStatic.get("/v2/catalog", (c) => c.body(text, 200, { "Content-Type": contentType }));
   const bareJson = new Hono();
@@ -107,10 +260,42 @@ async function start(message: StartMessage): Promise<ReadyMessage> {
     brokerUrl: broker.url,
     bareStaticUrl: await listen(bareStatic),
     bareJsonUrl: await listen(bareJson),
+    bareNodeAuthUrl,
+    bareStaticNodeUrl,
+    barePutUrl,
+    bareHonoAuthUrl: await listen(bareHonoAuth),
     username: USERNAME,
     password: PASSWORD,
     catalogBytes: Buffer.byteLength(text),
+    brokerStartMs,
+    brokerStartCpuMs,
   };
+}
+
+/** The bare durable PUT (see ReadyMessage.barePutUrl). */
+async function bareDurablePut(file: string): Promise<string> {
+  const handle = await open(file, "a", 0o600);
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      handle
+        .appendFile(Buffer.concat(chunks))
+        .then(() => handle.datasync())
+        .then(
+          () => res.writeHead(201, { "Content-Type": "application/json", "Content-Length": 2 }).end("{}"),
+          () => res.writeHead(500).end(),
+        );
+    });
+  });
+  server.on("close", () => void handle.close());
+  bareServers.push(server as unknown as ReturnType<typeof serve>);
+  return new Promise<string>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () =>
+      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+    );
+  });
 }
 
 /**
@@ -134,21 +319,39 @@ async function stop(): Promise<void> {
   clearTimeout(timer);
 }
 
-process.on("message", (message: StartMessage | { type: "stop" }) => {
-  if (message.type === "start") {
-    start(message).then(reply, (error: Error) =>
-      reply({ type: "error", message: error.stack ?? String(error) }),
-    );
-  } else if (message.type === "stop") {
-    stop().then(
-      () => {
-        reply({ type: "stopped" });
-        process.disconnect?.();
-        process.exit(0);
-      },
-      (error: Error) => reply({ type: "error", message: error.stack ?? String(error) }),
-    );
-  }
-});
+process.on(
+  "message",
+  (message: StartMessage | StaticMessage | ReloadMessage | StatsRequest | { type: "stop" }) => {
+    if (message.type === "static") {
+      staticBodies.set(message.path, { body: Buffer.from(message.body), contentType: message.contentType });
+      reply({ type: "static" });
+    } else if (message.type === "stats") {
+      if (message.gc) (globalThis as { gc?: () => void }).gc?.();
+      const memory = process.memoryUsage();
+      const cloudifyRequests = emulator?.requests.count() ?? 0;
+      if (message.clearRequests) emulator?.requests.clear();
+      reply({ type: "stats", rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, cloudifyRequests });
+    } else if (message.type === "reload") {
+      const startedAt = performance.now();
+      broker!.reload().then(
+        (result) => reply({ type: "reloaded", ok: result.ok, ms: performance.now() - startedAt }),
+        (error: Error) => reply({ type: "error", message: error.stack ?? String(error) }),
+      );
+    } else if (message.type === "start") {
+      start(message).then(reply, (error: Error) =>
+        reply({ type: "error", message: error.stack ?? String(error) }),
+      );
+    } else if (message.type === "stop") {
+      stop().then(
+        () => {
+          reply({ type: "stopped" });
+          process.disconnect?.();
+          process.exit(0);
+        },
+        (error: Error) => reply({ type: "error", message: error.stack ?? String(error) }),
+      );
+    }
+  },
+);
 // Never outlive the benchmark run.
 process.on("disconnect", () => process.exit(0));

@@ -3,10 +3,24 @@ import { type ChildProcess, fork } from "node:child_process";
 import { once } from "node:events";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import type { ReadyMessage, StartMessage } from "./server-child.js";
+import type {
+  ReadyMessage,
+  ReloadedMessage,
+  ReloadMessage,
+  StartMessage,
+  StaticMessage,
+  StatsMessage,
+  StatsRequest,
+} from "./server-child.js";
 
 export interface Servers extends ReadyMessage {
   pid: number;
+  /** The server process's memory now (after a full GC with `gc`), and its emulator's request count. */
+  stats(options?: Omit<StatsRequest, "type">): Promise<StatsMessage>;
+  /** Reloads the broker's broker.yaml (what SIGHUP does); resolves when the reload is over. */
+  reload(): Promise<ReloadedMessage>;
+  /** Makes the bare static server answer `body` at `path`. */
+  serveStatic(path: string, body: string, contentType: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -46,11 +60,19 @@ export async function cpuSeconds(pid: number): Promise<number | undefined> {
   }
 }
 
-export async function startServers(options: Omit<StartMessage, "type">): Promise<Servers> {
+export async function startServers(
+  options: Omit<StartMessage, "type"> & {
+    /** Node flags for the server process, e.g. `--max-old-space-size=256`. */
+    nodeArgs?: string[];
+  },
+): Promise<Servers> {
+  const { nodeArgs = [], ...start } = options;
   const child = fork(fileURLToPath(new URL("./server-child.ts", import.meta.url)), [], {
     execArgv: [
       "--import",
       "tsx",
+      "--expose-gc",
+      ...nodeArgs,
       // Extra node flags for the server process, e.g. BENCH_CHILD_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
       ...(process.env.BENCH_CHILD_ARGS ? process.env.BENCH_CHILD_ARGS.split(" ") : []),
     ],
@@ -58,7 +80,7 @@ export async function startServers(options: Omit<StartMessage, "type">): Promise
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   const ready = nextReply<ReadyMessage>(child);
-  child.send({ type: "start", ...options } satisfies StartMessage);
+  child.send({ type: "start", ...start } satisfies StartMessage);
   let started: ReadyMessage;
   try {
     started = await ready;
@@ -69,6 +91,21 @@ export async function startServers(options: Omit<StartMessage, "type">): Promise
   return {
     ...started,
     pid: child.pid!,
+    async serveStatic(path, body, contentType) {
+      const reply = nextReply<{ type: "static" }>(child);
+      child.send({ type: "static", path, body, contentType } satisfies StaticMessage);
+      await reply;
+    },
+    async stats(request = {}) {
+      const reply = nextReply<StatsMessage>(child);
+      child.send({ type: "stats", ...request } satisfies StatsRequest);
+      return reply;
+    },
+    async reload() {
+      const reply = nextReply<ReloadedMessage>(child);
+      child.send({ type: "reload" } satisfies ReloadMessage);
+      return reply;
+    },
     async stop() {
       if (child.exitCode !== null) return;
       const exited = once(child, "exit");

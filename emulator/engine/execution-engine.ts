@@ -2,7 +2,13 @@ import type { Logger } from "../../src/log/logger.js";
 import { ManagerError } from "../errors.js";
 import type { Faults, WorkflowFailure as InjectedFailure } from "../faults.js";
 import { isWorkflowAvailable, unavailableWorkflow } from "../model/availability.js";
-import type { DeploymentRecord, EventRecord, ExecutionRecord, TenantData } from "../state/records.js";
+import type {
+  DeploymentRecord,
+  EventRecord,
+  ExecutionRecord,
+  NodeInstanceState,
+  TenantData,
+} from "../state/records.js";
 import { ACTIVE_STATUSES, TERMINAL_STATUSES } from "../state/records.js";
 import type { Store } from "../state/store.js";
 import type { EmulatorTimings } from "../timings.js";
@@ -16,9 +22,20 @@ type Waiter = (exec: ExecutionRecord | undefined) => void;
  * one active execution per deployment (queued ones start when it is free) and applies each
  * workflow's effects when its started phase ends.
  */
+/** Where a node being installed can be when its install is cancelled: live, not started. */
+const MIDWAY: readonly NodeInstanceState[] = ["creating", "created", "configuring", "configured", "starting"];
+
+/** The execution history keeps the most recent entries only, so a long-running emulator stays small. */
+const MAX_HISTORY = 50_000;
+
 export class Engine {
   private timers = new Map<string, NodeJS.Timeout>();
   private waiters = new Map<string, Waiter[]>();
+  /**
+   * Every execution ever submitted, also after its deployment (and with it the execution) was
+   * deleted: tests count what the manager was asked to run over a whole lifecycle.
+   */
+  readonly history: ExecutionRecord[] = [];
 
   constructor(
     private readonly store: Store,
@@ -29,6 +46,8 @@ export class Engine {
 
   /** Registers a new execution (already stored) and starts its clock unless it is queued. */
   submit(exec: ExecutionRecord): void {
+    this.history.push(exec);
+    if (this.history.length > MAX_HISTORY) this.history.splice(0, this.history.length - MAX_HISTORY);
     this.log.debug(
       { execution: exec.id, workflow: exec.workflowId, status: exec.status },
       "execution created",
@@ -70,6 +89,7 @@ export class Engine {
     this.clearTimer(exec.id);
     const dep = this.deploymentOf(exec);
     if (dep) dep.latestExecutionId = exec.id;
+    if (dep && exec.status === "started") this.stopMidway(exec, dep);
     if (exec.status === "queued" || exec.status === "scheduled") {
       this.endCancelled(exec);
       return;
@@ -77,6 +97,24 @@ export class Engine {
     exec.status =
       action === "cancel" ? "cancelling" : action === "force-cancel" ? "force_cancelling" : "kill_cancelling";
     this.schedule(exec, this.timings.cancelMs, () => this.endCancelled(exec));
+  }
+
+  /**
+   * A cancelled install stops at its current task: its nodes are installed one after the other,
+   * so those before the current one are `started`, the current one is left live but not started
+   * (creating ... starting), the rest `uninitialized`, as far as the workflow had come.
+   */
+  private stopMidway(exec: ExecutionRecord, dep: DeploymentRecord): void {
+    if (exec.kind !== "workflow" || exec.workflowId !== "install" || !exec.startedAt) return;
+    const elapsed = Date.now() - Date.parse(exec.startedAt);
+    const progress = Math.min(0.999, Math.max(0, elapsed / Math.max(1, this.durationOf(exec, dep))));
+    const position = progress * dep.nodes.length;
+    dep.nodes.forEach((node, index) => {
+      if (node.state !== "uninitialized") return;
+      if (index < Math.floor(position)) node.state = "started";
+      else if (index === Math.floor(position))
+        node.state = MIDWAY[Math.min(MIDWAY.length - 1, Math.floor((position - index) * MIDWAY.length))]!;
+    });
   }
 
   resume(exec: ExecutionRecord, force: boolean): void {

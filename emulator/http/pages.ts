@@ -1,6 +1,6 @@
 /**
  * Non-JSON answers: the manager leaves unknown URLs to Flask/werkzeug (HTML pages), and a proxy in
- * front of a struggling manager answers 5xx with its own HTML.
+ * front of a struggling manager answers 5xx (or 408, 429 when it rate-limits) with its own HTML.
  */
 
 export function notFoundPage(): string {
@@ -26,6 +26,8 @@ export function methodNotAllowedPage(): string {
 }
 
 const REASONS: Record<number, string> = {
+  408: "Request Time-out",
+  429: "Too Many Requests",
   500: "Internal Server Error",
   502: "Bad Gateway",
   503: "Service Temporarily Unavailable",

@@ -3,7 +3,11 @@ import type { BlueprintDef, LabelPair } from "../model/blueprints.js";
 /** In-memory rows of the emulated manager. Responses are rendered from these in `render.ts`. */
 
 // The statuses are the wire protocol's, shared with the client rather than declared twice.
-import { type ExecutionStatus, TERMINAL_EXECUTION_STATUSES } from "../../src/cloudify/types.js";
+import {
+  type DeploymentUpdateState,
+  type ExecutionStatus,
+  TERMINAL_EXECUTION_STATUSES,
+} from "../../src/cloudify/types.js";
 
 export type { ExecutionStatus };
 
@@ -47,7 +51,21 @@ export interface LabelRecord extends LabelPair {
   createdBy: string;
 }
 
-export type NodeInstanceState = "uninitialized" | "started" | "deleted";
+/**
+ * A node instance's lifecycle (cloudify `NodeInstanceState`): install walks each one through
+ * creating ... starting to `started`; a cancelled install leaves them wherever it stopped.
+ * Only `started` is active (CFY-AVAIL-1); anything but `uninitialized` and `deleted` is live
+ * (a deployment with live nodes cannot be deleted, M15).
+ */
+export type NodeInstanceState =
+  | "uninitialized"
+  | "creating"
+  | "created"
+  | "configuring"
+  | "configured"
+  | "starting"
+  | "started"
+  | "deleted";
 
 export interface NodeInstanceRecord {
   id: string;
@@ -120,13 +138,8 @@ export interface EventRecord {
   errorCauses: Array<{ message: string; traceback: string; type: string }> | null;
 }
 
-export type UpdateState =
-  | "updating"
-  | "executing_workflow"
-  | "finalizing"
-  | "successful"
-  | "failed"
-  | "preview";
+/** The wire vocabulary the client decodes is the one the emulator records. */
+export type UpdateState = DeploymentUpdateState;
 
 export interface DeploymentUpdateRecord {
   id: string;

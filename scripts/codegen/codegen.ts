@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { compile } from "json-schema-to-typescript";
 import openapiTS, { astToString } from "openapi-typescript";
 import { packageRoot } from "../../src/util/package-root.js";
+import { renderBrokerYamlDocs } from "./broker-yaml-docs.js";
 
 /**
  * Generated files are committed and checked in CI: `codegen --check` fails when a schema
@@ -34,8 +35,15 @@ export async function generateOsbTypes(root = packageRoot()): Promise<GeneratedF
   return { path: "generated/osb.ts", content: HEADER("schema/osb-openapi.yaml") + astToString(ast) };
 }
 
+/** The broker.yaml reference, with examples taken from the example broker.yaml when the schema has none. */
+export async function generateBrokerYamlDocs(root = packageRoot()): Promise<GeneratedFile> {
+  const schema = JSON.parse(await readFile(join(root, "schema/broker.schema.json"), "utf8"));
+  const example = await readFile(join(root, "broker.yaml"), "utf8");
+  return { path: "docs/broker-yaml.md", content: renderBrokerYamlDocs(schema, example) };
+}
+
 export async function generateAll(root = packageRoot()): Promise<GeneratedFile[]> {
-  return Promise.all([generateConfigTypes(root), generateOsbTypes(root)]);
+  return Promise.all([generateConfigTypes(root), generateOsbTypes(root), generateBrokerYamlDocs(root)]);
 }
 
 /** Writes the files, or with `check` only compares; returns the paths that differ. */

@@ -6,6 +6,7 @@ import {
   type InstanceRecord,
   type Operation,
 } from "./model/records.js";
+import { IN_PROGRESS } from "./operations/operation.js";
 
 /** What the broker holds, counted for monitoring: the metrics read this, never the records. */
 export interface Inventory {
@@ -25,10 +26,8 @@ export function inventory(store: StateStore): Inventory {
     operationsInProgress: () => {
       const counts = new Map<string, number>();
       for (const collection of [INSTANCES, BINDINGS]) {
-        for (const { value } of store.list<{ operation?: Operation }>(collection)) {
-          if (value.operation?.state === "in progress")
-            counts.set(value.operation.type, (counts.get(value.operation.type) ?? 0) + 1);
-        }
+        for (const { value } of store.select<{ operation: Operation }>(collection, IN_PROGRESS))
+          counts.set(value.operation.type, (counts.get(value.operation.type) ?? 0) + 1);
       }
       return counts;
     },

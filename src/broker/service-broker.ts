@@ -6,6 +6,7 @@ import type {
   UnbindOutcome,
   UnbindRequest,
 } from "./bindings/binding-service.js";
+import type { DeploymentPresence } from "./instances/deployment-presence.js";
 import type {
   DeprovisionRequest,
   InstanceDetails,
@@ -26,25 +27,47 @@ export interface ServiceBroker {
   provision(request: ProvisionRequest): Promise<Outcome>;
   update(request: UpdateRequest): Promise<Outcome>;
   deprovision(request: DeprovisionRequest): Promise<Outcome>;
-  fetchInstance(instanceId: string): InstanceDetails;
-  instanceLastOperation(instanceId: string): OperationStatus;
+  fetchInstance(instanceId: string): Promise<InstanceDetails>;
+  instanceLastOperation(instanceId: string): Promise<OperationStatus>;
   bind(request: BindRequest): Promise<BindOutcome>;
   unbind(request: UnbindRequest): Promise<UnbindOutcome>;
-  fetchBinding(instanceId: string, bindingId: string): BindingDetails;
-  bindingLastOperation(instanceId: string, bindingId: string): OperationStatus;
+  fetchBinding(instanceId: string, bindingId: string): Promise<BindingDetails>;
+  bindingLastOperation(instanceId: string, bindingId: string): Promise<OperationStatus>;
 }
 
-export function serviceBroker(instances: InstanceService, bindings: BindingService): ServiceBroker {
+/**
+ * The services answer from the broker's record; `presence` then confirms against Cloudify that
+ * the instance's deployment was not deleted behind the broker's back (CFY-GONE), before
+ * anything is delivered or reported as fine.
+ */
+export function serviceBroker(
+  instances: InstanceService,
+  bindings: BindingService,
+  presence: DeploymentPresence,
+): ServiceBroker {
   return {
     provision: (request) => instances.provision(request),
     update: (request) => instances.update(request),
     deprovision: (request) => instances.deprovision(request),
-    fetchInstance: (instanceId) => instances.fetch(instanceId),
-    instanceLastOperation: (instanceId) => instances.lastOperation(instanceId),
-    bind: (request) => bindings.bind(request),
+    async fetchInstance(instanceId) {
+      const details = instances.fetch(instanceId);
+      await presence.refuseIfGone(instanceId);
+      return details;
+    },
+    instanceLastOperation: (instanceId) =>
+      presence.instanceStatus(instanceId, instances.lastOperation(instanceId)),
+    async bind(request) {
+      await presence.refuseIfGone(request.instanceId);
+      return bindings.bind(request);
+    },
     unbind: (request) => bindings.unbind(request),
-    fetchBinding: (instanceId, bindingId) => bindings.fetch(instanceId, bindingId),
-    bindingLastOperation: (instanceId, bindingId) => bindings.lastOperation(instanceId, bindingId),
+    async fetchBinding(instanceId, bindingId) {
+      const details = bindings.fetch(instanceId, bindingId);
+      await presence.refuseIfGone(instanceId);
+      return details;
+    },
+    bindingLastOperation: (instanceId, bindingId) =>
+      presence.bindingStatus(bindingId, bindings.lastOperation(instanceId, bindingId)),
   };
 }
 

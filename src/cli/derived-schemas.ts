@@ -9,6 +9,7 @@ import { BLUEPRINT_CACHE } from "../broker/model/records.js";
 import type { CompiledCatalog } from "../config/compile-catalog.js";
 import { ConfigError } from "../config/issues.js";
 import { loadConfig } from "../config/load.js";
+import { resolveConnectionSettings } from "../config/runtime.js";
 import { createLogger } from "../log/logger.js";
 import { CloudifyConnection } from "../server/cloudify-connection.js";
 import { readStateDir } from "../state/index.js";
@@ -19,6 +20,11 @@ export interface DerivedSource {
   state?: string;
   /** Fetch the blueprints' inputs from the configured manager. */
   cloudify?: boolean;
+  /**
+   * Also read the inputs of blueprints whose plans declare their schemas (`validate` checks
+   * that every required input is given); by default only those that derive schemas.
+   */
+  allBlueprints?: boolean;
 }
 
 export interface CliDerivedSchemas {
@@ -27,6 +33,11 @@ export interface CliDerivedSchemas {
   inputsOf: (blueprintId: string) => Record<string, BlueprintInput> | undefined;
   /** Why a `from_blueprint` plan has no derived schemas, one line per plan. */
   omitted: string[];
+  /**
+   * With `cloudify`: each blueprint the manager does not have, or that could not be read from
+   * it, with the reason (every plan's blueprint is checked when `allBlueprints` is set).
+   */
+  unavailable: Map<string, string>;
 }
 
 /**
@@ -40,21 +51,28 @@ export async function cliDerivedSchemas(
   source: DerivedSource,
 ): Promise<CliDerivedSchemas> {
   if (source.state && source.cloudify) throw new UsageError("give either --state or --cloudify, not both");
-  const blueprints = blueprintsToDerive(catalog);
+  const derive = blueprintsToDerive(catalog);
+  const blueprints = source.allBlueprints
+    ? [...new Set([...derive, ...[...catalog.plansById.values()].map((plan) => plan.blueprintId)])]
+    : derive;
   const inputs = new Map<string, Record<string, BlueprintInput>>();
   const why = new Map<string, string>();
+  const unavailable = new Map<string, string>();
   if (source.state && blueprints.length) {
     const state = await readStateDir(source.state);
     const cache = state[BLUEPRINT_CACHE] ?? {};
     for (const id of blueprints) {
       const cached = cache[id] as unknown as CachedInputs | undefined;
       if (cached) inputs.set(id, cached.inputs);
-      else why.set(id, `blueprint ${id} is not in the cache of ${source.state}`);
+      else if (derive.includes(id)) why.set(id, `blueprint ${id} is not in the cache of ${source.state}`);
     }
   } else if (source.cloudify && blueprints.length) {
-    const { loaded, issues } = await loadConfig(file, { mode: "serve" });
-    if (!loaded?.runtime) throw new ConfigError(issues);
-    const connection = new CloudifyConnection(loaded.runtime.cloudify, createLogger({ level: "silent" }));
+    // Only the Cloudify connection must resolve (not platform credentials or keys).
+    const { loaded, issues } = await loadConfig(file, { mode: "connect" });
+    if (!loaded) throw new ConfigError(issues);
+    const resolved = await resolveConnectionSettings(loaded.config, loaded.source, loaded.file);
+    if (!resolved.settings) throw new ConfigError(resolved.issues);
+    const connection = new CloudifyConnection(resolved.settings.cloudify, createLogger({ level: "silent" }));
     const port = connection.port;
     try {
       for (const id of blueprints) {
@@ -65,6 +83,8 @@ export async function cliDerivedSchemas(
         } catch (error) {
           why.set(id, `cannot read blueprint ${id} from Cloudify: ${port.classify(error).message}`);
         }
+        const reason = why.get(id);
+        if (reason) unavailable.set(id, reason);
       }
     } finally {
       await connection.close();
@@ -86,5 +106,5 @@ export async function cliDerivedSchemas(
         );
     }
   }
-  return { forPlan: (id) => derived.get(id), inputsOf: (id) => inputs.get(id), omitted };
+  return { forPlan: (id) => derived.get(id), inputsOf: (id) => inputs.get(id), omitted, unavailable };
 }

@@ -1,6 +1,7 @@
 import { ConfigError, ConfigReadError, formatIssue } from "../config/issues.js";
 import { UsageError } from "./args.js";
-import { EXIT_INVALID, EXIT_USAGE } from "./exit-codes.js";
+import { EXIT_INVALID, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
+import { HELP } from "./help.js";
 import { runTool } from "./tools.js";
 
 type Command = (args: string[]) => Promise<number>;
@@ -9,7 +10,15 @@ type Command = (args: string[]) => Promise<number>;
  * Each command's module is loaded only when it runs: `validate` never loads the server stack.
  * codegen, emulator and demo are tools outside the runtime package (see tools.ts).
  */
-const COMMANDS: Record<string, { run: Command; summary: string; invalid?: string }> = {
+const COMMANDS: Record<
+  string,
+  {
+    run: Command;
+    summary: string;
+    invalid?: string /** Its log is JSON: so are its failures. */;
+    jsonLines?: boolean;
+  }
+> = {
   validate: {
     run: async (args) => (await import("./commands/validate.js")).validateCommand(args),
     summary: "check broker.yaml; prints file:line:column for every problem",
@@ -20,7 +29,7 @@ const COMMANDS: Record<string, { run: Command; summary: string; invalid?: string
   },
   catalog: {
     run: async (args) => (await import("./commands/catalog.js")).catalogCommand(args),
-    summary: "print the catalog JSON the broker would serve",
+    summary: "print the catalog JSON the broker serves (--state DIR or --cloudify for derived schemas)",
   },
   render: {
     run: async (args) => (await import("./commands/render.js")).renderCommand(args),
@@ -35,6 +44,7 @@ const COMMANDS: Record<string, { run: Command; summary: string; invalid?: string
     run: async (args) => (await import("./commands/serve.js")).serveCommand(args),
     summary: "run the broker (--config, --host, --port, --state, --allow-missing-state)",
     invalid: "cannot serve an invalid configuration",
+    jsonLines: true,
   },
   emulator: {
     run: (args) => runTool("emulator", "emulator/command.ts", "emulatorCommand", args),
@@ -43,6 +53,19 @@ const COMMANDS: Record<string, { run: Command; summary: string; invalid?: string
   state: {
     run: async (args) => (await import("./commands/state.js")).stateCommand(args),
     summary: "inspect or maintain the state directory (export, rekey)",
+  },
+  instances: {
+    run: async (args) => (await import("./commands/instances.js")).instancesCommand(args),
+    summary: "list the service instances in the state: plan, status, deployment, last operation, age",
+  },
+  operations: {
+    run: async (args) => (await import("./commands/operations.js")).operationsCommand(args),
+    summary: "operations in progress (--stuck); fail ID --reason TEXT, purge ID: ways out of a stuck one",
+  },
+  upgrade: {
+    run: async (args) => (await import("./commands/upgrade.js")).upgradeCommand(args),
+    summary: "apply pending maintenance_info upgrades to every instance behind, through the running broker",
+    invalid: "cannot upgrade with an invalid configuration",
   },
   orphans: {
     run: async (args) => (await import("./commands/orphans.js")).orphansCommand(args),
@@ -66,10 +89,16 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`cfy-broker: unknown command "${name}"\n\n${usage()}`);
     return EXIT_USAGE;
   }
+  // Every command answers --help without loading anything; state and emulator print their own.
+  const help = HELP[name];
+  if (help && (rest.includes("--help") || rest.includes("-h"))) {
+    process.stdout.write(help);
+    return EXIT_OK;
+  }
   try {
     return await command.run(rest);
   } catch (error) {
-    return expectedFailure(error, command.invalid);
+    return expectedFailure(error, command.invalid, command.jsonLines === true);
   }
 }
 
@@ -79,6 +108,8 @@ export async function main(argv: string[]): Promise<number> {
  * unreachable (2); an invalid configuration (1, every issue listed).
  */
 const EXPECTED_ERRORS = new Set([
+  "StateError",
+  "StateMissingError",
   "StateLockedError",
   "StateCorruptError",
   "StateFormatError",
@@ -88,14 +119,22 @@ const EXPECTED_ERRORS = new Set([
   "CloudifyApiError",
 ]);
 
-function expectedFailure(error: unknown, invalid: string | undefined): number {
+function expectedFailure(error: unknown, invalid: string | undefined, jsonLines: boolean): number {
+  // A command that logs JSON (serve) reports these as JSON lines too, so a log pipeline reads
+  // a failed start like any other log line; the others print plain lines for people.
+  const say = (message: string, fields: Record<string, unknown> = {}) =>
+    process.stderr.write(
+      jsonLines
+        ? `${JSON.stringify({ level: "error", time: new Date().toISOString(), ...fields, msg: message })}\n`
+        : `${message}\n`,
+    );
   if (error instanceof UsageError || error instanceof ConfigReadError) {
-    process.stderr.write(`${error.message}\n`);
+    say(error.message);
     return EXIT_USAGE;
   }
   // By name, so that commands which never touch the state or Cloudify do not load those modules.
   if (error instanceof Error && EXPECTED_ERRORS.has(error.name)) {
-    process.stderr.write(`cfy-broker: ${error.message}\n`);
+    say(`cfy-broker: ${error.message}`);
     return EXIT_USAGE;
   }
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
@@ -107,13 +146,20 @@ function expectedFailure(error: unknown, invalid: string | undefined): number {
         : code === "EACCES"
           ? "permission denied"
           : "no such local address";
-    process.stderr.write(`cfy-broker: cannot listen on ${address ?? "?"}:${port ?? "?"}: ${reason}\n`);
+    say(`cfy-broker: cannot listen on ${address ?? "?"}:${port ?? "?"}: ${reason}`);
     return EXIT_USAGE;
   }
   if (error instanceof ConfigError) {
-    for (const issue of error.issues) process.stderr.write(`${formatIssue(issue)}\n`);
+    for (const issue of error.issues)
+      say(formatIssue(issue), {
+        severity: issue.severity,
+        file: issue.file,
+        line: issue.line,
+        column: issue.column,
+        path: issue.path,
+      });
     const file = error.issues[0]?.file;
-    if (invalid && file) process.stderr.write(`${file}: ${invalid}\n`);
+    if (invalid && file) say(`${file}: ${invalid}`, { file });
     return EXIT_INVALID;
   }
   throw error;
@@ -121,5 +167,5 @@ function expectedFailure(error: unknown, invalid: string | undefined): number {
 
 function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return `Usage: cfy-broker <command> [options]\n\nCommands:\n${lines.join("\n")}\n\nCommands that read the configuration take --config FILE (default ./broker.yaml).\n`;
+  return `Usage: cfy-broker <command> [options]\n\nCommands:\n${lines.join("\n")}\n\nCommands that read the configuration take --config FILE (default ./broker.yaml).\nEvery command takes --help.\n`;
 }

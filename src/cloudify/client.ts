@@ -3,7 +3,13 @@ import { describeFailure } from "./failure.js";
 import { BlueprintsApi } from "./resources/blueprints.js";
 import { DeploymentsApi } from "./resources/deployments.js";
 import { ExecutionsApi } from "./resources/executions.js";
-import { DeploymentUpdatesApi, EventsApi, SecretsApi, TokensApi } from "./resources/misc.js";
+import {
+  DeploymentUpdatesApi,
+  EventsApi,
+  NodeInstancesApi,
+  SecretsApi,
+  TokensApi,
+} from "./resources/misc.js";
 import { Transport, type TransportOptions } from "./transport.js";
 import type { CloudifyEvent, Execution, ManagerStatus, VersionInfo } from "./types.js";
 
@@ -21,6 +27,7 @@ export class CloudifyClient {
   readonly events: EventsApi;
   readonly secrets: SecretsApi;
   readonly tokens: TokensApi;
+  readonly nodeInstances: NodeInstancesApi;
   private readonly http: Transport;
 
   constructor(options: CloudifyClientOptions) {
@@ -32,6 +39,7 @@ export class CloudifyClient {
     this.events = new EventsApi(this.http);
     this.secrets = new SecretsApi(this.http);
     this.tokens = new TokensApi(this.http);
+    this.nodeInstances = new NodeInstancesApi(this.http);
   }
 
   /** GET /api/version (un-versioned path). */

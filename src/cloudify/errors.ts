@@ -26,6 +26,8 @@ export class CloudifyApiError extends CloudifyError {
     readonly serverMessage: string,
     method: string,
     path: string,
+    /** The answer's `Retry-After`, in milliseconds (429, 503 and 408 may carry one). */
+    readonly retryAfterMs?: number,
   ) {
     super(
       `Cloudify ${method} ${path} failed: ${status}${errorCode ? ` ${errorCode}` : ""}: ${serverMessage}`,
@@ -77,7 +79,11 @@ export const ErrorCodes = {
   insufficientMemory: "insufficient_memory_error",
 } as const;
 
-const TRANSIENT_STATUSES = new Set([502, 503, 504]);
+/**
+ * 502/503/504: a proxy or the manager failing or overloaded; 408: the request was not read in
+ * time; 429: a proxy in front of the manager rate-limits. None is a refusal of the request.
+ */
+const TRANSIENT_STATUSES = new Set([408, 429, 502, 503, 504]);
 const TRANSIENT_CODES = new Set<string>([
   ErrorCodes.maintenanceModeActive,
   ErrorCodes.enteringMaintenanceMode,
@@ -85,8 +91,8 @@ const TRANSIENT_CODES = new Set<string>([
 ]);
 
 /**
- * "Try again later": the manager was unreachable, timed out, sat behind a failing proxy
- * (502/503/504) or is in maintenance. Anything else means the request itself was refused.
+ * "Try again later": the manager was unreachable, timed out, sat behind a failing or
+ * rate-limiting proxy (408/429/502/503/504) or is in maintenance. Anything else means the request itself was refused.
  * Every network error counts, TLS and DNS failures included: from the caller's side the manager
  * is unreachable, and nothing was done (the client itself only retries refused/reset/timeout).
  */
@@ -99,6 +105,14 @@ export function isTransient(error: unknown): boolean {
     );
   }
   return false;
+}
+
+/**
+ * The manager refused the client's credentials (401): an expired or revoked token, a changed
+ * password. Nothing was performed: authentication runs before any handler.
+ */
+export function isUnauthorized(error: unknown): boolean {
+  return error instanceof CloudifyApiError && error.status === 401;
 }
 
 /** The resource does not exist (404 `not_found_error`, or a bare 404). */

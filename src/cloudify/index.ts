@@ -10,6 +10,7 @@ export {
   isEnvironmentNotReady,
   isNotFound,
   isTransient,
+  isUnauthorized,
   type NetworkErrorKind,
 } from "./errors.js";
 export { describeFailure, lastErrorLine } from "./failure.js";

@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Agent, request } from "undici";
 import { type Logger, silentLogger } from "../log/logger.js";
-import { CloudifyApiError, CloudifyNetworkError, type NetworkErrorKind } from "./errors.js";
-import { backoffDelay, DEFAULT_RETRY, isRetryable, type RetryPolicy } from "./retry.js";
+import { CloudifyApiError, CloudifyNetworkError, isUnauthorized, type NetworkErrorKind } from "./errors.js";
+import { DEFAULT_RETRY, isRetryable, parseRetryAfter, type RetryPolicy, retryDelay } from "./retry.js";
 import type { ListResponse } from "./types.js";
 
 export type CloudifyAuth = { username: string; password: string } | { token: string };
@@ -21,6 +21,14 @@ export interface TransportOptions {
   url: string;
   tenant: string;
   auth: CloudifyAuth;
+  /**
+   * Reads the credentials again from where they come from (a mounted secret file that a token
+   * rotation rewrote). Called when the manager answers 401 (an expired token); when it returns
+   * other credentials the request is sent once more with them, and they are kept. Without it,
+   * or when nothing changed, the 401 stands: the same credentials would only fail again (and
+   * count as a failed login on the manager).
+   */
+  reauthenticate?: () => Promise<CloudifyAuth>;
   /** Per request, all retries excluded. Default 30 s. */
   timeoutMs?: number;
   retry?: Partial<RetryPolicy>;
@@ -55,6 +63,8 @@ export interface RequestSpec {
   path: string;
   query?: Query;
   body?: unknown;
+  /** A POST that only reads (searches): retried like a GET. */
+  readOnly?: boolean;
 }
 
 const API_BASE = "/api/v3.1";
@@ -73,6 +83,16 @@ function buildQuery(query: Query | undefined): string {
 function resourceOf(path: string): string {
   const rest = path.startsWith(API_BASE) ? path.slice(API_BASE.length) : path.slice("/api".length);
   return rest.split("/")[1] || "unknown";
+}
+
+function authHeaders(auth: CloudifyAuth): Record<string, string> {
+  return "token" in auth
+    ? { "Authentication-Token": auth.token }
+    : { Authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}` };
+}
+
+function sameAuth(a: CloudifyAuth, b: CloudifyAuth): boolean {
+  return JSON.stringify(authHeaders(a)) === JSON.stringify(authHeaders(b));
 }
 
 function errorCode(error: unknown): string | undefined {
@@ -127,12 +147,15 @@ function parseErrorBody(status: number, text: string): { code: string | null; me
 
 /**
  * HTTP to one manager: keep-alive pool, auth and Tenant headers, per-request timeout, retries
- * (GET/DELETE only) with exponential backoff, error envelopes turned into typed errors.
+ * (reads and deletes only) with exponential backoff or the server's Retry-After, one
+ * re-authentication after a 401, error envelopes turned into typed errors.
  */
 export class Transport {
   private readonly agent: Agent;
   private readonly base: string;
   private readonly headers: Record<string, string>;
+  private auth: CloudifyAuth;
+  private readonly reauthenticate: (() => Promise<CloudifyAuth>) | undefined;
   private readonly timeoutMs: number;
   private readonly retry: RetryPolicy;
   private readonly log: Logger;
@@ -155,14 +178,9 @@ export class Transport {
         rejectUnauthorized: options.tls?.insecure !== true,
       },
     });
-    const auth: Record<string, string> =
-      "token" in options.auth
-        ? { "Authentication-Token": options.auth.token }
-        : {
-            Authorization: `Basic ${Buffer.from(`${options.auth.username}:${options.auth.password}`).toString("base64")}`,
-          };
+    this.auth = options.auth;
+    this.reauthenticate = options.reauthenticate;
     this.headers = {
-      ...auth,
       Tenant: options.tenant,
       Accept: "application/json",
       "User-Agent": "cloudify-osb-broker",
@@ -177,19 +195,47 @@ export class Transport {
   async request<T>(spec: RequestSpec): Promise<T> {
     const path = spec.path.startsWith("/api/") ? spec.path : `${API_BASE}${spec.path}`;
     const target = `${this.base}${path}${buildQuery(spec.query)}`;
+    const idempotent = spec.readOnly === true || spec.method === "GET" || spec.method === "DELETE";
+    let reauthenticated = false;
     for (let attempt = 1; ; attempt++) {
       try {
         return (await this.once(spec, target, path)) as T;
       } catch (error) {
-        if (attempt >= this.retry.attempts || !isRetryable(spec.method, error)) throw error;
-        const delay = backoffDelay(this.retry, attempt);
+        // A 401 is answered before the manager does anything, so even a POST may be sent again,
+        // once, with credentials read afresh (a rotated token replacing an expired one).
+        if (isUnauthorized(error) && !reauthenticated) {
+          reauthenticated = true;
+          if (await this.refreshAuth(spec.method, path)) {
+            attempt -= 1;
+            continue;
+          }
+        }
+        if (attempt >= this.retry.attempts || !isRetryable(spec.method, error, idempotent)) throw error;
+        const delay = retryDelay(this.retry, attempt, error);
+        if (delay === undefined) throw error;
         this.log.debug(
-          { method: spec.method, path, attempt, delayMs: delay, reason: (error as Error).message },
+          { method: spec.method, path, attempt, delay_ms: delay, reason: (error as Error).message },
           "retrying Cloudify call",
         );
         await sleep(delay);
       }
     }
+  }
+
+  /** Whether fresh credentials replaced the ones the manager refused. */
+  private async refreshAuth(method: string, path: string): Promise<boolean> {
+    if (!this.reauthenticate) return false;
+    let fresh: CloudifyAuth;
+    try {
+      fresh = await this.reauthenticate();
+    } catch (error) {
+      this.log.warn({ err: error }, "cannot read the Cloudify credentials again after a 401");
+      return false;
+    }
+    if (sameAuth(fresh, this.auth)) return false;
+    this.auth = fresh;
+    this.log.info({ method, path }, "Cloudify refused the credentials (401); using the ones read again");
+    return true;
   }
 
   private async once(spec: RequestSpec, target: string, path: string): Promise<unknown> {
@@ -200,15 +246,19 @@ export class Transport {
     const hasBody = spec.body !== undefined;
     let status: number;
     let text: string;
+    let retryAfter: string | undefined;
     try {
+      const headers = { ...this.headers, ...authHeaders(this.auth) };
       const response = await request(target, {
         method: spec.method,
-        headers: hasBody ? { ...this.headers, "Content-Type": "application/json" } : this.headers,
+        headers: hasBody ? { ...headers, "Content-Type": "application/json" } : headers,
         body: hasBody ? JSON.stringify(spec.body) : undefined,
         dispatcher: this.agent,
         signal: controller.signal,
       });
       status = response.statusCode;
+      const header = response.headers["retry-after"];
+      retryAfter = Array.isArray(header) ? header[0] : header;
       text = await response.body.text();
     } catch (error) {
       const kind = error === timeout || controller.signal.reason === timeout ? "timeout" : classify(error);
@@ -235,12 +285,12 @@ export class Transport {
       }
     }
     const { code, message } = parseErrorBody(status, text);
-    throw new CloudifyApiError(status, code, message, spec.method, path);
+    throw new CloudifyApiError(status, code, message, spec.method, path, parseRetryAfter(retryAfter));
   }
 
   /**
-   * Every item of a list endpoint, following `metadata.pagination` page after page. A GET list
-   * is retried like any GET; a POST search is not.
+   * Every item of a list endpoint, following `metadata.pagination` page after page. Lists only
+   * read, so a page is retried like a GET, a POST search included.
    */
   async list<T>(method: "GET" | "POST", path: string, query: Query = {}, body?: unknown): Promise<T[]> {
     const items: T[] = [];
@@ -252,6 +302,7 @@ export class Transport {
         path,
         query: { ...query, _offset: offset, _size: this.pageSize },
         body,
+        readOnly: true,
       });
       for (const item of page.items) {
         // Items shifting between pages may repeat one; keep the first copy.

@@ -346,3 +346,12 @@ export type AttributeOperator =
 export type FilterRule =
   | { type: "label"; key: string; values: string[]; operator: LabelOperator }
   | { type: "attribute"; key: string; values: string[]; operator: AttributeOperator };
+
+/** A node instance (GET /node-instances), as much as the broker reads. */
+export interface NodeInstance {
+  id: string;
+  node_id: string;
+  deployment_id: string;
+  /** uninitialized, creating, created, configuring, configured, starting, started, stopping, ... deleted */
+  state: string;
+}

@@ -15,6 +15,8 @@ import {
   isRelativeReference,
   TemplateSyntaxError,
 } from "../templates/index.js";
+import { runAtOnce, runInSlices } from "../util/slices.js";
+import { type CheckScope, EVERYTHING } from "./check-scope.js";
 import { type ConfigIssue, pathToString } from "./issues.js";
 import { ParameterSchemaCompiler, type ParameterValidator } from "./parameter-schemas.js";
 import type { ConfigSource, Path } from "./source.js";
@@ -58,6 +60,8 @@ export interface CompiledBinding {
 export interface CompiledPlan {
   config: PlanConfig;
   service: CompiledService;
+  /** Where the plan is in broker.yaml (`services[s].plans[p]`). */
+  path: Path;
   id: string;
   name: string;
   blueprintId: string;
@@ -88,9 +92,33 @@ export interface CompiledCatalog {
 export function compileCatalog(
   config: BrokerConfig,
   source: ConfigSource,
-  /** Which services to compile (all by default; the shape-valid ones when the schema failed). */
-  include: (serviceIndex: number) => boolean = () => true,
-): { catalog: CompiledCatalog; issues: ConfigIssue[] } {
+  /** What to compile (all by default; the shape-valid parts when the schema failed). */
+  scope: CheckScope = EVERYTHING,
+): CompileResult {
+  return runAtOnce(compileSteps(config, source, scope));
+}
+
+/**
+ * compileCatalog for a running broker (a reload): the same work, paused with `pause` whenever it
+ * has run `sliceMs` on end, so requests arriving meanwhile are served between plans.
+ */
+export async function compileCatalogInSlices(
+  config: BrokerConfig,
+  source: ConfigSource,
+  pause: () => Promise<void>,
+  sliceMs = 10,
+): Promise<CompileResult> {
+  return runInSlices(compileSteps(config, source, EVERYTHING), pause, sliceMs);
+}
+
+type CompileResult = { catalog: CompiledCatalog; issues: ConfigIssue[] };
+
+/** The compilation, one plan per step. */
+function* compileSteps(
+  config: BrokerConfig,
+  source: ConfigSource,
+  scope: CheckScope,
+): Generator<void, CompileResult> {
   const issues: ConfigIssue[] = [];
   const schemaCompiler = new ParameterSchemaCompiler();
   const ctx: CompileContext = { source, issues };
@@ -98,11 +126,11 @@ export function compileCatalog(
   const servicesById = new Map<string, CompiledService>();
   const plansById = new Map<string, CompiledPlan>();
 
-  config.services.forEach((serviceConfig, s) => {
-    if (!include(s)) return;
+  for (const [s, serviceConfig] of config.services.entries()) {
+    if (!scope.plans(s)) continue;
     const at: Path = ["services", s];
     const service: CompiledService = { config: serviceConfig, plans: [] };
-    if (serviceConfig.dashboard_url !== undefined) {
+    if (scope.service(s) && serviceConfig.dashboard_url !== undefined) {
       service.dashboardUrl = compileChecked(
         ctx,
         serviceConfig.dashboard_url,
@@ -110,7 +138,8 @@ export function compileCatalog(
         INSTANCE_CONTEXT,
       );
     }
-    serviceConfig.plans.forEach((planConfig, p) => {
+    for (const [p, planConfig] of serviceConfig.plans.entries()) {
+      if (!scope.plan(s, p)) continue;
       const planAt: Path = [...at, "plans", p];
       const schemas = {
         instanceCreate: compileSchemaSlot(ctx, schemaCompiler, planConfig.schemas?.service_instance?.create, [
@@ -141,6 +170,7 @@ export function compileCatalog(
       const plan: CompiledPlan = {
         config: planConfig,
         service,
+        path: planAt,
         id: planConfig.id,
         name: planConfig.name,
         blueprintId: planConfig.blueprint_id ?? serviceConfig.blueprint_id ?? "",
@@ -153,10 +183,11 @@ export function compileCatalog(
       };
       service.plans.push(plan);
       plansById.set(plan.id, plan);
-    });
+      yield;
+    }
     services.push(service);
     servicesById.set(serviceConfig.id, service);
-  });
+  }
   return { catalog: { services, servicesById, plansById }, issues };
 }
 
@@ -167,8 +198,9 @@ interface CompileContext {
 
 /**
  * Whether a parameter of this name can ever reach the templates: the plan's defaults give it,
- * or a schema that governs requests accepts it. Slots without a schema do not constrain
- * (updates follow the create schema then). Undefined when any name may arrive.
+ * or a schema that governs requests accepts it. Undefined when any name may arrive: the first
+ * slot (create) has no schema, so provisions are not checked; a later slot (update) without a
+ * schema follows the create schema.
  */
 type KnownParameters = { accepts: (name: string) => boolean; derived: boolean } | undefined;
 
@@ -177,20 +209,37 @@ function knownParameters(
   defaults: Record<string, unknown> | undefined,
   fixedInputs: string[],
 ): KnownParameters {
+  if (!slots.length || slots[0]?.kind === "none") return undefined;
   const constraining = slots.filter((slot) => slot.kind !== "none");
-  if (!constraining.length) return undefined;
   const accepts = (slot: SchemaSlot, name: string): boolean => {
     if (slot.kind === "blueprint") return blueprintSlotMayOffer(slot, fixedInputs, name);
     if (slot.kind !== "explicit") return true;
-    const properties = slot.schema.properties;
-    const declared = Boolean(properties && typeof properties === "object" && name in properties);
-    return declared || slot.schema.additionalProperties !== false;
+    return explicitSchemaMayOffer(slot.schema, name);
   };
   return {
     accepts: (name) =>
       Boolean(defaults && name in defaults) || constraining.some((slot) => accepts(slot, name)),
     derived: constraining.some((slot) => slot.kind === "blueprint"),
   };
+}
+
+/**
+ * Whether a declared parameter schema may accept a property `name`: it declares it, matches one
+ * of its patternProperties, or does not forbid additional properties. (Only these top-level
+ * keywords are read: a schema that restricts names otherwise is taken to accept any.)
+ */
+function explicitSchemaMayOffer(schema: Record<string, unknown>, name: string): boolean {
+  if (schema.additionalProperties !== false) return true;
+  const { properties, patternProperties } = schema;
+  if (properties && typeof properties === "object" && Object.hasOwn(properties, name)) return true;
+  if (!patternProperties || typeof patternProperties !== "object") return false;
+  return Object.keys(patternProperties).some((pattern) => {
+    try {
+      return new RegExp(pattern, "u").test(name);
+    } catch {
+      return true;
+    }
+  });
 }
 
 /**
@@ -313,7 +362,8 @@ export function compileTree(
       const tree = compileValueTree(current, pathToString(at));
       const leaves = templateLeafPaths(current);
       tree.templates.forEach((template, i) => {
-        checkReferences(ctx, template, [...at, ...(leaves[i] ?? [])], spec, params);
+        const leaf = leaves[i] ?? [];
+        checkReferences(ctx, template, [...at, ...leaf], spec, params, String(leafAt(current, leaf)));
       });
       return tree;
     } catch (error) {
@@ -371,7 +421,7 @@ function compileChecked(
 ): CompiledTemplate | undefined {
   try {
     const template = compileTemplate(text, { name: pathToString(at) });
-    checkReferences(ctx, template, at, spec, undefined);
+    checkReferences(ctx, template, at, spec, undefined, text);
     return template;
   } catch (error) {
     if (!(error instanceof TemplateSyntaxError)) throw error;
@@ -393,13 +443,21 @@ function checkReferences(
   at: Path,
   spec: RootSpec,
   params: KnownParameters,
+  /** The template's text, to place each error where the template reads the variable. */
+  text: string,
 ): void {
   for (const reference of template.references) {
     // Paths relative to an #each/#with block read the block's element, already checked at its root.
     if (isRelativeReference(reference)) continue;
+    // Placed only when there is an error to report: finding a position reads the source tree,
+    // which a reload (parsed off the event loop) builds on the event loop at its first use.
+    const position = () => {
+      const read = template.referencePositions.get(reference);
+      return read ? templatePosition(ctx.source, at, read, text) : undefined;
+    };
     const problem = checkReference(reference, spec);
     if (problem) {
-      ctx.issues.push(ctx.source.issue("error", at, `template reads ${reference}: ${problem}`));
+      ctx.issues.push(ctx.source.issue("error", at, `template reads ${reference}: ${problem}`, position()));
       continue;
     }
     const [root, param] = reference.split(".");
@@ -409,6 +467,7 @@ function checkReferences(
           "error",
           at,
           `template reads parameters.${param}, which the plan's parameter schemas and defaults do not define${params.derived ? " (a schema derived from the blueprint never offers an input the plan fixes or excludes)" : ""}`,
+          position(),
         ),
       );
     }
@@ -421,7 +480,12 @@ function checkReferences(
  * header, folded and quoted scalars join lines), so the value is aligned with the raw source
  * character by character rather than line by line.
  */
-function templatePosition(source: ConfigSource, at: Path, error: TemplateSyntaxError, template: string) {
+function templatePosition(
+  source: ConfigSource,
+  at: Path,
+  error: { line: number; column: number },
+  template: string,
+) {
   const fallback = source.position(at);
   const scalar = source.scalarSource(at);
   if (!scalar) return fallback;

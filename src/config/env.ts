@@ -1,3 +1,4 @@
+import { runAtOnce, runInSlices } from "../util/slices.js";
 import type { ConfigIssue } from "./issues.js";
 import { pathToString } from "./issues.js";
 import type { ConfigSource, Path } from "./source.js";
@@ -26,8 +27,42 @@ export function interpolateEnv(
   value: unknown,
   source: ConfigSource,
   env: NodeJS.ProcessEnv,
-  unsetSeverity: ConfigIssue["severity"],
+  unsetSeverity: UnsetSeverity,
 ): InterpolationResult {
+  return runAtOnce(interpolationSteps(value, source, env, unsetSeverity));
+}
+
+/**
+ * interpolateEnv for a running broker (a reload): the same walk in the same order (so the same
+ * issues in the same order), paused with `pause` whenever it has run 10 ms on end.
+ */
+export function interpolateEnvInSlices(
+  value: unknown,
+  source: ConfigSource,
+  env: NodeJS.ProcessEnv,
+  unsetSeverity: UnsetSeverity,
+  pause: () => Promise<void>,
+): Promise<InterpolationResult> {
+  return runInSlices(interpolationSteps(value, source, env, unsetSeverity), pause);
+}
+
+/** How grave an unset variable is: one severity, or one per place (dotted path). */
+export type UnsetSeverity = ConfigIssue["severity"] | ((path: string) => ConfigIssue["severity"]);
+
+/**
+ * Containers less deep than this (the document, its sections, `services`, a service, its
+ * `plans`) are walked one child per step; anything deeper (a plan) is one step.
+ */
+const STEP_DEPTH = 4;
+
+function* interpolationSteps(
+  value: unknown,
+  source: ConfigSource,
+  env: NodeJS.ProcessEnv,
+  unsetSeverity: UnsetSeverity,
+): Generator<void, InterpolationResult> {
+  const severityAt = (path: string) =>
+    typeof unsetSeverity === "function" ? unsetSeverity(path) : unsetSeverity;
   const issues: ConfigIssue[] = [];
   const unresolved = new Set<string>();
   const interpolated = new Set<string>();
@@ -57,7 +92,9 @@ export function interpolateEnv(
           if (set !== undefined && set !== "") return set;
           if (fallback !== undefined) return fallback;
           unresolved.add(pathToString(path));
-          issues.push(source.issue(unsetSeverity, path, `environment variable ${name} is not set`));
+          issues.push(
+            source.issue(severityAt(pathToString(path)), path, `environment variable ${name} is not set`),
+          );
           return "";
         },
       );
@@ -71,5 +108,24 @@ export function interpolateEnv(
     return node;
   };
 
-  return { value: visit(value, []), issues, unresolved, interpolated };
+  // visit's walk, with a step after each child of a shallow container.
+  function* walk(node: unknown, path: Path): Generator<void, unknown> {
+    if (path.length >= STEP_DEPTH || node === null || typeof node !== "object") return visit(node, path);
+    if (Array.isArray(node)) {
+      const out: unknown[] = [];
+      for (let index = 0; index < node.length; index++) {
+        out.push(yield* walk(node[index], [...path, index]));
+        yield;
+      }
+      return out;
+    }
+    const out: Record<string, unknown> = {};
+    for (const [key, child] of Object.entries(node)) {
+      out[key] = yield* walk(child, [...path, key]);
+      yield;
+    }
+    return out;
+  }
+
+  return { value: yield* walk(value, []), issues, unresolved, interpolated };
 }

@@ -32,6 +32,8 @@ export interface RuntimeSettings {
     url: string;
     tenant: string;
     auth: { username: string; password: string } | { token: string };
+    /** The file the token or password was read from, if it came from one: read again after a 401. */
+    authFile?: string;
     caFile?: string;
     insecure: boolean;
     timeoutMs: number;
@@ -48,16 +50,16 @@ export interface PostgresSettings {
   leaseSeconds: number;
 }
 
-export async function resolveRuntimeSettings(
-  config: BrokerConfig,
-  catalog: CompiledCatalog,
+type SecretReader = (value: SecretValue | undefined, path: Path) => Promise<string>;
+
+/** Reads `SecretValue`s (inline, or from a file relative to broker.yaml), recording files and problems. */
+function secretReader(
   source: ConfigSource,
-  configPath: string,
-): Promise<{ settings?: RuntimeSettings; issues: ConfigIssue[] }> {
-  const issues: ConfigIssue[] = [];
-  const baseDir = dirname(configPath);
-  const files: string[] = [];
-  const secret = async (value: SecretValue | undefined, path: Path): Promise<string> => {
+  baseDir: string,
+  issues: ConfigIssue[],
+  files: string[],
+): SecretReader {
+  return async (value, path) => {
     if (value === undefined) return "";
     if (typeof value === "string") return value;
     const file = isAbsolute(value.file) ? value.file : resolve(baseDir, value.file);
@@ -75,6 +77,113 @@ export async function resolveRuntimeSettings(
       return "";
     }
   };
+}
+
+/** What reaches Cloudify and the state: all `cfy-broker orphans` needs (no platform users, no keys). */
+export interface ConnectionSettings {
+  cloudify: RuntimeSettings["cloudify"];
+  stateDir: string;
+  postgres?: PostgresSettings;
+}
+
+export async function resolveConnectionSettings(
+  config: BrokerConfig,
+  source: ConfigSource,
+  configPath: string,
+): Promise<{ settings?: ConnectionSettings; issues: ConfigIssue[] }> {
+  const issues: ConfigIssue[] = [];
+  const baseDir = dirname(configPath);
+  const settings = await connectionSettings(
+    config,
+    source,
+    baseDir,
+    secretReader(source, baseDir, issues, []),
+    issues,
+  );
+  return issues.some((i) => i.severity === "error") ? { issues } : { settings, issues };
+}
+
+async function connectionSettings(
+  config: BrokerConfig,
+  source: ConfigSource,
+  baseDir: string,
+  secret: SecretReader,
+  issues: ConfigIssue[],
+): Promise<ConnectionSettings> {
+  const cfy = config.cloudify;
+  const authSecret = "token" in cfy.auth ? cfy.auth.token : cfy.auth.password;
+  const authFile =
+    typeof authSecret === "object"
+      ? isAbsolute(authSecret.file)
+        ? authSecret.file
+        : resolve(baseDir, authSecret.file)
+      : undefined;
+  const auth =
+    "token" in cfy.auth
+      ? { token: await secret(cfy.auth.token, ["cloudify", "auth", "token"]) }
+      : {
+          username: cfy.auth.username,
+          password: await secret(cfy.auth.password, ["cloudify", "auth", "password"]),
+        };
+
+  const state = config.broker.state ?? {};
+  let postgres: PostgresSettings | undefined;
+  if (state.backend === "postgres") {
+    const url = await secret(state.url, ["broker", "state", "url"]);
+    if (!/^postgres(ql)?:\/\//.test(url)) {
+      issues.push(
+        source.issue(
+          "error",
+          ["broker", "state", "url"],
+          "the postgres backend needs a connection URL postgres://user:password@host:port/database",
+        ),
+      );
+    }
+    postgres = {
+      url,
+      schema: state.schema ?? "cfy_broker",
+      ...(state.tls
+        ? {
+            tls: {
+              caFile: state.tls.ca_file,
+              certFile: state.tls.cert_file,
+              keyFile: state.tls.key_file,
+              insecure: state.tls.insecure ?? false,
+            },
+          }
+        : {}),
+      poolSize: state.pool_size ?? 10,
+      leaseSeconds: state.lease_seconds ?? 30,
+    };
+  }
+
+  return {
+    cloudify: {
+      url: cfy.url,
+      tenant: cfy.tenant ?? "default_tenant",
+      auth,
+      ...(authFile ? { authFile } : {}),
+      caFile: cfy.tls?.ca_file,
+      insecure: cfy.tls?.insecure ?? false,
+      timeoutMs: cfy.timeout_ms ?? 30_000,
+      retries: cfy.retries ?? 3,
+      lookupWindowMs: cfy.lookup_window_ms ?? 180_000,
+    },
+    stateDir: resolve(state.dir ?? "./.state"),
+    ...(postgres ? { postgres } : {}),
+  };
+}
+
+export async function resolveRuntimeSettings(
+  config: BrokerConfig,
+  catalog: CompiledCatalog,
+  source: ConfigSource,
+  configPath: string,
+): Promise<{ settings?: RuntimeSettings; issues: ConfigIssue[] }> {
+  const issues: ConfigIssue[] = [];
+  const baseDir = dirname(configPath);
+  const files: string[] = [];
+  const secret = secretReader(source, baseDir, issues, files);
 
   const users: RuntimeSettings["users"] = [];
   for (const [i, user] of config.broker.auth.users.entries()) {
@@ -129,50 +238,14 @@ export async function resolveRuntimeSettings(
       source.issue(
         "error",
         ["broker", "encryption"],
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: shows broker.yaml's ${VAR} syntax to the user
         "a plan is bindable but no encryption key is configured: set broker.encryption.key (e.g. ${BROKER_ENCRYPTION_KEY}) or, unsafely, allow_plaintext: true",
       ),
     );
   }
 
+  const { cloudify, stateDir, postgres } = await connectionSettings(config, source, baseDir, secret, issues);
   const cfy = config.cloudify;
-  const auth =
-    "token" in cfy.auth
-      ? { token: await secret(cfy.auth.token, ["cloudify", "auth", "token"]) }
-      : {
-          username: cfy.auth.username,
-          password: await secret(cfy.auth.password, ["cloudify", "auth", "password"]),
-        };
-
-  const state = config.broker.state ?? {};
-  let postgres: PostgresSettings | undefined;
-  if (state.backend === "postgres") {
-    const url = await secret(state.url, ["broker", "state", "url"]);
-    if (!/^postgres(ql)?:\/\//.test(url)) {
-      issues.push(
-        source.issue(
-          "error",
-          ["broker", "state", "url"],
-          "the postgres backend needs a connection URL postgres://user:password@host:port/database",
-        ),
-      );
-    }
-    postgres = {
-      url,
-      schema: state.schema ?? "cfy_broker",
-      ...(state.tls
-        ? {
-            tls: {
-              caFile: state.tls.ca_file,
-              certFile: state.tls.cert_file,
-              keyFile: state.tls.key_file,
-              insecure: state.tls.insecure ?? false,
-            },
-          }
-        : {}),
-      poolSize: state.pool_size ?? 10,
-      leaseSeconds: state.lease_seconds ?? 30,
-    };
-  }
 
   const ops = config.broker.operations ?? {};
   const settings: RuntimeSettings = {
@@ -181,7 +254,7 @@ export async function resolveRuntimeSettings(
       port: Number(config.broker.listen?.port ?? 8080),
     },
     users,
-    stateDir: resolve(state.dir ?? "./.state"),
+    stateDir,
     ...(postgres ? { postgres } : {}),
     encryption: { keys, allowPlaintext },
     logLevel: config.broker.log_level ?? "info",
@@ -198,16 +271,7 @@ export async function resolveRuntimeSettings(
       tombstoneSeconds: ops.tombstone_seconds ?? 3600,
       defaultTimeoutSeconds: ops.default_timeout_seconds ?? 7200,
     },
-    cloudify: {
-      url: cfy.url,
-      tenant: cfy.tenant ?? "default_tenant",
-      auth,
-      caFile: cfy.tls?.ca_file,
-      insecure: cfy.tls?.insecure ?? false,
-      timeoutMs: cfy.timeout_ms ?? 30_000,
-      retries: cfy.retries ?? 3,
-      lookupWindowMs: cfy.lookup_window_ms ?? 180_000,
-    },
+    cloudify,
   };
   return { settings, issues };
 }

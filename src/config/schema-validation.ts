@@ -2,18 +2,21 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { packageRoot } from "../util/package-root.js";
+import { runInSlices } from "../util/slices.js";
 import { type ConfigIssue, pathToString } from "./issues.js";
 import type { ConfigSource, Path } from "./source.js";
 
+let ajv: Ajv | undefined;
+let schema: { $id: string; definitions: Record<string, unknown> } | undefined;
 let validator: ValidateFunction | undefined;
 
 /** Compiled once per process: the schema ships with the package and never changes at run time. */
 function brokerSchemaValidator(): ValidateFunction {
   if (!validator) {
-    const schema = JSON.parse(readFileSync(join(packageRoot(), "schema/broker.schema.json"), "utf8"));
+    schema = JSON.parse(readFileSync(join(packageRoot(), "schema/broker.schema.json"), "utf8"));
     // coerceTypes: `${VAR}` always yields a string; where the schema wants a number or a boolean
     // (ports, intervals, flags) it is converted, while secrets stay strings whatever they spell.
-    const ajv = new Ajv({
+    ajv = new Ajv({
       allErrors: true,
       strict: true,
       allowUnionTypes: true,
@@ -22,9 +25,86 @@ function brokerSchemaValidator(): ValidateFunction {
       coerceTypes: true,
     });
     ajv.addKeyword("tsType");
-    validator = ajv.compile(schema);
+    validator = ajv.compile(schema as object);
   }
   return validator;
+}
+
+/**
+ * The schema split in two for validateCleanInSlices: its plan definition alone, and the whole
+ * schema with the plan definition accepting anything (the "skeleton"). Compiled once per
+ * process, at the first reload, one per step.
+ */
+let sliceValidators: { plan: ValidateFunction; skeleton: ValidateFunction } | undefined;
+
+function* compileSliceValidators(): Generator<void, NonNullable<typeof sliceValidators>> {
+  if (!sliceValidators) {
+    brokerSchemaValidator();
+    const whole = schema!;
+    const skeleton = ajv!.compile({
+      ...whole,
+      $id: whole.$id.replace(/\.json$/, ".skeleton.json"),
+      definitions: { ...whole.definitions, plan: true },
+    });
+    yield;
+    const plan = ajv!.getSchema(`${whole.$id}#/definitions/plan`);
+    if (!plan) throw new Error("broker.schema.json has no plan definition");
+    sliceValidators = { plan, skeleton };
+    yield;
+  }
+  return sliceValidators;
+}
+
+/**
+ * validateAgainstSchema for a running broker (a reload), for the usual case of a document the
+ * schema accepts as it is: each plan is validated (and coerced) on its own against the schema's
+ * plan definition, one plan per step, then the rest of the document against the skeleton. The
+ * two check together exactly what the whole schema checks: the plan definition is referenced
+ * once, as the items of a service's `plans`, under no oneOf, uniqueItems or other keyword that
+ * would see a plan with its siblings. Steps are paused with `pause` when they have run 10 ms.
+ *
+ * Resolves true when the value is valid and nothing is to be reported (it is then coerced in
+ * place as validateAgainstSchema would coerce it), false as soon as anything would be reported
+ * (an error, or a coerced value written in the file): the value may then be coerced in part,
+ * and the caller must validate a fresh copy with validateAgainstSchema, which reports as it
+ * always has (the same messages, positions and order).
+ */
+export function validateCleanInSlices(
+  value: unknown,
+  interpolated: ReadonlySet<string>,
+  pause: () => Promise<void>,
+): Promise<boolean> {
+  return runInSlices(cleanValidationSteps(value, interpolated), pause);
+}
+
+function* cleanValidationSteps(value: unknown, interpolated: ReadonlySet<string>): Generator<void, boolean> {
+  const { plan, skeleton } = yield* compileSliceValidators();
+  if (!isObject(value)) return false;
+  const reported = (written: unknown, result: unknown, at: Path) =>
+    coercions(written, result, at).some(({ path }) => !interpolated.has(pathToString(path)));
+  const services = Array.isArray(value.services) ? value.services : [];
+  for (const [s, service] of services.entries()) {
+    const plans = isObject(service) && Array.isArray(service.plans) ? service.plans : [];
+    for (const [p, one] of plans.entries()) {
+      const written = structuredClone(one);
+      if (!plan(one) || reported(written, one, ["services", s, "plans", p])) return false;
+      yield;
+    }
+  }
+  // The document without its plans, as written, to find what the skeleton coerces.
+  const written = structuredClone({
+    ...value,
+    services: Array.isArray(value.services)
+      ? value.services.map((service) =>
+          isObject(service) && Array.isArray(service.plans) ? { ...service, plans: [] } : service,
+        )
+      : value.services,
+  });
+  return skeleton(value) && !reported(written, value, []);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
 /**
@@ -37,13 +117,16 @@ export function validateAgainstSchema(
   value: unknown,
   source: ConfigSource,
   interpolated: ReadonlySet<string> = new Set(),
-): ConfigIssue[] {
+): SchemaResult {
   const validate = brokerSchemaValidator();
   const written = structuredClone(value);
-  let issues = validate(value) ? [] : collapse(validate.errors ?? []).map((error) => toIssue(error, source));
+  const errors = validate(value) ? [] : collapse(validate.errors ?? []);
+  let issues = errors.map((error) => toIssue(error, source));
+  const broken = errors.flatMap(brokenPath);
   for (const { path, from, to } of coercions(written, value)) {
     const where = pathToString(path);
     if (interpolated.has(where)) continue;
+    broken.push(path);
     // Whatever else was said about this value was said about its coerced form.
     issues = issues.filter((issue) => issue.path !== where);
     const type = to === null ? "null" : typeof to;
@@ -55,7 +138,24 @@ export function validateAgainstSchema(
     // An empty value has no text of its own: point at its key.
     issues.push(source.issue("error", path, message, from === null ? source.keyPosition(path) : undefined));
   }
-  return issues;
+  return { issues, broken };
+}
+
+export interface SchemaResult {
+  issues: ConfigIssue[];
+  /**
+   * The values whose shape is wrong, so that checks which read them must not run on them. An
+   * unknown property breaks nothing (no check reads it); a missing one breaks its own path, not
+   * the object that lacks it (a service without `plans` breaks `services[0].plans`).
+   */
+  broken: Path[];
+}
+
+function brokenPath(error: ErrorObject): Path[] {
+  const path = pointerToPath(error.instancePath);
+  if (error.keyword === "additionalProperties") return [];
+  if (error.keyword === "required") return [[...path, String(error.params.missingProperty)]];
+  return [path];
 }
 
 /** Scalars whose type the validator changed, comparing the document as written with the result. */
@@ -99,7 +199,12 @@ function collapse(errors: ErrorObject[]): ErrorObject[] {
     seen.add(key);
     out.push(error);
   }
-  return out;
+  // A oneOf error with a branch error deeper inside its value says the same, less precisely.
+  return out.filter(
+    (error) =>
+      error.keyword !== "oneOf" ||
+      !out.some((other) => other.instancePath.startsWith(`${error.instancePath}/`)),
+  );
 }
 
 function toIssue(error: ErrorObject, source: ConfigSource): ConfigIssue {

@@ -1,4 +1,5 @@
 import type { BrokerConfig } from "../../generated/broker-config.js";
+import { type CheckScope, EVERYTHING } from "./check-scope.js";
 import type { ConfigIssue } from "./issues.js";
 import type { ConfigSource, Path } from "./source.js";
 
@@ -18,8 +19,8 @@ const MAX_CATALOG_STRING = 255;
 export function checkSemantics(
   config: BrokerConfig,
   source: ConfigSource,
-  /** Which services to check (all by default; the shape-valid ones when the schema failed). */
-  include: (serviceIndex: number) => boolean = () => true,
+  /** What to check (all by default; the shape-valid parts when the schema failed). */
+  scope: CheckScope = EVERYTHING,
 ): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const error = (path: Path, message: string) => issues.push(source.issue("error", path, message));
@@ -35,19 +36,25 @@ export function checkSemantics(
   const serviceNames = new Map<string, number>();
 
   config.services.forEach((service, s) => {
-    if (!include(s)) return;
+    if (!scope.plans(s)) return;
     const at: Path = ["services", s];
-    claimId(service.id, [...at, "id"], "service");
-    const firstWithName = serviceNames.get(service.name);
-    if (firstWithName !== undefined) {
-      error([...at, "name"], `service name "${service.name}" is already used by services[${firstWithName}]`);
-    } else serviceNames.set(service.name, s);
-    checkName(service.name, [...at, "name"], "service", error);
-    checkLength(service.description, [...at, "description"], warn);
+    if (scope.service(s)) {
+      claimId(service.id, [...at, "id"], "service");
+      const firstWithName = serviceNames.get(service.name);
+      if (firstWithName !== undefined) {
+        error(
+          [...at, "name"],
+          `service name "${service.name}" is already used by services[${firstWithName}]`,
+        );
+      } else serviceNames.set(service.name, s);
+      checkName(service.name, [...at, "name"], "service", error);
+      checkLength(service.description, [...at, "description"], warn);
+    }
 
     const requires = new Set(service.requires ?? []);
     const planNames = new Map<string, number>();
     service.plans.forEach((plan, p) => {
+      if (!scope.plan(s, p)) return;
       const planAt: Path = [...at, "plans", p];
       claimId(plan.id, [...planAt, "id"], "plan");
       const first = planNames.get(plan.name);

@@ -1,4 +1,15 @@
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import {
+  type Alias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  Parser,
+  parseDocument,
+  visit,
+  type YAMLError,
+} from "yaml";
 import type { ConfigIssue } from "./issues.js";
 import { pathToString } from "./issues.js";
 
@@ -14,24 +25,19 @@ export interface Position {
  * (schema, semantics, templates) can report `file:line:column`.
  */
 export class ConfigSource {
-  private readonly lineCounter: LineCounter;
-
   private constructor(
     readonly file: string,
     readonly text: string,
-    private readonly root: Node | null,
-    lineCounter: LineCounter,
-  ) {
-    this.lineCounter = lineCounter;
-  }
+    /** The document with positions; parsed on first use when the value came from elsewhere. */
+    private tree?: { root: Node | null; lineCounter: LineCounter },
+  ) {}
 
   static parse(file: string, text: string): { source: ConfigSource; value: unknown; issues: ConfigIssue[] } {
-    const lineCounter = new LineCounter();
-    const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
-    const source = new ConfigSource(file, text, (doc.contents as Node | null) ?? null, lineCounter);
+    const { doc, lineCounter } = parseWithPositions(text);
+    const source = new ConfigSource(file, text, { root: (doc.contents as Node | null) ?? null, lineCounter });
     const issues: ConfigIssue[] = [];
     for (const [severity, list] of [
-      ["error", doc.errors],
+      ["error", syntaxErrors(text, doc.errors)],
       ["warning", doc.warnings],
     ] as const) {
       for (const problem of list) {
@@ -39,21 +45,65 @@ export class ConfigSource {
         issues.push({ severity, file, ...pos, path: "", message: `YAML: ${firstLine(problem.message)}` });
       }
     }
-    const value = issues.some((i) => i.severity === "error") ? undefined : doc.toJS({ maxAliasCount: 1000 });
-    return { source, value, issues };
+    // A duplicate key breaks nothing else (the last one holds, as for every check below, which
+    // finds keys from the end): the document is still checked, so its other errors show too.
+    const broken = doc.errors.some((e) => !INDEPENDENT.has(e.code));
+    if (broken) return { source, value: undefined, issues };
+    const yamlError = (offset: number, message: string) =>
+      issues.push({ severity: "error", file, ...source.positionOfOffset(offset), path: "", message });
+    // The parser accepts an alias of an anchor never set (or set after it); building the value
+    // then throws. Each is an error at the alias.
+    const aliases: Alias[] = [];
+    visit(doc, {
+      Alias(_, alias) {
+        aliases.push(alias);
+      },
+    });
+    const unresolved = aliases.filter((alias) => !alias.resolve(doc));
+    for (const alias of unresolved) {
+      yamlError(
+        alias.range?.[0] ?? 0,
+        `YAML: *${alias.source} refers to no anchor (set &${alias.source} on a value above it)`,
+      );
+    }
+    if (unresolved.length) return { source, value: undefined, issues };
+    try {
+      return { source, value: doc.toJS(TO_JS_OPTIONS), issues };
+    } catch (error) {
+      // Too many aliases expanded (a "billion laughs" document): at the first alias.
+      yamlError(aliases[0]?.range?.[0] ?? 0, `YAML: ${firstLine((error as Error).message)}`);
+      return { source, value: undefined, issues };
+    }
+  }
+
+  /**
+   * The source of `text` whose value was parsed elsewhere (off the event loop, by a parse of the
+   * same text that found no error or warning): positions are read only when an issue needs one,
+   * and the text is parsed again with positions then.
+   */
+  static parsedElsewhere(file: string, text: string): ConfigSource {
+    return new ConfigSource(file, text);
+  }
+
+  private positions(): { root: Node | null; lineCounter: LineCounter } {
+    if (!this.tree) {
+      const { doc, lineCounter } = parseWithPositions(this.text);
+      this.tree = { root: (doc.contents as Node | null) ?? null, lineCounter };
+    }
+    return this.tree;
   }
 
   positionOfOffset(offset: number): Position {
-    const { line, col } = this.lineCounter.linePos(offset);
+    const { line, col } = this.positions().lineCounter.linePos(offset);
     return { line, column: col };
   }
 
   /** The YAML node at `path`, or the deepest existing ancestor when the path does not exist. */
   nodeAt(path: Path): Node | null {
-    let node: Node | null = this.root;
+    let node: Node | null = this.positions().root;
     for (const segment of path) {
       if (isMap(node)) {
-        const pair = node.items.find(
+        const pair = node.items.findLast(
           (item) => isScalar(item.key) && String(item.key.value) === String(segment),
         );
         if (!pair) return node;
@@ -74,7 +124,9 @@ export class ConfigSource {
     const parent = this.nodeAt(path.slice(0, -1));
     const last = path[path.length - 1];
     if (!isMap(parent)) return undefined;
-    const pair = parent.items.find((item) => isScalar(item.key) && String(item.key.value) === String(last));
+    const pair = parent.items.findLast(
+      (item) => isScalar(item.key) && String(item.key.value) === String(last),
+    );
     const range = pair && isScalar(pair.key) ? pair.key.range : undefined;
     return range ? this.positionOfOffset(range[0]) : undefined;
   }
@@ -102,6 +154,162 @@ export class ConfigSource {
       message,
     };
   }
+}
+
+/** The parse every reader of broker.yaml shares (the off-thread one too: config/parse-off-thread.ts). */
+export const YAML_OPTIONS = { prettyErrors: false, uniqueKeys: true, merge: true } as const;
+/** toJS's options, likewise shared. */
+export const TO_JS_OPTIONS = { maxAliasCount: 1000 } as const;
+
+function parseWithPositions(text: string) {
+  const lineCounter = new LineCounter();
+  return { doc: parseDocument(text, { lineCounter, ...YAML_OPTIONS }), lineCounter };
+}
+
+/** Errors the YAML parser reports on their own, each true whatever else is wrong. */
+const INDEPENDENT = new Set(["DUPLICATE_KEY"]);
+
+type Kept = { pos: [number, number]; message: string };
+
+/**
+ * The YAML errors worth showing. After a syntax error the parser re-synchronises on the lines
+ * that follow and reports each of them (a missing `]` gave 11 errors, the first a line late),
+ * so only the first syntax error is kept, with independent ones (duplicate keys) before it.
+ * Where the parser notices a mistake later than it was made, the error is moved to the
+ * mistake, with the fix: an unclosed quote (noticed at the end of the file) or `[`/`{`
+ * (noticed on the next line) where it opens; a line indented deeper than its sibling keys
+ * (noticed as a multi-line key on the line above) on that line.
+ */
+function syntaxErrors(text: string, errors: readonly YAMLError[]): Kept[] {
+  const sorted = [...errors].sort((a, b) => a.pos[0] - b.pos[0]);
+  const first = sorted.findIndex((e) => !INDEPENDENT.has(e.code));
+  if (first < 0) return sorted;
+  const kept: Kept[] = sorted.slice(0, first);
+  const syntax = sorted[first]!;
+  const tokens = cstTokens(text);
+  kept.push(
+    unclosedQuote(tokens, syntax) ??
+      unclosedFlow(tokens, syntax.pos[0]) ??
+      continuedKey(text, tokens, syntax) ?? {
+        pos: [lineContentStart(text, syntax.pos[0]), syntax.pos[1]],
+        message: `${firstLine(syntax.message)}${hint(syntax)}`,
+      },
+  );
+  return kept;
+}
+
+function hint(error: YAMLError): string {
+  if (error.code === "TAB_AS_INDENT") return " (YAML indents with spaces only)";
+  if (error.code === "MISSING_CHAR" && /quote/i.test(error.message))
+    return " (a quoted string must end on a matching quote)";
+  if (error.code === "MISSING_CHAR" && /sequence item/i.test(error.message))
+    return " (check this line's indentation: the keys of one mapping must start at the same column)";
+  if (error.code === "MULTILINE_IMPLICIT_KEY" || error.code === "BLOCK_AS_IMPLICIT_KEY")
+    return " (a key without `:` after it, or an unclosed quote or bracket above)";
+  if (error.code === "UNEXPECTED_TOKEN" && /flow-(seq|map)-end/.test(error.message))
+    return " (it closes nothing: remove it, or add the bracket it should close)";
+  if (error.code === "UNEXPECTED_TOKEN" && /scalar at node end/.test(error.message))
+    return " (text after the end of a value, such as after its closing quote: quote the whole value)";
+  return "";
+}
+
+/** A token of the parser's concrete syntax tree (only the fields read here). */
+interface CstToken {
+  type?: string;
+  offset?: number;
+  source?: string;
+  start?: { offset: number; source: string };
+  end?: { source?: string }[];
+}
+
+function cstTokens(text: string): CstToken[] {
+  const out: CstToken[] = [];
+  const visit = (token: unknown): void => {
+    if (!token || typeof token !== "object") return;
+    out.push(token as CstToken);
+    for (const value of Object.values(token)) {
+      if (Array.isArray(value)) for (const item of value) visit(item);
+      else if (value && typeof value === "object") visit(value);
+    }
+  };
+  for (const token of new Parser().parse(text)) visit(token);
+  return out;
+}
+
+/**
+ * An unclosed `[` or `{` opened before `before`: the innermost (last opened), which is the
+ * one to close first (in `{ a: [x }` the `]` is missing, not the `}`).
+ */
+function unclosedFlow(tokens: readonly CstToken[], before: number): Kept | undefined {
+  let found: { offset: number; source: string } | undefined;
+  for (const t of tokens) {
+    if (t.type !== "flow-collection" || !t.start || t.start.offset >= before) continue;
+    const close = t.start.source === "[" ? "]" : "}";
+    if (t.end?.some((e) => e.source === close)) continue;
+    if (!found || t.start.offset > found.offset) found = t.start;
+  }
+  if (!found) return undefined;
+  const close = found.source === "[" ? "]" : "}";
+  const what = found.source === "[" ? "list" : "mapping";
+  return {
+    pos: [found.offset, found.offset + 1],
+    message: `this ${found.source} is never closed: add ${close} where the ${what} ends (the parser noticed only on a later line)`,
+  };
+}
+
+/** A quoted string the parser ran past the end of (often to the end of the file): where it opens. */
+function unclosedQuote(tokens: readonly CstToken[], error: YAMLError): Kept | undefined {
+  if (error.code !== "MISSING_CHAR" || !/quote/i.test(error.message)) return undefined;
+  const at = error.pos[0];
+  const scalar = tokens.find(
+    (t) =>
+      (t.type === "single-quoted-scalar" || t.type === "double-quoted-scalar") &&
+      t.offset !== undefined &&
+      t.source !== undefined &&
+      t.offset <= at &&
+      at <= t.offset + t.source.length,
+  );
+  if (scalar?.offset === undefined) return undefined;
+  const quote = scalar.type === "single-quoted-scalar" ? "'" : '"';
+  return {
+    pos: [scalar.offset, scalar.offset + 1],
+    message: `this ${quote} is never closed: end the string with ${quote} (a quoted string must end on a matching quote)`,
+  };
+}
+
+/**
+ * `name: small` followed by a key indented deeper than `name` makes one plain value of both
+ * lines, which the parser rejects as a key spanning lines, at the line above: the mistake is
+ * the second line's indentation.
+ */
+function continuedKey(text: string, tokens: readonly CstToken[], error: YAMLError): Kept | undefined {
+  if (error.code !== "MULTILINE_IMPLICIT_KEY" && error.code !== "BLOCK_AS_IMPLICIT_KEY") return undefined;
+  const scalar = tokens.find(
+    (t) => t.type === "scalar" && t.offset === error.pos[0] && t.source?.includes("\n"),
+  );
+  if (scalar?.offset === undefined || scalar.source === undefined) return undefined;
+  // The scalar must be a value after a key on its line, and the next line deeper than that key
+  // (a key line missing its `:` also spans lines, at the same indentation: a different mistake).
+  const lineStart = text.lastIndexOf("\n", scalar.offset - 1) + 1;
+  const indent = lineContentStart(text, lineStart) - lineStart;
+  if (lineStart + indent === scalar.offset) return undefined;
+  const breakAt = scalar.source.indexOf("\n");
+  const nextIndent = /^ */.exec(scalar.source.slice(breakAt + 1))?.[0].length ?? 0;
+  if (nextIndent <= indent) return undefined;
+  const next = scalar.offset + breakAt + 1 + nextIndent;
+  return {
+    pos: [next, next + 1],
+    message:
+      "this line is indented deeper than the key above it, so YAML reads it as part of that key's value: indent it like its sibling keys (or quote the value above if this `:` belongs to it)",
+  };
+}
+
+/** Past the indentation, when `offset` is at the start of a line (a line's error, not a character's). */
+function lineContentStart(text: string, offset: number): number {
+  if (offset > 0 && text[offset - 1] !== "\n") return offset;
+  let i = offset;
+  while (text[i] === " ") i++;
+  return i;
 }
 
 function firstLine(message: string): string {

@@ -105,7 +105,7 @@ export async function healthcheck(argv: string[]): Promise<{ healthy: boolean; m
     args: argv,
     options: {
       pid: { type: "string" },
-      path: { type: "string", default: "/healthz" },
+      path: { type: "string", default: "/livez" },
       "timeout-ms": { type: "string", default: "4000" },
     },
   });

@@ -1,3 +1,4 @@
+import { sealPlaintextFields } from "../broker/model/sealing.js";
 import type { Keyring } from "../crypto/keyring.js";
 import { resealAll } from "../crypto/walk.js";
 import type { Change, StateStore } from "../state/types.js";
@@ -5,15 +6,15 @@ import type { Change, StateStore } from "../state/types.js";
 export interface RekeyResult {
   /** Records rewritten. */
   records: number;
-  /** Envelopes re-sealed. */
+  /** Values re-sealed, or sealed for the first time (stored in clear under allow_plaintext). */
   values: number;
   /** Key id everything is now sealed with. */
   primary: string;
 }
 
 /**
- * Re-seals every envelope in every record of every collection with the keyring's primary key, in
- * one atomic commit: a crash leaves either all old or all new ciphertext, both readable with the
+ * Re-seals every envelope in every record of every collection with the keyring's primary key, and
+ * seals the fields that must be sealed (SEALED_FIELDS) but were stored in clear, in one atomic commit: a crash leaves either all old or all new ciphertext, both readable with the
  * rotation keyring. Envelopes already under the primary key are left alone, so it is idempotent.
  * Afterwards the old key can be dropped from the keyring (compact first so old ciphertext leaves
  * the journal; the `state rekey` command does).
@@ -23,9 +24,11 @@ export async function rekeyStore(store: StateStore, keyring: Keyring): Promise<R
   let values = 0;
   for (const collection of store.collections()) {
     for (const record of store.list<unknown>(collection)) {
-      const { value, count } = resealAll(record.value, keyring);
-      if (count === 0) continue;
-      values += count;
+      // Values stored in clear while allow_plaintext was on are sealed now that a key exists (K1).
+      const sealed = sealPlaintextFields(collection, record.id, record.value, keyring);
+      const { value, count } = resealAll(sealed.value, keyring);
+      if (count + sealed.count === 0) continue;
+      values += count + sealed.count;
       changes.push({ type: "put", collection, id: record.id, value });
     }
   }

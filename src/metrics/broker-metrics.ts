@@ -60,20 +60,21 @@ export function brokerMetrics(
     labelNames: ["method", "route", "status"],
     registers: [registry],
   });
-  const requestSeconds = new Histogram({
-    name: "osb_request_duration_seconds",
-    help: "Time to answer OSB requests, by method, route pattern and status.",
-    labelNames: ["method", "route", "status"],
-    buckets: HTTP_BUCKETS,
-    registers: [registry],
-  });
-  const cloudifySeconds = new Histogram({
-    name: "osb_cloudify_request_duration_seconds",
-    help: "Cloudify REST calls (each retry counted), by method, resource and status (or network failure kind).",
-    labelNames: ["method", "resource", "status"],
-    buckets: HTTP_BUCKETS,
-    registers: [registry],
-  });
+  // Every histogram of the broker is made here: one registry, buckets by what is timed.
+  const histogram = <L extends string>(name: string, help: string, labelNames: L[], buckets: number[]) =>
+    new Histogram<L>({ name, help, labelNames, buckets, registers: [registry] });
+  const requestSeconds = histogram(
+    "osb_request_duration_seconds",
+    "Time to answer OSB requests, by method, route pattern and status.",
+    ["method", "route", "status"],
+    HTTP_BUCKETS,
+  );
+  const cloudifySeconds = histogram(
+    "osb_cloudify_request_duration_seconds",
+    "Cloudify REST calls (each retry counted), by method, resource and status (or network failure kind).",
+    ["method", "resource", "status"],
+    HTTP_BUCKETS,
+  );
   const cloudifyErrors = new Counter({
     name: "osb_cloudify_request_errors_total",
     help: "Cloudify calls without a usable answer: network failures (refused, reset, timeout, other) and 5xx.",
@@ -91,13 +92,12 @@ export function brokerMetrics(
     labelNames: ["type", "state"],
     registers: [registry],
   });
-  const operationSeconds = new Histogram({
-    name: "osb_operation_duration_seconds",
-    help: "Duration of finished operations from request to final state, by type and final state.",
-    labelNames: ["type", "state"],
-    buckets: OPERATION_BUCKETS,
-    registers: [registry],
-  });
+  const operationSeconds = histogram(
+    "osb_operation_duration_seconds",
+    "Duration of finished operations from request to final state, by type and final state.",
+    ["type", "state"],
+    OPERATION_BUCKETS,
+  );
   const authFailures = new Counter({
     name: "osb_auth_failures_total",
     help: "Requests refused by Basic auth, by outcome: rejected (wrong or missing credentials) or locked_out (client over the failure limit).",
@@ -217,13 +217,25 @@ export function brokerMetrics(
     registers: [registry],
   }).set({ version: sources.version, node_version: process.version }, 1);
 
+  const requestSeries = new Map<
+    string,
+    { count: { inc(): void }; seconds: { observe(value: number): void } }
+  >();
   return {
     contentType: registry.contentType,
     render: () => registry.metrics(),
     request: (method: string, route: string, status: number, seconds: number) => {
-      const labels = { method, route, status: String(status) };
-      requests.inc(labels);
-      requestSeconds.observe(labels, seconds);
+      // The labelled children are looked up once per (method, route, status): prom-client
+      // hashes the label object on every call otherwise, on every request.
+      const key = `${method} ${status} ${route}`;
+      let series = requestSeries.get(key);
+      if (!series) {
+        const labels = { method, route, status: String(status) };
+        series = { count: requests.labels(labels), seconds: requestSeconds.labels(labels) };
+        requestSeries.set(key, series);
+      }
+      series.count.inc();
+      series.seconds.observe(seconds);
     },
     cloudifyCall: (call: CloudifyCall) => {
       const status = call.status === undefined ? (call.failure ?? "other") : String(call.status);

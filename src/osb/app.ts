@@ -1,10 +1,11 @@
 import { type Context, type Handler, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { methodNotAllowed } from "hono/method-not-allowed";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { describeWriteFailure, StateUnavailableError } from "../state/index.js";
-import type { OsbEnv } from "./context.js";
+import { StateUnavailableError } from "../state/index.js";
+import { shapeForRequest } from "./api-versions.js";
+import { logsAt, type OsbEnv, requestLog } from "./context.js";
 import { errorBody, OsbError, toOsbError } from "./errors.js";
-import { getCatalog } from "./handlers/catalog.js";
 import { accessLog } from "./middleware/access-log.js";
 import { apiVersion } from "./middleware/api-version.js";
 import { AuthThrottle } from "./middleware/auth-throttle.js";
@@ -24,7 +25,7 @@ export interface Route {
  * (X3): identity echo, then auth (401), then version (412), then originating identity, and
  * only then body/query validation inside the handlers.
  */
-export function createOsbApp(ports: OsbPorts, extraRoutes: (ports: OsbPorts) => Route[] = () => []) {
+export function createOsbApp(ports: OsbPorts, routes: (ports: OsbPorts) => Route[]) {
   const app = new Hono<OsbEnv>();
 
   // Unauthenticated liveness/readiness for container orchestrators; says nothing secret.
@@ -49,6 +50,22 @@ export function createOsbApp(ports: OsbPorts, extraRoutes: (ports: OsbPorts) => 
 
   app.use("*", requestIdentity(ports.log));
   app.use("*", accessLog(ports.metrics));
+  // A known path with a method it does not serve is 405 with Allow (HEAD comes with GET), not 404.
+  app.use(
+    "*",
+    methodNotAllowed({
+      app,
+      onMethodNotAllowed: (c, methods) =>
+        respondWithError(
+          new OsbError(
+            "MethodNotAllowed",
+            `Method ${c.req.method} is not allowed here; this path accepts ${methods.join(", ")}.`,
+            { headers: { Allow: methods.join(", ") } },
+          ),
+          c,
+        ),
+    }),
+  );
   app.use(
     "/v2/*",
     basicAuth(ports.platformUsers, new AuthThrottle(), (outcome) => ports.metrics?.authFailure?.(outcome)),
@@ -60,36 +77,18 @@ export function createOsbApp(ports: OsbPorts, extraRoutes: (ports: OsbPorts) => 
     limitBody(() => ports.maxBodyBytes()),
   );
 
-  const routes: Route[] = [
-    { method: "GET", path: "/v2/catalog", handler: getCatalog(ports) },
-    ...extraRoutes(ports),
-  ];
-  for (const route of routes) app.on(route.method, route.path, route.handler);
-
-  // A known path with a method it does not serve is 405 with Allow, not 404.
-  const methodsByPath = new Map<string, string[]>();
-  for (const route of routes)
-    methodsByPath.set(route.path, [...(methodsByPath.get(route.path) ?? []), route.method]);
-  for (const [path, methods] of methodsByPath) {
-    app.all(path, (c) =>
-      respondWithError(
-        new OsbError(
-          "MethodNotAllowed",
-          `Method ${c.req.method} is not allowed here; this path accepts ${methods.join(", ")}.`,
-          {
-            headers: { Allow: methods.join(", ") },
-          },
-        ),
-        c,
-      ),
-    );
-  }
+  for (const route of routes(ports)) app.on(route.method, route.path, route.handler);
 
   app.notFound((c) =>
     respondWithError(new OsbError("NotFound", `No such endpoint: ${c.req.method} ${c.req.path}.`), c),
   );
 
-  app.onError((error, c) => respondWithError(storeUnavailable(error, ports) ?? error, c));
+  app.onError((error, c) => {
+    const failure = storeUnavailable(error, ports) ?? error;
+    // Every 503 (Cloudify unreachable, the store unable to write) says when to try again.
+    if (toOsbError(failure).status === 503) c.header("Retry-After", String(ports.retryAfterSeconds()));
+    return respondWithError(failure, c);
+  });
   return app;
 }
 
@@ -111,31 +110,45 @@ function limitBody(maxBytes: () => number): MiddlewareHandler<OsbEnv> {
         c,
       );
     const length = c.req.header("Content-Length");
-    if (length !== undefined && c.req.header("Transfer-Encoding") === undefined) {
+    const chunked = c.req.header("Transfer-Encoding") !== undefined;
+    if (length !== undefined && !chunked) {
       return Number(length) > max ? tooLarge(c) : next();
     }
+    // Neither header: HTTP/1.1 says there is no body (RFC 9112 6.3), so nothing to count, and
+    // counting would build the full WHATWG Request of every GET (issue 14: 17 % of catalog CPU).
+    if (length === undefined && !chunked) return next();
     return bodyLimit({ maxSize: max, onError: tooLarge })(c, next);
   };
 }
 
 /**
- * The state store could not write (a full disk): nothing was stored and the store recovers by
- * itself, so the platform should retry (503 + Retry-After), not treat it as a broker bug.
+ * The state store could not write (a full disk, the state database unreachable): the store
+ * recovers by itself, so the platform should retry (503 + Retry-After), not treat it as a broker
+ * bug. Every mutation is idempotent for an identical request, so a retry is safe even when a
+ * database connection broke after the commit was sent.
  */
 function storeUnavailable(error: Error, ports: OsbPorts): OsbError | undefined {
   if (!(error instanceof StateUnavailableError)) return undefined;
   return new OsbError(
     "ServiceUnavailable",
-    `The broker cannot store changes right now (${describeWriteFailure(error.errnoCode)}); nothing was changed. Retry later.`,
+    `The broker cannot store changes right now (${error.reason}); ${
+      error.stored === "no"
+        ? "nothing was changed"
+        : "the change may or may not have been stored, and sending the same request again is safe"
+    }. Retry later.`,
     { headers: { "Retry-After": String(ports.retryAfterSeconds()) } },
   );
 }
 
 export function respondWithError(error: Error, c: Context<OsbEnv>): Response {
-  const log = c.get("log") ?? undefined;
   const osb = toOsbError(error);
-  if (osb.status >= 500) log?.error({ err: error }, "request failed");
-  else log?.info({ status: osb.status, error: osb.code, description: osb.description }, "request refused");
+  if (osb.status >= 500) requestLog(c)?.error({ err: error }, "request failed");
+  else if (logsAt(c, "info"))
+    requestLog(c)?.info(
+      { status: osb.status, error: osb.code, description: osb.description },
+      "request refused",
+    );
   for (const [name, value] of Object.entries(osb.options.headers ?? {})) c.header(name, value);
-  return c.json(errorBody(osb), osb.status as ContentfulStatusCode);
+  // instance_usable and update_repeatable are 2.16 fields (H16).
+  return c.json(shapeForRequest(c, "error", errorBody(osb)), osb.status as ContentfulStatusCode);
 }

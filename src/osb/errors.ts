@@ -16,7 +16,11 @@ export const OSB_ERRORS = {
   Conflict: 409,
   Gone: 410,
   PreconditionFailed: 412,
+  /** The client sent no complete request in time (refused by Node's HTTP parser: src/server/client-errors.ts). */
+  RequestTimeout: 408,
   PayloadTooLarge: 413,
+  /** The request line and headers exceed Node's limit (16 KiB), e.g. an id of 20,000 characters. */
+  RequestHeaderFieldsTooLarge: 431,
   // The four codes OSB defines (H13), all 422.
   AsyncRequired: 422,
   ConcurrencyError: 422,

@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { definedFor, type VersionedBody } from "./api-versions.js";
 import type { OsbEnv } from "./context.js";
 import { OsbError } from "./errors.js";
 
@@ -21,11 +22,17 @@ export async function readJsonObject(c: Context<OsbEnv>): Promise<Record<string,
       `The request body must be a JSON object, not ${Array.isArray(value) ? "an array" : typeof value === "object" ? "null" : `a ${typeof value}`}.`,
     );
   }
-  const tooDeep = tooDeeplyNested(value);
-  if (tooDeep) {
+  const unstorable = unstorableValue(value);
+  if (unstorable?.problem === "depth") {
     throw new OsbError(
       "BadRequest",
-      `Field ${tooDeep.field} is nested more than ${MAX_NESTING} levels deep (at ${tooDeep.path}); flatten it.`,
+      `Field ${unstorable.field} is nested more than ${MAX_NESTING} levels deep (at ${unstorable.path}); flatten it.`,
+    );
+  }
+  if (unstorable) {
+    throw new OsbError(
+      "BadRequest",
+      `Field ${unstorable.field} holds a number too large to represent (at ${unstorable.path}); send a smaller number or a string.`,
     );
   }
   return value as Record<string, unknown>;
@@ -39,20 +46,27 @@ export async function readJsonObject(c: Context<OsbEnv>): Promise<Record<string,
 export const MAX_NESTING = 32;
 
 /**
- * The first place where `value` nests deeper than MAX_NESTING, as the top-level field and a
- * readable path; undefined if it does not. Iterative: the input may be nested arbitrarily deep.
+ * The first place where parsed JSON `value` holds what cannot be accepted, as the top-level field
+ * and a readable path; undefined if there is none: nesting deeper than MAX_NESTING, or a number
+ * outside the range of a double (`1e400` parses to Infinity, which JSON cannot write back, so the
+ * state store would refuse the record: a 500 after the request was checked). Iterative: the input
+ * may be nested arbitrarily deep.
  */
-export function tooDeeplyNested(value: object): { field: string; path: string } | undefined {
+export function unstorableValue(
+  value: object,
+): { field: string; path: string; problem: "depth" | "number" } | undefined {
   const stack: Array<{ value: unknown; depth: number; path: string[] }> = [{ value, depth: 1, path: [] }];
+  const where = (path: string[]) => {
+    const shown = path.length > 6 ? [...path.slice(0, 3), "…", ...path.slice(-2)] : path;
+    return { field: path[0] ?? "(body)", path: shown.join(".") };
+  };
   while (stack.length > 0) {
     const { value: node, depth, path } = stack.pop()!;
+    if (typeof node === "number" && !Number.isFinite(node)) return { ...where(path), problem: "number" };
     if (node === null || typeof node !== "object") continue;
-    if (depth > MAX_NESTING) {
-      const shown = path.length > 6 ? [...path.slice(0, 3), "…", ...path.slice(-2)] : path;
-      return { field: path[0] ?? "(body)", path: shown.join(".") };
-    }
+    if (depth > MAX_NESTING) return { ...where(path), problem: "depth" };
     for (const [key, child] of Object.entries(node)) {
-      if (child !== null && typeof child === "object") {
+      if ((child !== null && typeof child === "object") || typeof child === "number") {
         stack.push({
           value: child,
           depth: depth + 1,
@@ -75,6 +89,14 @@ export function booleanQuery(c: Context<OsbEnv>, name: string): boolean {
   );
 }
 
+/**
+ * A boolean query parameter that versions before the one introducing it do not define: there it
+ * is an unknown parameter, ignored (false), whatever it says (H17).
+ */
+export function versionedBooleanQuery(c: Context<OsbEnv>, body: VersionedBody, name: string): boolean {
+  return definedFor(c, body, name) && booleanQuery(c, name);
+}
+
 /** A required query parameter; empty counts as missing (osb-checker X4). */
 export function requiredQuery(c: Context<OsbEnv>, name: string): string {
   const value = c.req.query(name);
@@ -86,58 +108,13 @@ export function optionalQuery(c: Context<OsbEnv>, name: string): string | undefi
   return c.req.query(name) || undefined;
 }
 
-/** A required, non-empty string field of a request body (OSB H14, X4). */
-export function requiredString(body: Record<string, unknown>, field: string): string {
-  const value = body[field];
-  if (typeof value !== "string" || value === "") {
-    throw new OsbError(
-      "BadRequest",
-      value === undefined || value === ""
-        ? `Field ${field} is required and must be a non-empty string.`
-        : `Field ${field} must be a string, got ${describeType(value)}.`,
-    );
-  }
-  return value;
-}
-
-/** An optional field that, when present, must be a non-empty string. */
-export function optionalString(body: Record<string, unknown>, field: string): string | undefined {
-  const value = body[field];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== "string" || value === "") {
-    throw new OsbError("BadRequest", `Field ${field} must be a non-empty string when present.`);
-  }
-  return value;
-}
-
-/** An optional JSON object field (parameters, context, bind_resource...). */
-export function optionalObject(
-  body: Record<string, unknown>,
-  field: string,
-): Record<string, unknown> | undefined {
-  const value = body[field];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== "object" || Array.isArray(value)) {
-    throw new OsbError("BadRequest", `Field ${field} must be a JSON object, got ${describeType(value)}.`);
-  }
-  return value as Record<string, unknown>;
-}
-
-function describeType(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  return `a ${typeof value}`;
-}
-
 /**
  * `maintenance_info.version` if given. osb-checker always sends `"maintenance_info": {}`: an
  * object without a version counts as absent (X5), never as a conflict.
  */
-export function maintenanceVersion(body: Record<string, unknown> | undefined): string | undefined {
-  const info = body ? optionalObject(body, "maintenance_info") : undefined;
+export function maintenanceVersion(info: { version?: string } | undefined): string | undefined {
   if (!info || info.version === undefined) return undefined;
-  if (typeof info.version !== "string" || !info.version) {
+  if (!info.version)
     throw new OsbError("BadRequest", "Field maintenance_info.version must be a non-empty string.");
-  }
   return info.version;
 }

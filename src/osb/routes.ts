@@ -1,6 +1,7 @@
 import type { Route } from "./app.js";
 import { bind } from "./handlers/bind.js";
 import { bindingLastOperation } from "./handlers/binding-last-operation.js";
+import { getCatalog } from "./handlers/catalog.js";
 import { deprovision } from "./handlers/deprovision.js";
 import { fetchBinding } from "./handlers/fetch-binding.js";
 import { fetchInstance } from "./handlers/fetch-instance.js";
@@ -13,9 +14,10 @@ import type { OsbPorts } from "./ports.js";
 const INSTANCE = "/v2/service_instances/:instance_id";
 const BINDING = `${INSTANCE}/service_bindings/:binding_id`;
 
-/** The OSB endpoints beyond the catalog, one handler each. */
+/** The one route table: every OSB endpoint (docs/CONTRACT.md section 2), one handler each. */
 export function osbRoutes(ports: OsbPorts): Route[] {
   return [
+    { method: "GET", path: "/v2/catalog", handler: getCatalog(ports) },
     { method: "PUT", path: INSTANCE, handler: provision(ports) },
     { method: "PATCH", path: INSTANCE, handler: update(ports) },
     { method: "DELETE", path: INSTANCE, handler: deprovision(ports) },

@@ -2,6 +2,7 @@ import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { BindingService } from "../broker/bindings/binding-service.js";
 import { BlueprintSchemas } from "../broker/catalog/blueprint-schemas.js";
+import { DeploymentPresence } from "../broker/instances/deployment-presence.js";
 import { InstanceService } from "../broker/instances/instance-service.js";
 import { inventory } from "../broker/inventory.js";
 import { BINDINGS, type BindingRecord, INSTANCES, type InstanceRecord } from "../broker/model/records.js";
@@ -25,11 +26,13 @@ import { osbRoutes } from "../osb/routes.js";
 import type { Catalog } from "../osb/types.js";
 import { routeHandlebarsWarnings } from "../templates/index.js";
 import { packageVersion } from "../util/package-root.js";
+import { letRequestsRun } from "../util/slices.js";
+import { answerClientErrors } from "./client-errors.js";
 import { CloudifyConnection } from "./cloudify-connection.js";
 import { healthChecks, replicaInfo } from "./health.js";
 import { drainableServer } from "./http-drain.js";
 import { type ConfigOverrides, LiveConfig, type ReloadResult } from "./live-config.js";
-import { configFingerprint, openState } from "./state-backend.js";
+import { configFingerprint, configFingerprintInSlices, openState } from "./state-backend.js";
 
 export interface BrokerServerOptions {
   configFile: string;
@@ -78,6 +81,7 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
   const config = await LiveConfig.load(options.configFile, options.overrides ?? {}, env, bootLog);
   const runtime = () => config.get().loaded.runtime!;
   const log = options.logger ?? createLogger({ level: runtime().logLevel });
+  config.logTo(log);
 
   const { keys, allowPlaintext } = runtime().encryption;
   const keyringOf = (specs: string[]) => (specs.length ? keyringFromSpecs(specs) : undefined);
@@ -136,6 +140,8 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
       swept: metrics.operationsSwept,
     },
   });
+  // Operations waiting out a grown backoff go on as soon as the manager answers again.
+  connection.onRecovered = () => engine.retryTransientNow();
   engine.register<InstanceRecord>({
     collection: INSTANCES,
     logField: "instance_id",
@@ -168,6 +174,7 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     },
   });
   const currentCatalog = () => {
+    schemas.followCache(); // may reset `catalog`: another replica refreshed the shared cache
     catalog ??= renderCatalog(config.get().loaded.catalog, (planId) => schemas.forPlan(planId));
     return catalog;
   };
@@ -191,6 +198,9 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     log,
     catalog: () => config.get().loaded.catalog,
     settings: () => runtime().operations,
+    // As long as a deployment's presence is reused (CFY-GONE): what changed on the manager
+    // outside the broker shows within the same time.
+    reuseDeploymentReadsMs: () => runtime().operations.pollIntervalMs * 2,
   });
 
   let stopping = false;
@@ -200,10 +210,22 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     cloudify: connection.reachability,
     cloudifyUnreachableMs: () => runtime().health.cloudifyUnreachableMs,
     stopping: () => stopping,
-    ...(shared ? { info: () => replicaInfo(shared, fingerprint) } : {}),
+    // Every plan's blueprint exists in Cloudify (issue 9 item 7): reported, never failing the
+    // probe, since the other plans still work.
+    info: () => ({
+      blueprints: schemas.blueprintCheck(),
+      ...(shared ? replicaInfo(shared, fingerprint) : {}),
+    }),
   });
 
-  const broker = serviceBroker(instances, bindings);
+  const presence = new DeploymentPresence({
+    store,
+    cloudify,
+    log,
+    // Platforms poll every few seconds: one check per deployment per few poll intervals.
+    cacheMs: () => runtime().operations.pollIntervalMs * 2,
+  });
+  const broker = serviceBroker(instances, bindings, presence);
   const app = createOsbApp(
     {
       log,
@@ -234,6 +256,7 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     throw error;
   }
   const http = drainableServer(server as Parameters<typeof drainableServer>[0]);
+  answerClientErrors(server as Parameters<typeof answerClientErrors>[0], log);
   engine.start();
   void schemas.load(config.get().loaded.catalog);
   const janitor = setInterval(() => {
@@ -251,7 +274,7 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
     const interval = runtime().health.cloudifyProbeIntervalMs;
     probe = setTimeout(() => {
       if (Date.now() - connection.reachability.lastAnswerAt >= interval) {
-        connection.current.version().catch(() => {}); // the outcome is tracked by the connection
+        void connection.probe();
       }
       scheduleProbe();
     }, interval);
@@ -279,10 +302,16 @@ export async function startBrokerServer(options: BrokerServerOptions): Promise<B
           for (const logger of levelled) logger.level = settings.logLevel;
       });
       if (result.ok) {
-        fingerprint = configFingerprint(config.get().loaded);
-        await shared?.setConfigFingerprint(fingerprint);
+        const loaded = config.get().loaded;
         catalog = undefined;
-        void schemas.load(config.get().loaded.catalog);
+        void schemas.load(loaded.catalog);
+        // A large config's fingerprint takes a while: requests are served meanwhile (issue 14),
+        // and a reload that finished in the meantime has published its own.
+        const print = await configFingerprintInSlices(loaded, letRequestsRun);
+        if (config.get().loaded === loaded) {
+          fingerprint = print;
+          await shared?.setConfigFingerprint(print);
+        }
       }
       return result;
     },
@@ -336,15 +365,22 @@ const READ_SYNC_TIMEOUT_MS = 2000;
  * With several replicas a platform may provision on one and poll last_operation on another: each
  * OSB request first brings this replica's cache up to date (one query), so it sees every commit
  * acknowledged before it arrived. Mutations re-sync under their instance lock anyway. While the
- * database is unreachable, reads answer from the cache (the best this replica knows).
+ * database is unreachable, reads answer from the cache (the best this replica knows) and
+ * mutations get 503 with Retry-After.
  */
 function readYourWrites<Rest extends unknown[]>(
   fetch: (request: Request, ...rest: Rest) => Response | Promise<Response>,
-  shared: { sync(): Promise<void> },
+  shared: { sync(): Promise<void>; health(): { writable: boolean } },
 ): (request: Request, ...rest: Rest) => Promise<Response> {
   // `rest` carries the Node request and response (hono's bindings: the access log reads the peer).
   return async (request, ...rest) => {
-    if (new URL(request.url).pathname.startsWith("/v2/service_")) {
+    // Known unreachable: no wait, the store's own probe notices its return within a second.
+    // Mutations need no wait here: they catch up under their instance lock before deciding.
+    if (
+      request.method === "GET" &&
+      shared.health().writable &&
+      new URL(request.url).pathname.startsWith("/v2/service_")
+    ) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         shared.sync().catch(() => {}),

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { cloudifyAdapter } from "../broker/cloudify-port/adapter.js";
 import type { CloudifyPort } from "../broker/cloudify-port/port.js";
-import { type CloudifyCall, CloudifyClient } from "../cloudify/index.js";
+import { type CloudifyAuth, type CloudifyCall, CloudifyClient } from "../cloudify/index.js";
 import type { RuntimeSettings } from "../config/runtime.js";
 import type { Logger } from "../log/logger.js";
 
@@ -13,7 +14,15 @@ export interface CloudifyReachability {
   lastAnswerAt: number;
   /** Why the latest call since then failed, if one did. */
   lastFailure?: string;
+  /**
+   * When the probe still waiting for an answer was sent: a frozen manager (connections
+   * accepted, never answered) fails no call until the client's timeout, yet answers nothing.
+   */
+  waitingSince?: number;
 }
+
+/** Silence after which the next answer counts as the manager coming back (not a flapping call). */
+const OUTAGE_MS = 5_000;
 
 /**
  * The connection to the configured manager, replaceable on reload: the domain holds one
@@ -23,6 +32,8 @@ export interface CloudifyReachability {
 export class CloudifyConnection {
   readonly port: CloudifyPort;
   readonly reachability: CloudifyReachability = { lastAnswerAt: Date.now() };
+  /** Called when the manager answers after failing for longer than OUTAGE_MS. */
+  onRecovered?: () => void;
   private client: CloudifyClient;
   private adapter: CloudifyPort;
   private fingerprint: string;
@@ -74,11 +85,25 @@ export class CloudifyConnection {
     return this.client.close();
   }
 
+  /** A cheap call that keeps readiness honest while the broker is idle; one at a time. */
+  async probe(): Promise<void> {
+    if (this.reachability.waitingSince !== undefined) return;
+    this.reachability.waitingSince = Date.now();
+    try {
+      await this.client.version();
+    } catch {
+      // The outcome is tracked by the connection (track).
+    } finally {
+      this.reachability.waitingSince = undefined;
+    }
+  }
+
   private build(settings: Settings): CloudifyClient {
     return new CloudifyClient({
       url: settings.url,
       tenant: settings.tenant,
       auth: settings.auth,
+      ...(settings.authFile ? { reauthenticate: () => reread(settings) } : {}),
       timeoutMs: settings.timeoutMs,
       retry: { attempts: settings.retries },
       // The CA file matters only for https; the example points it at the system bundle.
@@ -95,13 +120,26 @@ export class CloudifyConnection {
     if (call.status === 401) {
       this.reachability.lastFailure = "Cloudify refuses the broker's credentials (401)";
     } else if (call.status !== undefined && call.status < 500) {
+      const recovered =
+        this.reachability.lastFailure !== undefined &&
+        Date.now() - this.reachability.lastAnswerAt > OUTAGE_MS;
       this.reachability.lastAnswerAt = Date.now();
       this.reachability.lastFailure = undefined;
+      if (recovered) this.onRecovered?.();
     } else {
       this.reachability.lastFailure =
         call.status === undefined ? `no answer (${call.failure})` : `HTTP ${call.status}`;
     }
   }
+}
+
+/**
+ * The credentials as their file holds them now: a token rotated into a mounted Secret replaces
+ * an expired one without waiting for a reload (trailing newline removed, as when loading).
+ */
+async function reread(settings: Settings): Promise<CloudifyAuth> {
+  const value = (await readFile(settings.authFile as string, "utf8")).replace(/\r?\n$/, "");
+  return "token" in settings.auth ? { token: value } : { ...settings.auth, password: value };
 }
 
 function caFileOf(settings: Settings): string | undefined {

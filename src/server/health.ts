@@ -3,7 +3,7 @@ import type { CloudifyReachability } from "./cloudify-connection.js";
 
 export interface HealthSources {
   /** Whether the state store can commit now (no I/O). */
-  store: () => { writable: boolean; reason?: string };
+  store: () => { writable: boolean; reason?: string; recovering?: boolean };
   /** Why the latest attempt to load broker.yaml failed; undefined while the file in force is the one on disk. */
   configProblem: () => string | undefined;
   cloudify: CloudifyReachability;
@@ -21,8 +21,10 @@ export interface HealthSources {
 
 /**
  * Liveness and readiness, computed from state the broker keeps anyway (no I/O per probe):
- * - live: the broker can work at all. A store that cannot write makes every state change
- *   fail, and a restart re-reads what reached the disk.
+ * - live: the broker can work at all; a restart is what would help. A store that has stopped
+ *   makes every state change fail. A full disk or an unreachable database is not a liveness
+ *   failure (the store retries by itself and a restart would only lose the in-memory work),
+ *   nor is a Cloudify outage (a restarted broker would wait for the same manager).
  * - ready: it should get traffic. Also needs the configuration on disk to be the one in force,
  *   Cloudify to have answered recently, and no shutdown under way.
  */
@@ -37,13 +39,23 @@ export function healthChecks(sources: HealthSources) {
     checks: { ...checks, ...sources.info?.() },
   });
   return {
-    liveness: (): HealthReport => report({ state: storeCheck() }),
+    liveness: (): HealthReport => {
+      const health = sources.store();
+      return report({ state: health.writable || health.recovering ? "ok" : storeCheck() });
+    },
     readiness: (): HealthReport => {
       const config = sources.configProblem();
       const silentMs = now() - sources.cloudify.lastAnswerAt;
+      const { lastFailure, waitingSince } = sources.cloudify;
+      // A failed call, or a probe still waiting (a frozen manager fails nothing until timeouts).
+      const why =
+        lastFailure ??
+        (waitingSince !== undefined
+          ? `a request has waited ${Math.round((now() - waitingSince) / 1000)} s for an answer`
+          : undefined);
       const cloudify =
-        silentMs > sources.cloudifyUnreachableMs() && sources.cloudify.lastFailure
-          ? `no answer for ${Math.round(silentMs / 1000)} s: ${sources.cloudify.lastFailure}`
+        silentMs > sources.cloudifyUnreachableMs() && why
+          ? `no answer for ${Math.round(silentMs / 1000)} s: ${why}`
           : "ok";
       return report({
         state: storeCheck(),

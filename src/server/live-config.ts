@@ -31,12 +31,14 @@ export class LiveConfig {
   problem: string | undefined;
   /** Reloads that failed since start. */
   failedReloads = 0;
+  /** The latest reload asked for: reloads run one after the other, so the last file read wins. */
+  private reloading: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly file: string,
     private readonly overrides: ConfigOverrides,
     private readonly env: NodeJS.ProcessEnv,
-    private readonly log: Logger,
+    private log: Logger,
     first: ConfigGeneration,
   ) {
     this.current = first;
@@ -62,12 +64,27 @@ export class LiveConfig {
   }
 
   /**
+   * The first load logs through a boot logger (its level from LOG_LEVEL, since no config is
+   * known yet); reloads log through the broker's own, at the configured level.
+   */
+  logTo(log: Logger): void {
+    this.log = log;
+  }
+
+  /**
    * Re-reads the file. The new config is in force only if it has no errors; settings that need
    * a restart (listen address, state location) keep their running values, with a log line.
    * `apply` switches what depends on the new settings (Cloudify connection, keys); if it
-   * throws, the previous configuration stays in force. Never throws.
+   * throws, the previous configuration stays in force. Never throws. A reload asked for while
+   * another runs (it lets requests run meanwhile) starts when that one has finished.
    */
-  async reload(apply: (next: ConfigGeneration) => void = () => {}): Promise<ReloadResult> {
+  reload(apply: (next: ConfigGeneration) => void = () => {}): Promise<ReloadResult> {
+    const run = this.reloading.then(() => this.reloadNow(apply));
+    this.reloading = run;
+    return run;
+  }
+
+  private async reloadNow(apply: (next: ConfigGeneration) => void): Promise<ReloadResult> {
     let next: ConfigGeneration;
     try {
       next = await LiveConfig.generation(
@@ -124,7 +141,8 @@ export class LiveConfig {
     log: Logger,
     number: number,
   ): Promise<ConfigGeneration> {
-    const { loaded, issues } = await loadConfig(file, { mode: "serve", env });
+    // A reload runs while requests are served: the heavy parts leave the event loop to them.
+    const { loaded, issues } = await loadConfig(file, { mode: "serve", env, offEventLoop: number > 1 });
     for (const issue of issues)
       if (issue.severity === "warning")
         log.warn({ file: issue.file, line: issue.line, column: issue.column }, formatIssue(issue));

@@ -97,16 +97,27 @@ export class StateNotOpenError extends StateError {
 export class StateUnavailableError extends StateError {
   /** errno code of the cause (ENOSPC, EDQUOT, EIO...), if any. */
   readonly errnoCode: string | undefined;
-  constructor(cause: unknown) {
+  /** What cannot be written, in words that can reach a platform (no path, no address). */
+  readonly reason: string;
+  /**
+   * Whether the change is certainly not stored ("no": it was never sent, or storage refused it)
+   * or its outcome is unknown ("unknown": a database connection broke after the commit was sent).
+   */
+  readonly stored: "no" | "unknown";
+  constructor(cause: unknown, options: { reason?: string; stored?: "no" | "unknown" } = {}) {
     const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+    const reason = options.reason ?? describeWriteFailure(code);
+    const stored = options.stored ?? "no";
     super(
       "UNAVAILABLE",
-      `state storage cannot be written (${describeWriteFailure(code)}); the change was not stored`,
+      `state storage cannot be written (${reason}); ${stored === "no" ? "the change was not stored" : "the change may not have been stored"}`,
       {
         cause,
       },
     );
     this.errnoCode = code;
+    this.reason = reason;
+    this.stored = stored;
   }
 }
 

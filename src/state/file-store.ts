@@ -93,7 +93,16 @@ import { DirectoryLock } from "./lock.js";
 import { MemoryState } from "./memory-image.js";
 import { encodeRecord } from "./record.js";
 import { installSnapshot, writeSnapshotTemp } from "./snapshot.js";
-import type { Change, JsonValue, StateExport, StateHealth, StateRecord, StateStore } from "./types.js";
+import type {
+  Change,
+  JsonValue,
+  RecordFilter,
+  StateExport,
+  StateHealth,
+  StateRecord,
+  StateStore,
+} from "./types.js";
+import { WriterLoop } from "./writer-loop.js";
 
 export type CompactionStep =
   | "journal-rotated"
@@ -157,7 +166,10 @@ export class FileStateStore implements StateStore {
   #seq = 0;
   #snapshotBytes = 0;
   #queue: QueueItem[] = [];
-  #draining: Promise<void> | undefined;
+  readonly #writer = new WriterLoop(
+    () => this.#drain(),
+    () => this.#queue.length > 0,
+  );
   #compaction: Promise<Error | undefined> | undefined;
   /** After a failed compaction, wait for this many journal bytes before trying again. */
   #compactRetryAt = 0;
@@ -259,7 +271,7 @@ export class FileStateStore implements StateStore {
       this.#log.error({ err, file: path }, "could not keep the torn journal tail in a quarantine file");
     }
     this.#log.warn(
-      { file: path, offset, discardedBytes: size - offset, reason, quarantine: kept },
+      { file: path, offset, discarded_bytes: size - offset, reason, quarantine: kept },
       `discarding torn final journal record (a write interrupted by a crash, never acknowledged)${kept ? `; its bytes are kept in ${kept}` : ""}`,
     );
   }
@@ -269,7 +281,7 @@ export class FileStateStore implements StateStore {
     if (this.#status !== "open") throw new StateNotOpenError(`close() while ${this.#status}`);
     this.#status = "closing";
     clearTimeout(this.#probeTimer);
-    while (this.#draining) await this.#draining;
+    await this.#writer.idle();
     while (this.#compaction) await this.#compaction;
     await this.#journal?.close();
     await this.#lock?.release();
@@ -284,6 +296,11 @@ export class FileStateStore implements StateStore {
   list<T = JsonValue>(collection: string): StateRecord<T>[] {
     this.#assertReadable("list");
     return this.#memory.list(collection) as StateRecord<T>[];
+  }
+
+  select<T = JsonValue>(collection: string, filter: RecordFilter): StateRecord<T>[] {
+    this.#assertReadable("select");
+    return this.#memory.select(collection, filter) as StateRecord<T>[];
   }
 
   collections(): string[] {
@@ -302,6 +319,7 @@ export class FileStateStore implements StateStore {
     const code = this.#unwritable.error.errnoCode;
     return {
       writable: false,
+      recovering: true,
       reason: `${describeWriteFailure(code)} since ${new Date(this.#unwritable.since).toISOString()}; retrying`,
     };
   }
@@ -316,7 +334,7 @@ export class FileStateStore implements StateStore {
     }
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ kind: "commit", commit, resolve, reject });
-      this.#kick();
+      this.#writer.kick();
     });
   }
 
@@ -327,7 +345,7 @@ export class FileStateStore implements StateStore {
     while (this.#compaction) await this.#compaction;
     const done = await new Promise<Promise<Error | undefined>>((resolve, reject) => {
       this.#queue.push({ kind: "compact", resolve, reject });
-      this.#kick();
+      this.#writer.kick();
     });
     const err = await done;
     if (err) throw err;
@@ -349,15 +367,6 @@ export class FileStateStore implements StateStore {
 
   #journalBytes(): number {
     return this.#olderJournals.reduce((n, j) => n + j.bytes, this.#journal?.size ?? 0);
-  }
-
-  #kick(): void {
-    if (this.#draining) return;
-    this.#draining = this.#drain().finally(() => {
-      this.#draining = undefined;
-      // A commit queued after the loop's last check but before this callback would wait forever.
-      if (this.#queue.length > 0) this.#kick();
-    });
   }
 
   /** The single writer: turns the queue into batches, strictly in order. */
@@ -453,7 +462,7 @@ export class FileStateStore implements StateStore {
   #writable(): void {
     if (!this.#unwritable) return;
     this.#log.warn(
-      { dir: this.dir, unwritableMs: Date.now() - this.#unwritable.since },
+      { dir: this.dir, unwritable_ms: Date.now() - this.#unwritable.since },
       "state journal writable again; accepting changes",
     );
     this.#unwritable = undefined;
@@ -467,7 +476,7 @@ export class FileStateStore implements StateStore {
       this.#probeTimer = undefined;
       if (!this.#unwritable || this.#status !== "open") return;
       this.#queue.push({ kind: "probe" });
-      this.#kick();
+      this.#writer.kick();
     }, this.#probeIntervalMs);
     this.#probeTimer.unref();
   }
@@ -550,7 +559,7 @@ export class FileStateStore implements StateStore {
     this.#counts.compactions++;
     this.#compactRetryAt = 0;
     this.#log.info(
-      { dir: this.dir, seq, snapshotBytes: bytes, journalsRemoved: covered.length },
+      { dir: this.dir, seq, snapshot_bytes: bytes, journals_removed: covered.length },
       "state compacted",
     );
   }

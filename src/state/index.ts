@@ -31,6 +31,7 @@ export { recordChecksum, type TransferReport, transferState, verifyTransfer } fr
 export type {
   Change,
   JsonValue,
+  RecordFilter,
   SharedStateCoordination,
   StateExport,
   StateHealth,

@@ -150,7 +150,7 @@ export class DirectoryLock {
         );
       }
       logger?.warn(
-        { dir, stalePid: holder.pid, staleHost: holder.hostname },
+        { dir, stale_pid: holder.pid, stale_host: holder.hostname },
         "taking over stale state lock of a dead process",
       );
       await removeIfUnchanged(path, current);

@@ -1,4 +1,4 @@
-import type { JsonValue, StateExport, StateRecord } from "./types.js";
+import type { JsonValue, RecordFilter, StateExport, StateRecord } from "./types.js";
 
 /** A change validated and ready to apply/write: `value` is a frozen copy, `encoded` its journal form. */
 export type PreparedChange =
@@ -13,6 +13,8 @@ const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
  */
 export class MemoryState {
   readonly #collections = new Map<string, Map<string, JsonValue>>();
+  /** collection -> filter name -> the ids its filter selects, kept current by put and delete. */
+  readonly #selections = new Map<string, Map<string, { filter: RecordFilter; ids: Set<string> }>>();
 
   get(collection: string, id: string): JsonValue | undefined {
     return this.#collections.get(collection)?.get(id);
@@ -22,6 +24,28 @@ export class MemoryState {
     const records = this.#collections.get(collection);
     if (!records) return [];
     return [...records.keys()].sort(byId).map((id) => ({ id, value: records.get(id)! }));
+  }
+
+  /**
+   * The records `filter` selects, sorted by id. The first call per (collection, filter name)
+   * walks the collection once; later changes keep the selection current, so a call costs
+   * O(selected), never O(collection) (issue 14: the engine's sweep at 100,000 records).
+   */
+  select(collection: string, filter: RecordFilter): StateRecord[] {
+    let byName = this.#selections.get(collection);
+    if (!byName) {
+      byName = new Map();
+      this.#selections.set(collection, byName);
+    }
+    let selection = byName.get(filter.name);
+    const records = this.#collections.get(collection);
+    if (!selection) {
+      selection = { filter, ids: new Set() };
+      for (const [id, value] of records ?? []) if (filter.matches(value)) selection.ids.add(id);
+      byName.set(filter.name, selection);
+    }
+    if (!records) return [];
+    return [...selection.ids].sort(byId).map((id) => ({ id, value: records.get(id)! }));
   }
 
   collections(): string[] {
@@ -35,11 +59,20 @@ export class MemoryState {
       this.#collections.set(collection, records);
     }
     records.set(id, value);
+    const selections = this.#selections.get(collection);
+    if (selections) {
+      for (const { filter, ids } of selections.values()) {
+        if (filter.matches(value)) ids.add(id);
+        else ids.delete(id);
+      }
+    }
   }
 
   delete(collection: string, id: string): void {
     const records = this.#collections.get(collection);
     if (records?.delete(id) && records.size === 0) this.#collections.delete(collection);
+    const selections = this.#selections.get(collection);
+    if (selections) for (const { ids } of selections.values()) ids.delete(id);
   }
 
   apply(change: PreparedChange): void {

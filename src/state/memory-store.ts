@@ -1,7 +1,15 @@
 import { prepareCommit } from "./changes.js";
 import { StateNotOpenError } from "./errors.js";
 import { MemoryState } from "./memory-image.js";
-import type { Change, JsonValue, StateExport, StateHealth, StateRecord, StateStore } from "./types.js";
+import type {
+  Change,
+  JsonValue,
+  RecordFilter,
+  StateExport,
+  StateHealth,
+  StateRecord,
+  StateStore,
+} from "./types.js";
 
 /**
  * A non-durable StateStore with the same validation, freezing and ordering as the file store:
@@ -27,6 +35,10 @@ export class MemoryStateStore implements StateStore {
 
   list<T = JsonValue>(collection: string): StateRecord<T>[] {
     return this.#memory.list(collection) as StateRecord<T>[];
+  }
+
+  select<T = JsonValue>(collection: string, filter: RecordFilter): StateRecord<T>[] {
+    return this.#memory.select(collection, filter) as StateRecord<T>[];
   }
 
   collections(): string[] {

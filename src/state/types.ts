@@ -14,6 +14,16 @@ export type Change =
   /** Remove record `id`; deleting an absent record is not an error. */
   | { type: "delete"; collection: string; id: string };
 
+/**
+ * A named, pure predicate over a collection's records, for `StateStore.select`. The store keeps
+ * the set of ids it selects current as it applies changes, so the name must always stand for
+ * the same predicate.
+ */
+export interface RecordFilter {
+  readonly name: string;
+  matches(value: JsonValue): boolean;
+}
+
 export interface StateRecord<T = JsonValue> {
   id: string;
   value: T;
@@ -30,6 +40,11 @@ export type StateExport = Record<string, Record<string, JsonValue>>;
 export interface StateHealth {
   writable: boolean;
   reason?: string;
+  /**
+   * Set while a store that cannot write retries by itself (a full disk, an unreachable
+   * database): the broker is not ready, but a restart would not help, so it is still live.
+   */
+  recovering?: boolean;
 }
 
 /**
@@ -67,6 +82,12 @@ export interface StateStore {
   get<T = JsonValue>(collection: string, id: string): T | undefined;
   /** The records of one collection, sorted by id so output is deterministic. */
   list<T = JsonValue>(collection: string): StateRecord<T>[];
+  /**
+   * The records of one collection that `filter` matches, sorted by id, at O(selected) per call:
+   * the first call per filter walks the collection once, then the store keeps the selection
+   * current. For what runs often over few records (operations in progress) in large states.
+   */
+  select<T = JsonValue>(collection: string, filter: RecordFilter): StateRecord<T>[];
   /** Names of the collections that hold at least one record, sorted. */
   collections(): string[];
 

@@ -12,7 +12,7 @@ import {
   type Statement,
 } from "./ast.js";
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from "./derive.js";
-import { positionOf, TemplateSyntaxError } from "./errors.js";
+import { positionOf, type TemplatePosition, TemplateSyntaxError } from "./errors.js";
 import { HELPERS, type HelperSpec } from "./helpers.js";
 import { INTERNAL_PREFIX } from "./internal-helpers.js";
 
@@ -37,10 +37,12 @@ export const ANY_ELEMENT = "*";
 
 export interface Analysis {
   references: string[];
+  /** Where each reference is first read (1-based line and column in the template). */
+  referencePositions: Map<string, TemplatePosition>;
   secretKeys: string[];
   /** Mustaches that read a variable directly (undefined is an error at render time). */
   plainVariables: Set<MustacheStatement>;
-  /** password/uuid calls in source order; their index is the call site used in derivation. */
+  /** password/uuid calls in source order (a template with any needs a seed to render). */
   seededCalls: CallNode[];
   /** The only mustache of a template that consists of it plus whitespace/comments. */
   singleExpression: MustacheStatement | undefined;
@@ -71,7 +73,8 @@ type Resolved = { kind: "root" | "relative"; parts: readonly string[] } | { kind
 type CallPosition = "inline" | "subexpression" | "block";
 
 class Analyzer {
-  private readonly references = new Set<string>();
+  /** Each reference read, with where it is first read; insertion order is reading order. */
+  private readonly referencePositions = new Map<string, TemplatePosition>();
   private readonly secretKeys = new Set<string>();
   private readonly plainVariables = new Set<MustacheStatement>();
   private readonly seededCalls: CallNode[] = [];
@@ -85,7 +88,8 @@ class Analyzer {
   run(program: Program): Analysis {
     this.program(program);
     return {
-      references: [...this.references],
+      references: [...this.referencePositions.keys()],
+      referencePositions: this.referencePositions,
       secretKeys: [...this.secretKeys],
       plainVariables: this.plainVariables,
       seededCalls: this.seededCalls,
@@ -303,7 +307,7 @@ class Analyzer {
     if (object?.type !== "PathExpression") return;
     const resolved = this.resolve(object);
     if (resolved.kind !== "meta")
-      this.addReference({ kind: resolved.kind, parts: [...resolved.parts, key.value] });
+      this.addReference({ kind: resolved.kind, parts: [...resolved.parts, key.value] }, object.loc);
   }
 
   private expression(expression: Expression): void {
@@ -321,17 +325,17 @@ class Analyzer {
         throw this.error(path.loc, `path segment "${part}" is not allowed`);
       }
     }
-    this.addReference(this.resolve(path));
+    this.addReference(this.resolve(path), path.loc);
   }
 
-  private addReference(resolved: Resolved): void {
+  private addReference(resolved: Resolved, loc: SourceLocation | undefined): void {
     if (resolved.kind === "meta") return;
-    if (resolved.kind === "relative") {
-      this.references.add([RELATIVE_REFERENCE_PREFIX, ...resolved.parts].join("."));
-    } else if (resolved.parts.length > 0) {
-      // Reading the whole root context (`{{json this}}`) names no particular variable.
-      this.references.add(resolved.parts.join("."));
-    }
+    let reference: string;
+    if (resolved.kind === "relative") reference = [RELATIVE_REFERENCE_PREFIX, ...resolved.parts].join(".");
+    // Reading the whole root context (`{{json this}}`) names no particular variable.
+    else if (resolved.parts.length > 0) reference = resolved.parts.join(".");
+    else return;
+    if (!this.referencePositions.has(reference)) this.referencePositions.set(reference, positionOf(loc));
   }
 
   private blockParam(name: string): Binding | undefined {

@@ -1,9 +1,14 @@
 import type Handlebars from "handlebars";
 import { analyzeTemplate } from "./analyze.js";
 import type { Program } from "./ast.js";
-import { type DirectRead, directRead, readPath } from "./direct-read.js";
 import { compileProgram } from "./environment.js";
-import { positionOf, TemplateError, TemplateRenderError, TemplateSyntaxError } from "./errors.js";
+import {
+  positionOf,
+  TemplateError,
+  type TemplatePosition,
+  TemplateRenderError,
+  TemplateSyntaxError,
+} from "./errors.js";
 import { parseTemplate } from "./parse.js";
 import { type RenderState, STATE_KEY } from "./render-state.js";
 import { rewriteTemplate } from "./transform.js";
@@ -33,6 +38,8 @@ export interface CompiledTemplate {
    * that could not be resolved start with "this." (see isRelativeReference).
    */
   readonly references: string[];
+  /** Where each of `references` is first read (1-based line and column in the source). */
+  readonly referencePositions: ReadonlyMap<string, TemplatePosition>;
   /** Literal keys passed to `secret`: fetch these before rendering. */
   readonly secretKeys: string[];
   /** Uses `password`/`uuid`, so rendering needs a seed. */
@@ -46,26 +53,17 @@ class HandlebarsTemplate implements CompiledTemplate {
     readonly name: string,
     readonly typed: boolean,
     readonly references: string[],
+    readonly referencePositions: ReadonlyMap<string, TemplatePosition>,
     readonly secretKeys: string[],
     readonly usesSeed: boolean,
     private readonly delegate: Handlebars.TemplateDelegate | undefined,
     /** Text of a template without any mustache: nothing to evaluate. */
     private readonly constant: string,
-    /** Single-variable template read without Handlebars (direct-read.ts): its path and its text. */
-    private readonly direct?: DirectRead,
   ) {}
 
   render(context: object, options: RenderOptions = {}): unknown {
     if (context === null || typeof context !== "object") {
       throw new TypeError(`template "${this.name}": render context must be an object`);
-    }
-    if (this.direct) {
-      const value = readPath(context, this.direct.parts);
-      if (value === undefined) {
-        const variable = this.direct.variable;
-        throw new TemplateRenderError(this.name, `variable "${variable}" is not set`, { variable });
-      }
-      return value;
     }
     if (!this.delegate) return this.constant;
     const state: RenderState = {
@@ -73,7 +71,6 @@ class HandlebarsTemplate implements CompiledTemplate {
       seed: options.seed,
       secrets: options.secrets,
       captured: undefined,
-      occurrences: undefined,
     };
     let text: string;
     try {
@@ -105,19 +102,53 @@ function constantText(program: Program): string | undefined {
 export function compileTemplate(source: string, options: CompileOptions): CompiledTemplate {
   const name = options.name;
   if (typeof source !== "string") throw new TypeError(`template "${name}": source must be a string`);
+  const cached = compiledBySource.get(source);
+  const parts = cached ?? compileParts(source, name);
+  if (!cached) {
+    if (compiledBySource.size >= MAX_CACHED_SOURCES) compiledBySource.clear();
+    compiledBySource.set(source, parts);
+  }
+  return new HandlebarsTemplate(
+    name,
+    parts.typed,
+    [...parts.references],
+    parts.referencePositions,
+    [...parts.secretKeys],
+    parts.usesSeed,
+    parts.delegate,
+    parts.constant,
+  );
+}
+
+/** What compiling a source yields, whatever the template's name (names only appear in errors). */
+interface CompiledParts {
+  typed: boolean;
+  references: readonly string[];
+  referencePositions: ReadonlyMap<string, TemplatePosition>;
+  secretKeys: readonly string[];
+  usesSeed: boolean;
+  delegate: Handlebars.TemplateDelegate | undefined;
+  constant: string;
+}
+
+/**
+ * Compiled sources, shared by templates with the same text: a 1,000-plan broker.yaml repeats
+ * the same few templates in every plan, and compiling each copy was 17 % of a load (issue 14).
+ * Only successes are kept (errors name the template). Bounded: cleared when full, so reloads
+ * of changing configs cannot grow it.
+ */
+const compiledBySource = new Map<string, CompiledParts>();
+const MAX_CACHED_SOURCES = 10_000;
+
+function compileParts(source: string, name: string): CompiledParts {
   const program = parseTemplate(source, name);
   const analysis = analyzeTemplate(program, name);
-  const { references, secretKeys } = analysis;
+  const { references, referencePositions, secretKeys } = analysis;
   const usesSeed = analysis.seededCalls.length > 0;
+  const base = { references, referencePositions, secretKeys, usesSeed };
 
   const constant = constantText(program);
-  if (constant !== undefined) {
-    return new HandlebarsTemplate(name, false, references, secretKeys, usesSeed, undefined, constant);
-  }
-  const direct = directRead(analysis);
-  if (direct) {
-    return new HandlebarsTemplate(name, true, references, secretKeys, usesSeed, undefined, "", direct);
-  }
+  if (constant !== undefined) return { ...base, typed: false, delegate: undefined, constant };
   const rewritten = rewriteTemplate(program, analysis);
   let delegate: Handlebars.TemplateDelegate;
   try {
@@ -132,5 +163,5 @@ export function compileTemplate(source: string, options: CompileOptions): Compil
     const message = error instanceof Error ? error.message : "unknown error";
     throw new TemplateSyntaxError(name, `cannot compile: ${message}`, position, undefined, { cause: error });
   }
-  return new HandlebarsTemplate(name, rewritten.typed, references, secretKeys, usesSeed, delegate, "");
+  return { ...base, typed: rewritten.typed, delegate, constant: "" };
 }

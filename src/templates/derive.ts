@@ -2,8 +2,12 @@ import { createHmac } from "node:crypto";
 
 /**
  * Deterministic per-binding randomness. Values are HMAC-SHA256 outputs keyed by a per-binding seed, so
- * re-rendering a binding's templates (retries, fetch-binding) yields the same credentials, while different
- * bindings, templates and call sites get independent values. The seed is the only secret input.
+ * re-rendering a binding's templates (retries, workflow steps, fetch-binding) yields the same values.
+ * A value depends on the seed, its kind, its length and its optional name only, never on the template
+ * or the place it is written: `{{password 24}}` in a binding workflow's parameters and in the
+ * credentials is one password (docs/TEMPLATES.md), so the app receives what the workflow set. A
+ * second, independent value is asked for by name (`{{password 24 "admin"}}`). The seed is the only
+ * secret input.
  */
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -16,24 +20,21 @@ const MAX_ATTEMPTS = 32;
 export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 128;
 
-export interface DerivationSite {
+export interface Derivation {
   seed: string;
-  template: string;
-  /** Index of the call in the template source (compile time). */
-  site: number;
-  /** How often that call already ran in this render (loops). */
-  occurrence: number;
+  /** Names one of a binding's values; "" is the binding's default one. */
+  name: string;
 }
 
-function label(kind: string, at: DerivationSite, extra: string): string {
-  return `cfy-broker/template/${kind}/v1\0${at.template}\0${at.site}\0${at.occurrence}\0${extra}`;
+function label(kind: string, at: Derivation, extra: string): string {
+  return `cfy-broker/template/${kind}/v2\0${at.name}\0${extra}`;
 }
 
-function drawCharacters(at: DerivationSite, attempt: number, length: number): string {
+function drawCharacters(at: Derivation, attempt: number, length: number): string {
   let out = "";
   for (let block = 0; out.length < length; block++) {
     const bytes = createHmac("sha256", at.seed)
-      .update(label("password", at, `${attempt}\0${block}`))
+      .update(label("password", at, `${length}\0${attempt}\0${block}`))
       .digest();
     for (const byte of bytes) {
       if (byte >= UNBIASED_LIMIT) continue;
@@ -50,7 +51,7 @@ function hasEveryClass(password: string): boolean {
 }
 
 /** A password of `length` letters and digits containing at least one of each class. */
-export function derivePassword(at: DerivationSite, length: number): string {
+export function derivePassword(at: Derivation, length: number): string {
   let candidate = "";
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     candidate = drawCharacters(at, attempt, length);
@@ -60,7 +61,7 @@ export function derivePassword(at: DerivationSite, length: number): string {
 }
 
 /** An RFC 4122 version-4-shaped UUID derived from the seed instead of a random source. */
-export function deriveUuid(at: DerivationSite): string {
+export function deriveUuid(at: Derivation): string {
   const bytes = createHmac("sha256", at.seed)
     .update(label("uuid", at, ""))
     .digest()

@@ -1,5 +1,5 @@
 import { derivePassword, deriveUuid, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from "./derive.js";
-import { type HelperOptions, helperError, nextOccurrence, stateOf } from "./render-state.js";
+import { type HelperOptions, helperError, stateOf } from "./render-state.js";
 
 /**
  * Template helpers.
@@ -20,9 +20,10 @@ import { type HelperOptions, helperError, nextOccurrence, stateOf } from "./rend
  *   not value                  boolean negation with the same falsiness
  *   secret "key"               value of a Cloudify secret; the key must be a quoted literal because secrets
  *                              are fetched before the synchronous render (CompiledTemplate.secretKeys)
- *   password n                 n letters and digits (8..128, at least one lower, upper and digit), derived
- *                              from the per-binding seed: stable for one binding, different per call site
- *   uuid                       UUID derived from the per-binding seed, like password
+ *   password n [name]          n letters and digits (8..128, at least one lower, upper and digit), derived
+ *                              from the per-binding seed: one value per binding, length and name, wherever
+ *                              it is written (workflow parameters and credentials agree)
+ *   uuid [name]                UUID derived from the per-binding seed, like password
  *   lookup object key          Handlebars built-in: object[key] with a computed key (own properties only)
  *   #if / #unless value        Handlebars built-ins; optional includeZero=true
  *   #each list / #with object  Handlebars built-ins; block parameters `as |item index|` / `as |value|`
@@ -43,11 +44,11 @@ export interface HelperDoc {
 export interface HelperSpec extends HelperDoc {
   minArgs: number;
   maxArgs: number;
-  /** Named arguments the helper accepts; the engine reserves `site` for password/uuid. */
+  /** Named arguments the helper accepts. */
   hashKeys: readonly string[];
   /** Block parameters the block helper provides (`as |a b|`). */
   maxBlockParams: number;
-  /** Needs the per-binding seed; the engine numbers its call sites. */
+  /** Needs the per-binding seed. */
   seeded: boolean;
   /** Implementation; absent for the Handlebars built-ins. */
   fn?: (...args: never[]) => unknown;
@@ -219,12 +220,16 @@ function seedOf(options: HelperOptions, helper: string): string {
   return seed;
 }
 
-function siteOf(options: HelperOptions): number {
-  // Injected by the engine (transform.ts); users cannot pass named arguments to these helpers.
-  return options.hash?.site as number;
+/** The optional name that asks for another of the binding's values; "" is its default one. */
+function nameOf(name: unknown, options: HelperOptions, helper: string): string {
+  if (name === undefined) return "";
+  if (typeof name !== "string" || name === "")
+    throw helperError(options, helper, "a name must be non-empty text");
+  return name;
 }
 
-function passwordHelper(length: unknown, options: HelperOptions): string {
+function passwordHelper(length: unknown, ...rest: unknown[]): string {
+  const [args, options] = splitOptions(rest);
   if (
     typeof length !== "number" ||
     !Number.isInteger(length) ||
@@ -237,20 +242,15 @@ function passwordHelper(length: unknown, options: HelperOptions): string {
       `length must be an integer from ${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH}`,
     );
   }
-  const seed = seedOf(options, "password");
-  const state = stateOf(options);
-  const site = siteOf(options);
   return derivePassword(
-    { seed, template: state.template, site, occurrence: nextOccurrence(state, site) },
+    { seed: seedOf(options, "password"), name: nameOf(args[0], options, "password") },
     length,
   );
 }
 
-function uuidHelper(options: HelperOptions): string {
-  const seed = seedOf(options, "uuid");
-  const state = stateOf(options);
-  const site = siteOf(options);
-  return deriveUuid({ seed, template: state.template, site, occurrence: nextOccurrence(state, site) });
+function uuidHelper(...rest: unknown[]): string {
+  const [args, options] = splitOptions(rest);
+  return deriveUuid({ seed: seedOf(options, "uuid"), name: nameOf(args[0], options, "uuid") });
 }
 
 type SpecInput = Partial<HelperSpec> & Pick<HelperSpec, "name" | "usage" | "description" | "minArgs">;
@@ -370,17 +370,19 @@ export const HELPER_SPECS: readonly HelperSpec[] = [
   }),
   spec({
     name: "password",
-    usage: "password length",
-    description: `stable per-binding password of ${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} letters and digits`,
+    usage: "password length [name]",
+    description: `the binding's password of ${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} letters and digits (one per length and name)`,
     minArgs: 1,
+    maxArgs: 2,
     seeded: true,
     fn: passwordHelper,
   }),
   spec({
     name: "uuid",
-    usage: "uuid",
-    description: "stable per-binding UUID",
+    usage: "uuid [name]",
+    description: "the binding's UUID (one per name)",
     minArgs: 0,
+    maxArgs: 1,
     seeded: true,
     fn: uuidHelper,
   }),

@@ -11,8 +11,6 @@ export interface RenderState {
   readonly secrets: Readonly<Record<string, string>> | undefined;
   /** The raw value of a single-expression template, stored by the capture helper. */
   captured: unknown;
-  /** How often each seeded call site (password/uuid) has run in this render; allocated on first use. */
-  occurrences: number[] | undefined;
 }
 
 export const STATE_KEY = "__cfyTemplateState";
@@ -40,12 +38,4 @@ export function helperError(
     helper,
     ...extra,
   });
-}
-
-/** Returns the occurrence index for a seeded call site and advances it (loops call one site many times). */
-export function nextOccurrence(state: RenderState, site: number): number {
-  state.occurrences ??= [];
-  const count = state.occurrences[site] ?? 0;
-  state.occurrences[site] = count + 1;
-  return count;
 }

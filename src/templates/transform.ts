@@ -1,10 +1,8 @@
 import type { Analysis } from "./analyze.js";
 import {
-  type CallNode,
   type Expression,
   type MustacheStatement,
   nullLiteral,
-  numberLiteral,
   type PathExpression,
   type Program,
   pathExpression,
@@ -21,7 +19,6 @@ import { CAPTURE_HELPER, OUTPUT_HELPER } from "./internal-helpers.js";
  *   {{parameters.x}}         -> {{__cfyOut "parameters.x" "variable \"parameters.x\"" parameters.x}}
  *   {{upper parameters.x}}   -> {{__cfyOut null "helper \"upper\" ..." (upper parameters.x)}}
  *   single-expression body   -> {{__cfyCapture "parameters.x" parameters.x}}   (keeps the typed value)
- *   {{password 16}}          -> {{password 16 site=0}}  (call-site index for deterministic derivation)
  *
  * Helper arguments and block conditions are left alone: Handlebars passes a missing value there as
  * undefined, which is how optional values are written. Values only ever flow through helper arguments at
@@ -81,22 +78,8 @@ function rewriteBody(program: Program, analysis: Analysis): void {
   });
 }
 
-function addSite(node: CallNode, site: number): void {
-  const pair = {
-    type: "HashPair" as const,
-    key: "site",
-    value: numberLiteral(site, node.loc),
-    loc: node.loc,
-  };
-  node.hash = { type: "Hash", pairs: [...(node.hash?.pairs ?? []), pair], loc: node.loc };
-}
-
 /** Returns the program to compile, which reports whether it yields a typed value or text. */
 export function rewriteTemplate(program: Program, analysis: Analysis): { program: Program; typed: boolean } {
-  // Sites first: the mustache rewrite below copies the (now extended) hash into its sub-expression.
-  analysis.seededCalls.forEach((node, site) => {
-    addSite(node, site);
-  });
   const single = analysis.singleExpression;
   if (single) {
     // Whitespace and comments around the expression are dropped: the value is the expression itself.

@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import type { BindRequest } from "../../src/broker/bindings/binding-service.js";
 import { BINDINGS, INSTANCES } from "../../src/broker/model/records.js";
 import { PG, REDIS } from "../support/catalog-ids.js";
-import { Domain, expectFailure } from "../support/domain.js";
+import { Domain, expectFailure, failureOf } from "../support/domain.js";
 import { transient } from "../support/fake-cloudify.js";
 
 /**
@@ -14,15 +14,7 @@ import { transient } from "../support/fake-cloudify.js";
 
 let d: Domain;
 beforeEach(async () => {
-  d = await Domain.create();
-  // What the example blueprint's create_user does: a database user with its own password.
-  d.cloudify.effects.set("create_user", (deployment, parameters) => {
-    const users = deployment.capabilities.users as Record<string, unknown>;
-    users[parameters.username as string] = { password: `pw-of-${parameters.username}` };
-  });
-  d.cloudify.effects.set("delete_user", (deployment, parameters) => {
-    delete (deployment.capabilities.users as Record<string, unknown>)[parameters.username as string];
-  });
+  d = (await Domain.create()).withUserWorkflows();
 });
 
 const redisBind = (overrides: Partial<BindRequest> = {}): BindRequest => ({
@@ -88,7 +80,7 @@ describe("synchronous bind (outputs mode)", () => {
     await expectFailure(d.bindings.bind(redisBind({ serviceId: PG.service })), "BadRequest");
   });
 
-  it("an instance still provisioning: refused (422); during an update: ConcurrencyError", async () => {
+  it("A12 an instance still provisioning or being updated: ConcurrencyError", async () => {
     d.cloudify.autoFinish = undefined;
     await d.instances.provision({
       instanceId: "r1",
@@ -98,7 +90,7 @@ describe("synchronous bind (outputs mode)", () => {
       spaceGuid: "s",
       acceptsIncomplete: true,
     });
-    await expectFailure(d.bindings.bind(redisBind()), "UnprocessableEntity");
+    await expectFailure(d.bindings.bind(redisBind()), "ConcurrencyError");
     await d.advance(INSTANCES, "r1");
     d.cloudify.finishAll();
     await d.advance(INSTANCES, "r1");
@@ -265,5 +257,120 @@ describe("workflow-mode bind (pg small: create_user, then credentials)", () => {
     await d.advance(BINDINGS, "b1");
     expect(d.cloudify.executionsOf("delete_user")).toHaveLength(1);
     expect(d.binding("b1").status).toBe("deleted");
+  });
+});
+
+describe("8.2 a synchronous bind reads Cloudify outside the instance's lock", () => {
+  it("while its reads are slow, another bind and an update of the instance are decided; the slow bind then commits, or is busy", async () => {
+    await redisInstance();
+    const release = d.cloudify.hold("outputs");
+    let settled = false;
+    const slow = d.bindings.bind(redisBind({ bindingId: "slow" })).finally(() => {
+      settled = true;
+    });
+    // Another bind of the instance is decided and committed while the first one's read waits.
+    await expect(d.bindings.bind(redisBind({ bindingId: "quick" }))).resolves.toMatchObject({
+      kind: "created",
+    });
+    expect(settled).toBe(false);
+    expect(d.store.get(BINDINGS, "slow")).toBeUndefined();
+    release();
+    await expect(slow).resolves.toMatchObject({ kind: "created" });
+    expect(d.binding("slow").status).toBe("bound");
+  });
+
+  it("an update accepted during the slow read makes the bind busy at commit (A12): ConcurrencyError, nothing stored", async () => {
+    await redisInstance();
+    const release = d.cloudify.hold("outputs");
+    const slow = failureOf(d.bindings.bind(redisBind({ bindingId: "slow" })));
+    d.cloudify.autoFinish = undefined;
+    const update = await d.instances.update({
+      instanceId: "r1",
+      serviceId: REDIS.service,
+      parameters: { tls: false },
+      acceptsIncomplete: true,
+    });
+    expect(update.kind).toBe("accepted");
+    release();
+    expect((await slow).code).toBe("ConcurrencyError");
+    expect(d.store.get(BINDINGS, "slow")).toBeUndefined();
+  });
+
+  it("an operation that ran and finished during the read makes the bind read again (its data may be stale)", async () => {
+    await redisInstance();
+    const release = d.cloudify.hold("outputs");
+    const slow = d.bindings.bind(redisBind({ bindingId: "slow" }));
+    await d.instances.update({
+      instanceId: "r1",
+      serviceId: REDIS.service,
+      parameters: { tls: false },
+      acceptsIncomplete: true,
+    });
+    await d.advance(INSTANCES, "r1");
+    expect(d.instance("r1").operation).toMatchObject({ type: "update", state: "succeeded" });
+    const reads = d.cloudify.calls.filter((c) => c.method === "outputs").length;
+    release();
+    await expect(slow).resolves.toMatchObject({ kind: "created" });
+    expect(d.cloudify.calls.filter((c) => c.method === "outputs").length).toBe(reads + 1);
+  });
+});
+
+describe("synchronous binds read the deployment once per instance revision (DeploymentReads)", () => {
+  const REUSE_MS = 4000;
+  const reads = (domain: Domain) =>
+    domain.cloudify.calls.filter((c) => ["outputs", "capabilities", "secret"].includes(c.method)).length;
+
+  it("a second bind of the same instance revision reads nothing; after an update, or past the reuse time, it reads again", async () => {
+    const r = (await Domain.create({ reuseDeploymentReadsMs: REUSE_MS })).withUserWorkflows();
+    await r.provisioned("r1", { serviceId: REDIS.service, planId: REDIS.small, parameters: {} });
+    await r.bindings.bind(redisBind({ bindingId: "b1" }));
+    const afterFirst = reads(r);
+    expect(afterFirst).toBeGreaterThan(0);
+    await expect(r.bindings.bind(redisBind({ bindingId: "b2" }))).resolves.toMatchObject({ kind: "created" });
+    expect(reads(r)).toBe(afterFirst);
+
+    // An update is a new revision: its outputs may differ.
+    r.cloudify.deployments.get(r.instance("r1").deploymentId)!.outputs.host = "10.0.0.8";
+    await r.instances.update({
+      instanceId: "r1",
+      serviceId: REDIS.service,
+      parameters: { tls: false },
+      acceptsIncomplete: true,
+    });
+    await r.advance(INSTANCES, "r1");
+    expect(r.instance("r1").operation).toMatchObject({ type: "update", state: "succeeded" });
+    const b3 = await r.bindings.bind(redisBind({ bindingId: "b3" }));
+    expect(reads(r)).toBeGreaterThan(afterFirst);
+    expect(b3).toMatchObject({ kind: "created", binding: { result: { credentials: { host: "10.0.0.8" } } } });
+
+    // Past the reuse time (counted from the read, not from the latest bind that reused it) a
+    // change made on the manager outside the broker shows.
+    const afterUpdate = reads(r);
+    r.cloudify.deployments.get(r.instance("r1").deploymentId)!.outputs.host = "10.0.0.9";
+    r.clock.now += REUSE_MS - 1;
+    await expect(r.bindings.bind(redisBind({ bindingId: "b3-again" }))).resolves.toMatchObject({
+      kind: "created",
+      binding: { result: { credentials: { host: "10.0.0.8" } } },
+    });
+    expect(reads(r)).toBe(afterUpdate);
+    r.clock.now += 1;
+    const b4 = await r.bindings.bind(redisBind({ bindingId: "b4" }));
+    expect(reads(r)).toBeGreaterThan(afterUpdate);
+    expect(b4).toMatchObject({ kind: "created", binding: { result: { credentials: { host: "10.0.0.9" } } } });
+  });
+
+  it("a read that failed, or lacked what the credentials need, is not reused: the next bind reads again", async () => {
+    const r = (await Domain.create({ reuseDeploymentReadsMs: REUSE_MS })).withUserWorkflows();
+    await r.provisioned("r1", { serviceId: REDIS.service, planId: REDIS.small, parameters: {} });
+    r.cloudify.failNext("outputs", transient());
+    await expectFailure(r.bindings.bind(redisBind({ bindingId: "b1" })), "ServiceUnavailable");
+    const deployment = r.cloudify.deployments.get(r.instance("r1").deploymentId)!;
+    const { host } = deployment.outputs;
+    delete deployment.outputs.host;
+    await expectFailure(r.bindings.bind(redisBind({ bindingId: "b1" })), "InternalError");
+    deployment.outputs.host = host;
+    const before = reads(r);
+    await expect(r.bindings.bind(redisBind({ bindingId: "b1" }))).resolves.toMatchObject({ kind: "created" });
+    expect(reads(r)).toBeGreaterThan(before);
   });
 });

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { BINDINGS, INSTANCES } from "../../src/broker/model/records.js";
+import { ENGINE_CONCURRENCY } from "../../src/broker/operations/operation-engine.js";
 import { PG } from "../support/catalog-ids.js";
 import { Domain, provisionRequest } from "../support/domain.js";
 import { FakeFailure, transient } from "../support/fake-cloudify.js";
@@ -64,11 +65,7 @@ describe("M16 after a lost answer and a restart, a step adopts what Cloudify did
 
   it("a workflow bind's create workflow: adopted by its parameters, started once", async () => {
     await d.provisioned("i1");
-    d.cloudify.effects.set("create_user", (deployment, parameters) => {
-      (deployment.capabilities.users as Record<string, unknown>)[parameters.username as string] = {
-        password: "p",
-      };
-    });
+    d.withUserWorkflows();
     d.cloudify.loseAnswer("startExecution");
     await d.bindings.bind({
       instanceId: "i1",
@@ -95,6 +92,27 @@ describe("M16 after a lost answer and a restart, a step adopts what Cloudify did
     await d.advance(INSTANCES, "i1");
     expect(d.cloudify.executionsOf("install")).toHaveLength(2);
     expect(d.instance("i1").status).toBe("provisioned");
+  });
+});
+
+describe("a burst of operations against a slow manager", () => {
+  it("at most ENGINE_CONCURRENCY resources call Cloudify at once; the rest wait their turn and all finish", async () => {
+    const burst = ENGINE_CONCURRENCY * 3;
+    const releases = Array.from({ length: burst }, () => d.cloudify.hold("createDeployment"));
+    await Promise.all(
+      Array.from({ length: burst }, (_, i) => d.instances.provision(provisionRequest(`burst-${i}`))),
+    );
+    // Every provision was accepted at once; only a bounded number reached the manager.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(d.cloudify.callsTo("createDeployment")).toHaveLength(ENGINE_CONCURRENCY);
+    for (const release of releases) release();
+    await d.engine.idle();
+    expect(d.cloudify.callsTo("createDeployment")).toHaveLength(burst);
+    for (let i = 0; i < burst; i++)
+      expect(d.instance(`burst-${i}`)).toMatchObject({
+        status: "provisioned",
+        operation: { state: "succeeded" },
+      });
   });
 });
 
@@ -127,6 +145,21 @@ describe("deadlines, retries and refusals", () => {
     await d.engine.sweep();
     expect(d.cloudify.callsTo("createDeployment")).toHaveLength(1);
     d.clock.now += 60_000; // beyond any backoff after one failure
+    await d.engine.sweep();
+    await d.engine.idle();
+    expect(d.instance("i1")).toMatchObject({ status: "provisioned", operation: { state: "succeeded" } });
+    expect(d.cloudify.callsTo("createDeployment")).toHaveLength(2);
+  });
+
+  it("once Cloudify answers again, an operation waiting out a backoff is due at the next sweep", async () => {
+    d.cloudify.failNext("createDeployment", transient("connection refused"));
+    await d.instances.provision(provisionRequest("i1"));
+    await d.engine.idle();
+    expect(d.instance("i1").operation).toMatchObject({ state: "in progress", attempts: 1 });
+    await d.engine.sweep();
+    expect(d.cloudify.callsTo("createDeployment")).toHaveLength(1);
+    // The clock stands still: only the manager's return makes it due.
+    d.engine.retryTransientNow();
     await d.engine.sweep();
     await d.engine.idle();
     expect(d.instance("i1")).toMatchObject({ status: "provisioned", operation: { state: "succeeded" } });

@@ -2,8 +2,8 @@
  * Defect 1 (issue 10): a full disk. On a real, small tmpfs: a commit that cannot be written is
  * refused with StateUnavailableError, no half record stays in the journal, health reports it, the
  * store recovers by itself when space returns, and nothing acknowledged is lost. Through the
- * broker: mutating requests answer 503 with Retry-After, /healthz (liveness) fails, and an operation
- * in flight resumes once space is back.
+ * broker: mutating requests answer 503 with Retry-After, /readyz fails while /livez stays ok (a
+ * restart would not free the disk), and an operation in flight resumes once space is back.
  */
 import { readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { FileStateStore, StateUnavailableError } from "../../src/state/index.js";
 import { scanRecords } from "../../src/state/record.js";
 import { capturingLogger } from "../fixtures/state-helpers.js";
+import { resultRow } from "../support/lifecycles.js";
 import {
   ASYNC,
   instancePath,
@@ -112,6 +113,14 @@ describe("state store on a full disk", () => {
     const reopened = new FileStateStore({ dir, logger });
     await reopened.open();
     try {
+      const kept = reopened.list("acked").length;
+      const row = resultRow(
+        "full disk (store)",
+        `ENOSPC on a 2 MiB tmpfs: 11 commits refused while full`,
+        { acknowledged: 21, completed: kept, lost: 21 - kept, duplicated: 0 },
+        "n/a (no HTTP)",
+      );
+      console.log(`RESULT ${row}`);
       expect(reopened.list("acked")).toHaveLength(21);
       expect(reopened.get("acked", "after")).toEqual({ ok: true });
       expect(reopened.list("lost")).toEqual([]);
@@ -123,7 +132,7 @@ describe("state store on a full disk", () => {
 });
 
 describe("broker on a full disk", () => {
-  it("answers 503 + Retry-After to changes, reports failing liveness, and resumes in-flight operations", async () => {
+  it("answers 503 + Retry-After to changes, fails readiness (not liveness), and resumes in-flight operations", async () => {
     volume = mountTmpfs(8 * 1024 * 1024);
     // Slow installs so the provision below is still in flight when the disk fills.
     stack = await startStack({
@@ -159,12 +168,14 @@ describe("broker on a full disk", () => {
     expect(refused?.headers.get("retry-after")).toMatch(/^\d+$/);
     expect(refused?.body.description).toMatch(/no space left.*Retry later/);
     expect(refused?.body.description).not.toContain(volume.dir);
-    const health = await fetch(`${broker.url}/healthz`);
-    expect(health.status).toBe(503);
-    expect(await health.json()).toMatchObject({
+    const readiness = await fetch(`${broker.url}/readyz`);
+    expect(readiness.status).toBe(503);
+    expect(await readiness.json()).toMatchObject({
       status: "failing",
       checks: { state: expect.stringMatching(/cannot write: no space left/) },
     });
+    // Not a liveness failure: the store recovers by itself, a restart would not free the disk.
+    for (const path of ["/livez", "/healthz"]) expect((await fetch(`${broker.url}${path}`)).status).toBe(200);
     // Reads still work, and the operation in flight is still reported as such.
     expect((await osb.get("/v2/catalog")).status).toBe(200);
     expect((await osb.get(`${instancePath(inflight)}/last_operation`)).body.state).toBe("in progress");
@@ -173,11 +184,25 @@ describe("broker on a full disk", () => {
     expect((await osb.get(`${instancePath(inflight)}/last_operation`)).body.state).toBe("in progress");
 
     volume.free();
-    await until(async () => (await fetch(`${broker.url}/healthz`)).status === 200, "healthz ok");
+    await until(async () => (await fetch(`${broker.url}/readyz`)).status === 200, "readyz ok");
+    let completed = 1; // `ready`, provisioned before the disk filled
+    let duplicated = 0;
     for (const id of [inflight, ...accepted]) {
       const finished = await waitForInstanceOperation(osb, id, 20_000);
       expect(finished.body.state, `instance ${id}`).toBe("succeeded");
+      completed++;
+      const runs = stack.emulator!.state.executions(`osb-${id}`).filter((e) => e.workflow_id === "install");
+      duplicated += Math.max(0, runs.length - 1);
     }
+    const acknowledged = 2 + accepted.length;
+    console.log(
+      `RESULT ${resultRow(
+        "full disk (broker)",
+        "8 MiB tmpfs filled during a provision; 1 × 503 Retry-After while full (expected)",
+        { acknowledged, completed, lost: acknowledged - completed, duplicated },
+        0,
+      )}`,
+    );
     // Exactly one deployment, installed once.
     const deployment = stack.emulator!.state.deployment(`osb-${inflight}`);
     expect(deployment).toBeDefined();

@@ -57,6 +57,8 @@ export interface DomainOptions {
   /** Default 7200 s, as in the example. */
   defaultTimeoutSeconds?: number;
   tombstoneSeconds?: number;
+  /** How long a synchronous bind reuses what an earlier one read (default 0: never). */
+  reuseDeploymentReadsMs?: number;
 }
 
 /** An engine whose kicks (including the services' own, after a commit) the test can wait for. */
@@ -128,7 +130,13 @@ export class Domain {
       catalog: () => catalog,
       derived: () => undefined,
     });
-    this.bindings = new BindingService({ ...common, cloudify, sealer, catalog: () => catalog });
+    this.bindings = new BindingService({
+      ...common,
+      cloudify,
+      sealer,
+      catalog: () => catalog,
+      reuseDeploymentReadsMs: () => options.reuseDeploymentReadsMs ?? 0,
+    });
   }
 
   static async create(options: DomainOptions = {}): Promise<Domain> {
@@ -164,6 +172,21 @@ export class Domain {
     const record = this.store.get<BindingRecord>(BINDINGS, id);
     if (!record) throw new Error(`no binding record ${id}`);
     return record;
+  }
+
+  /**
+   * What the example blueprint's create_user and delete_user do to the deployment: a database
+   * user named by the workflow's `username`, with the password `pw-of-<username>`; and its removal.
+   */
+  withUserWorkflows(): this {
+    this.cloudify.effects.set("create_user", (deployment, parameters) => {
+      const users = deployment.capabilities.users as Record<string, unknown>;
+      users[parameters.username as string] = { password: `pw-of-${parameters.username}` };
+    });
+    this.cloudify.effects.set("delete_user", (deployment, parameters) => {
+      delete (deployment.capabilities.users as Record<string, unknown>)[parameters.username as string];
+    });
+    return this;
   }
 
   /** Provisions (pg small unless given) and runs it to the end; the instance must be provisioned. */

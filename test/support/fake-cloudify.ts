@@ -1,14 +1,18 @@
+import { outcomeOf } from "../../src/broker/cloudify-port/adapter.js";
 import type {
   CloudifyFailure,
   CloudifyPort,
   CreateDeploymentRequest,
   DeploymentView,
-  ExecutionStatus,
   ExecutionView,
   StartExecutionRequest,
   UpdateDeploymentRequest,
 } from "../../src/broker/cloudify-port/port.js";
-import { TERMINAL_STATUSES } from "../../src/broker/cloudify-port/port.js";
+// The fake speaks Cloudify's own execution statuses and reduces them as the real adapter does.
+import {
+  type ExecutionStatus,
+  TERMINAL_EXECUTION_STATUSES as TERMINAL_STATUSES,
+} from "../../src/cloudify/types.js";
 
 /**
  * A hand-written, in-memory CloudifyPort for the fast domain tests (test/domain/). It keeps the
@@ -189,6 +193,15 @@ export class FakeCloudify implements CloudifyPort {
     });
   }
 
+  /** Live node instances, as tests set them (`liveNodes`): none unless a test says so. */
+  readonly liveNodes = new Map<string, string[]>();
+
+  async liveNodeInstances(deploymentId: string): Promise<string[]> {
+    return this.call("liveNodeInstances", [deploymentId], () => [
+      ...(this.liveNodes.get(deploymentId) ?? []),
+    ]);
+  }
+
   async listExecutions(deploymentId: string, workflowId: string): Promise<ExecutionView[]> {
     return this.call("listExecutions", [deploymentId, workflowId], () =>
       this.executionsOf(workflowId, deploymentId).map(view),
@@ -342,5 +355,11 @@ export function transient(message = "connection reset"): FakeFailure {
 }
 
 function view(e: FakeExecution): ExecutionView {
-  return { id: e.id, workflowId: e.workflowId, parameters: e.parameters, status: e.status, error: e.error };
+  return {
+    id: e.id,
+    workflowId: e.workflowId,
+    parameters: e.parameters,
+    outcome: outcomeOf(e.status),
+    error: e.error,
+  };
 }

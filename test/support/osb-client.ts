@@ -1,6 +1,7 @@
 /** A minimal OSB platform for tests: real HTTP to the broker, with auth and version headers by default. */
 export interface OsbResponse {
   status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read whatever the broker answered, field by field, and assert on it
   body: any;
   headers: Headers;
 }

@@ -1,8 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { statSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { parse } from "yaml";
+import { shippedBlueprintsPath } from "../../emulator/index.js";
 import { packageRoot } from "../../src/util/package-root.js";
 import { ValidatingOsbClient } from "./stack.js";
 
@@ -24,6 +27,24 @@ export function assertFreshBuild(): void {
   }
 }
 
+/**
+ * The emulator's shipped blueprints (as the parsed YAML document its `blueprints` option takes) with the postgresql blueprint's install taking `installMs`
+ * (at timing scale 1), so a test can catch provisions while their install runs.
+ */
+export async function slowInstallCatalogue(installMs: number): Promise<unknown> {
+  const catalogue = parse(await readFile(shippedBlueprintsPath(), "utf8"), { merge: true }) as {
+    blueprints: { id: string; workflows: Record<string, Record<string, unknown>> }[];
+  };
+  const postgresql = catalogue.blueprints.find((b) => b.id === "postgresql")!;
+  postgresql.workflows = Object.fromEntries(
+    Object.entries(postgresql.workflows).map(([name, workflow]) => [
+      name,
+      name === "install" ? { ...workflow, duration_ms: installMs } : workflow,
+    ]),
+  );
+  return catalogue;
+}
+
 export async function freePort(): Promise<number> {
   const server = createServer();
   server.listen(0, "127.0.0.1");
@@ -38,36 +59,61 @@ export interface Replica {
   url: string;
   osb: ValidatingOsbClient;
   stderr: () => string;
+  /** The last lines of its log (stdout). */
+  stdout: () => string;
 }
 
-/** `cfy-broker serve` as a child process; resolves once /healthz answers 200. */
+/**
+ * `cfy-broker serve` as a child process on a port of its own choosing (port 0: a port picked
+ * here and bound later could be taken meanwhile by a replica of a test file running in
+ * parallel); the address comes from its "broker listening" log line. Resolves once /healthz
+ * answers 200. `port` pins the port (a restart that must come back at the same address).
+ */
 export async function startReplica(
   env: Record<string, string>,
   children: Set<ChildProcess>,
   configFile = "broker.yaml",
+  port = 0,
 ): Promise<Replica> {
-  const port = await freePort();
+  const level = !env.LOG_LEVEL || env.LOG_LEVEL === "silent" ? "info" : env.LOG_LEVEL;
   const proc = spawn(process.execPath, ["bin/cfy-broker.js", "serve", "--config", configFile], {
     cwd: ROOT,
-    env: { ...env, BROKER_PORT: String(port) },
-    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...env, BROKER_PORT: String(port), LOG_LEVEL: level },
+    stdio: ["ignore", "pipe", "pipe"],
   });
   children.add(proc);
   let stderr = "";
   proc.stderr?.on("data", (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  const url = `http://127.0.0.1:${port}`;
-  const osb = new ValidatingOsbClient(url, env.BROKER_USERNAME!, env.BROKER_PASSWORD!);
+  let stdout = "";
+  let url: string | undefined;
+  let tail = "";
+  proc.stdout?.on("data", (chunk: Buffer) => {
+    tail = (tail + chunk.toString()).slice(-8000);
+    if (url) return;
+    stdout += chunk.toString();
+    const listening = /[^\n]*"msg":"broker listening"[^\n]*/.exec(stdout)?.[0];
+    const address = listening && /"url":"(http:\/\/[^"]+)"/.exec(listening)?.[1];
+    if (address) {
+      url = address;
+      stdout = "";
+    }
+  });
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`the broker exited with ${proc.exitCode}: ${stderr}`);
-    try {
-      const health = await fetch(`${url}/healthz`);
-      await health.arrayBuffer();
-      if (health.status === 200) return { proc, url, osb, stderr: () => stderr };
-    } catch {
-      // not listening yet
+    if (url) {
+      try {
+        const health = await fetch(`${url}/healthz`);
+        await health.arrayBuffer();
+        if (health.status === 200) {
+          const osb = new ValidatingOsbClient(url, env.BROKER_USERNAME!, env.BROKER_PASSWORD!);
+          return { proc, url, osb, stderr: () => stderr, stdout: () => tail };
+        }
+      } catch {
+        // not answering yet
+      }
     }
     if (Date.now() > deadline) throw new Error(`the broker did not come up: ${stderr}`);
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -14,17 +14,17 @@ import {
   type BindingResult,
   INSTANCES,
   type InstanceRecord,
-  type OperationType,
-  type StepName,
 } from "../model/records.js";
 import { type Sealer, sealContext } from "../model/sealing.js";
+import { refuseIfBusy } from "../operations/busy.js";
 import type { KeyedMutex } from "../operations/keyed-mutex.js";
-import { purgeTombstones, saveAndRun, startOperation, tombstoneAnswers } from "../operations/operation.js";
+import { Operations, saveAndRun } from "../operations/operation.js";
 import type { OperationEngine } from "../operations/operation-engine.js";
+import { DeploymentReads } from "./deployment-reads.js";
 import {
   bindingContextOf,
   CredentialsError,
-  fetchDeploymentData,
+  type DeploymentData,
   renderBindingResult,
 } from "./render-binding.js";
 
@@ -37,6 +37,11 @@ export interface BindingServiceDeps {
   log: Logger;
   catalog: () => CompiledCatalog;
   settings: () => { defaultTimeoutSeconds: number; tombstoneSeconds: number };
+  /**
+   * How long a synchronous bind may reuse the deployment data an earlier bind of the same
+   * instance revision read (DeploymentReads); default 0: every bind reads.
+   */
+  reuseDeploymentReadsMs?: () => number;
   now?: () => number;
 }
 
@@ -79,147 +84,284 @@ export type BindOutcome =
 
 export type UnbindOutcome = { kind: "done" } | { kind: "accepted"; operation: string };
 
+/** A synchronous bind reads the deployment at most this often before it gives up on a busy instance. */
+const MAX_BIND_READS = 3;
+
+/** The bind request as it applies to its instance (rotation and X5 resolved). */
+interface EffectiveBindRequest {
+  serviceId: string;
+  plan: CompiledPlan;
+  parameters: Parameters | undefined;
+  bindResource: Record<string, unknown> | undefined;
+  appGuid: string | undefined;
+  context: Record<string, unknown> | undefined;
+  print: string;
+}
+
+/** A binding about to be made: its first record and what rendering it needs. */
+interface BindingDraft {
+  record: BindingRecord;
+  instance: InstanceRecord;
+  plan: CompiledPlan;
+  merged: Parameters;
+  seed: string;
+}
+
+type BindDecision = { kind: "answer"; outcome: BindOutcome } | { kind: "new"; draft: BindingDraft };
+
 /**
  * Service bindings. Bind requests on one instance are decided one at a time (OSB A4 allows
  * it), and the workflows of workflow bindings queue on the instance's deployment. Credentials,
  * parameters and the password seed are sealed before they reach the state.
  */
 export class BindingService {
-  constructor(private readonly deps: BindingServiceDeps) {}
+  private readonly operations: Operations<BindingRecord>;
+  private readonly reads: DeploymentReads;
 
+  constructor(private readonly deps: BindingServiceDeps) {
+    this.operations = new Operations(deps.store, BINDINGS, deps.now ?? Date.now, deps.settings);
+    this.reads = new DeploymentReads({
+      cloudify: deps.cloudify,
+      reuseMs: deps.reuseDeploymentReadsMs ?? (() => 0),
+      now: deps.now ?? Date.now,
+    });
+  }
+
+  /**
+   * BIND (OSB section 9). Decided under the instance's lock; a workflow bind is committed there
+   * and handed to the engine. A synchronous bind reads the deployment (outputs, capabilities,
+   * secrets, with retries) *outside* the lock, so a slow manager never holds the instance's other
+   * requests, then decides again under the lock and commits only if nothing changed meanwhile.
+   */
   async bind(req: BindRequest): Promise<BindOutcome> {
-    return this.deps.mutex.run(req.instanceId, async () => {
-      const instance = this.instance(req.instanceId);
-      const existing = this.live(req.bindingId);
-      // A re-sent rotation may name a predecessor that is gone by now (unbound once rotated):
-      // the binding the rotation made carries the same inherited request, so it answers instead.
-      const rotationResend =
-        req.predecessorBindingId !== undefined &&
-        existing?.instanceId === instance.id &&
-        existing.predecessorBindingId === req.predecessorBindingId;
-      const predecessor = !req.predecessorBindingId
-        ? undefined
-        : rotationResend
-          ? existing
-          : this.predecessor(req, instance);
-      const serviceId = req.serviceId ?? instance.serviceId;
-      const planId = req.planId ?? instance.planId;
-      if (serviceId !== instance.serviceId || planId !== instance.planId) {
-        throw new BrokerFailure(
-          "BadRequest",
-          `service_id and plan_id must be those of instance ${instance.id} (${instance.serviceId}, ${instance.planId}).`,
-        );
-      }
-      const plan = this.plan(planId);
-      if (!plan.bindable)
-        throw new BrokerFailure("UnprocessableEntity", `Plan ${plan.name} is not bindable.`);
-
-      // A rotation is a new binding with the predecessor's request and fresh credentials.
-      const inherited = predecessor ? this.openParameters(predecessor) : undefined;
-      const parameters = req.parameters ?? inherited;
-      // osb-checker always sends `"bind_resource": {}`: an empty one is no bind_resource (X5).
-      const requestedResource =
-        req.bindResource && Object.keys(req.bindResource).length > 0 ? req.bindResource : undefined;
-      const bindResource = requestedResource ?? predecessor?.bindResource;
-      const appGuid = req.appGuid ?? (bindResource?.app_guid as string | undefined) ?? predecessor?.appGuid;
-      const context = req.context ?? predecessor?.context;
-      if (plan.binding.requiresApp && !appGuid) {
-        throw new BrokerFailure(
-          "RequiresApp",
-          `Plan ${plan.name} binds only to applications: bind_resource.app_guid is required.`,
-        );
-      }
-      const slot = plan.schemas.bindingCreate;
-      if (slot.kind === "explicit") checkParameters(parameters, slot.validate, "binding");
-
-      // "Identical" = same service, plan, parameters, bind_resource, app and predecessor; the
-      // context is left out because platforms re-send it with names that may have changed.
-      const print = fingerprint({
-        serviceId,
-        planId,
-        parameters: parameters ?? {},
-        bindResource,
-        appGuid,
-        predecessor: req.predecessorBindingId,
+    const decided = await this.deps.mutex.run(req.instanceId, async () => {
+      const decision = this.decideBind(req);
+      return decision.kind === "new" && decision.draft.plan.binding.mode === "workflow"
+        ? this.startWorkflowBind(decision.draft)
+        : decision;
+    });
+    if (decided.kind === "answer") return decided.outcome;
+    let draft = decided.draft;
+    for (let read = 1; ; read++) {
+      const data = await this.readDeployment(draft);
+      const committed = await this.deps.mutex.run(req.instanceId, async (): Promise<BindDecision> => {
+        // Re-decided: meanwhile the instance may have become busy (A12) or an identical bind
+        // may have created the binding (section 12).
+        const again = this.decideBind(req);
+        if (again.kind === "answer") return again;
+        // An operation ran on the instance since the read: the data may be stale; read again.
+        if (again.draft.instance.operation.id !== draft.instance.operation.id) return again;
+        const outcome = await this.commitSynchronousBind(again.draft, data);
+        this.reads.keep(draft.plan, draft.instance, data);
+        return { kind: "answer", outcome } as const;
       });
-      if (existing) {
-        if (existing.instanceId !== instance.id || existing.fingerprint !== print) {
-          throw new BrokerFailure(
-            "Conflict",
-            `Service binding ${req.bindingId} already exists with different attributes.`,
-          );
-        }
-        if (existing.status === "bound") return { kind: "exists", binding: this.details(existing) };
-        if (existing.status === "binding") {
-          // A 202 is only allowed to a request that accepts incomplete operations (A2).
-          if (!req.acceptsIncomplete) throw asyncRequired();
-          return { kind: "accepted", operation: existing.operation.id };
-        }
-        if (existing.status === "unbinding")
-          throw new BrokerFailure("ConcurrencyError", `Service binding ${req.bindingId} is being unbound.`);
-        // bind_failed: an identical request tries again.
-      }
-      if (instance.operation.state === "in progress") {
+      if (committed.kind === "answer") return committed.outcome;
+      if (read >= MAX_BIND_READS) {
         throw new BrokerFailure(
           "ConcurrencyError",
-          `Service instance ${instance.id} has a ${instance.operation.type} in progress.`,
+          `Service instance ${req.instanceId} kept changing while its deployment was read; try again.`,
         );
       }
-      const async = plan.binding.mode === "workflow";
-      if (async && !req.acceptsIncomplete) throw asyncRequired();
+      draft = committed.draft;
+    }
+  }
 
-      const now = this.now();
-      const id = req.bindingId;
-      const seed = randomBytes(32).toString("base64");
-      const merged = mergeParameters(
-        slot.kind === "explicit" ? slot.schema : undefined,
-        undefined,
-        undefined,
-        parameters,
+  /** Every decision of a bind that needs no Cloudify call, in order; commits nothing. */
+  private decideBind(req: BindRequest): BindDecision {
+    const instance = this.instance(req.instanceId);
+    const existing = this.live(req.bindingId);
+    const request = this.effectiveRequest(req, instance, existing);
+    const { plan, print } = request;
+    if (existing) {
+      const answer = this.answerExisting(req, existing, instance, print);
+      if (answer) return { kind: "answer", outcome: answer };
+      // bind_failed: an identical request tries again.
+    }
+    // A provision, update or deprovision running on the instance: try again later (A12).
+    refuseIfBusy(this.deps.store, instance, "bind");
+    if (plan.binding.mode === "workflow" && !req.acceptsIncomplete) throw asyncRequired();
+    return { kind: "new", draft: this.draftBinding(req, instance, request) };
+  }
+
+  /**
+   * The request as it applies: a rotation inherits its predecessor's request (OSB 2.17), an empty
+   * bind_resource counts as none (X5), the plan must be the instance's and bindable, and the
+   * parameters valid. Its fingerprint says what "identical" means (section 12).
+   */
+  private effectiveRequest(
+    req: BindRequest,
+    instance: InstanceRecord,
+    existing: BindingRecord | undefined,
+  ): EffectiveBindRequest {
+    // A re-sent rotation may name a predecessor that is gone by now (unbound once rotated):
+    // the binding the rotation made carries the same inherited request, so it answers instead.
+    const rotationResend =
+      req.predecessorBindingId !== undefined &&
+      existing?.instanceId === instance.id &&
+      existing.predecessorBindingId === req.predecessorBindingId;
+    const predecessor = !req.predecessorBindingId
+      ? undefined
+      : rotationResend
+        ? existing
+        : this.predecessor(req, instance);
+    const serviceId = req.serviceId ?? instance.serviceId;
+    const planId = req.planId ?? instance.planId;
+    if (serviceId !== instance.serviceId || planId !== instance.planId) {
+      throw new BrokerFailure(
+        "BadRequest",
+        `service_id and plan_id must be those of instance ${instance.id} (${instance.serviceId}, ${instance.planId}).`,
       );
-      const record: BindingRecord = {
-        id,
-        instanceId: instance.id,
-        serviceId,
-        planId,
-        status: "binding",
-        mode: plan.binding.mode,
-        fingerprint: print,
-        appGuid,
-        bindResource,
-        context,
-        parameters: this.deps.sealer.seal(merged, sealContext(id, "parameters")),
-        predecessorBindingId: req.predecessorBindingId,
-        originatingIdentity: req.originatingIdentity,
-        seed: this.deps.sealer.seal(seed, sealContext(id, "seed")),
-        // Every execution an earlier binding with this id ran (its tombstone's too), so none of
-        // them is ever adopted as this bind's create workflow.
-        executionIds: this.deps.store.get<BindingRecord>(BINDINGS, id)?.executionIds ?? [],
-        operation: this.operation("bind", "start_workflow", print, plan, now),
-        createdAt: new Date(now).toISOString(),
-        ...this.lifetime(plan, now),
-      };
+    }
+    const plan = this.plan(planId);
+    if (!plan.bindable) throw new BrokerFailure("UnprocessableEntity", `Plan ${plan.name} is not bindable.`);
 
-      if (async) {
-        await saveAndRun(this.deps.store, this.deps.engine, BINDINGS, record);
-        return { kind: "accepted", operation: record.operation.id };
-      }
-      // outputs mode: synchronous; nothing is stored unless the credentials are complete.
-      const result = await this.renderNow(record, instance, plan, merged, seed);
-      const done: BindingRecord = {
-        ...record,
-        status: "bound",
-        result: this.deps.sealer.seal(result, sealContext(id, "result")),
-        operation: {
-          ...record.operation,
-          state: "succeeded",
-          step: "done",
-          finishedAt: record.operation.startedAt,
-        },
-      };
-      await this.deps.store.commit([{ type: "put", collection: BINDINGS, id, value: done }]);
-      return { kind: "created", binding: this.details(done) };
+    // A rotation is a new binding with the predecessor's request and fresh credentials.
+    const inherited = predecessor ? this.openParameters(predecessor) : undefined;
+    const parameters = req.parameters ?? inherited;
+    // osb-checker always sends `"bind_resource": {}`: an empty one is no bind_resource (X5).
+    const requestedResource =
+      req.bindResource && Object.keys(req.bindResource).length > 0 ? req.bindResource : undefined;
+    const bindResource = requestedResource ?? predecessor?.bindResource;
+    const appGuid = req.appGuid ?? (bindResource?.app_guid as string | undefined) ?? predecessor?.appGuid;
+    const context = req.context ?? predecessor?.context;
+    if (plan.binding.requiresApp && !appGuid) {
+      throw new BrokerFailure(
+        "RequiresApp",
+        `Plan ${plan.name} binds only to applications: bind_resource.app_guid is required.`,
+      );
+    }
+    const slot = plan.schemas.bindingCreate;
+    if (slot.kind === "explicit") checkParameters(parameters, slot.validate, "binding");
+
+    // "Identical" = same service, plan, parameters, bind_resource, app and predecessor; the
+    // context is left out because platforms re-send it with names that may have changed.
+    const print = fingerprint({
+      serviceId,
+      planId,
+      parameters: parameters ?? {},
+      bindResource,
+      appGuid,
+      predecessor: req.predecessorBindingId,
     });
+    return { serviceId, plan, parameters, bindResource, appGuid, context, print };
+  }
+
+  /** The answer to a bind whose id exists (section 12), or undefined when it should be made again. */
+  private answerExisting(
+    req: BindRequest,
+    existing: BindingRecord,
+    instance: InstanceRecord,
+    print: string,
+  ): BindOutcome | undefined {
+    if (existing.instanceId !== instance.id || existing.fingerprint !== print) {
+      throw new BrokerFailure(
+        "Conflict",
+        `Service binding ${req.bindingId} already exists with different attributes.`,
+      );
+    }
+    if (existing.status === "bound") return { kind: "exists", binding: this.details(existing) };
+    if (existing.status === "binding") {
+      // A 202 is only allowed to a request that accepts incomplete operations (A2).
+      if (!req.acceptsIncomplete) throw asyncRequired();
+      return { kind: "accepted", operation: existing.operation.id };
+    }
+    if (existing.status === "unbinding")
+      throw new BrokerFailure("ConcurrencyError", `Service binding ${req.bindingId} is being unbound.`);
+    return undefined;
+  }
+
+  /** The record a new binding starts with, its secrets sealed (K1). */
+  private draftBinding(
+    req: BindRequest,
+    instance: InstanceRecord,
+    request: EffectiveBindRequest,
+  ): BindingDraft {
+    const { plan, parameters, print } = request;
+    const now = this.operations.now();
+    const id = req.bindingId;
+    // One seed per binding: every `password`/`uuid` of its templates derives from it (K3).
+    const seed = randomBytes(32).toString("base64");
+    const slot = plan.schemas.bindingCreate;
+    const merged = mergeParameters(
+      slot.kind === "explicit" ? slot.schema : undefined,
+      undefined,
+      undefined,
+      parameters,
+    );
+    const record: BindingRecord = {
+      id,
+      instanceId: instance.id,
+      serviceId: request.serviceId,
+      planId: plan.id,
+      status: "binding",
+      mode: plan.binding.mode,
+      fingerprint: print,
+      appGuid: request.appGuid,
+      bindResource: request.bindResource,
+      context: request.context,
+      parameters: this.deps.sealer.seal(merged, sealContext(id, "parameters")),
+      predecessorBindingId: req.predecessorBindingId,
+      originatingIdentity: req.originatingIdentity,
+      seed: this.deps.sealer.seal(seed, sealContext(id, "seed")),
+      // Every execution an earlier binding with this id ran (its tombstone's too), so none of
+      // them is ever adopted as this bind's create workflow.
+      executionIds: this.deps.store.get<BindingRecord>(BINDINGS, id)?.executionIds ?? [],
+      operation: this.operations.start("bind", "start_workflow", print, plan),
+      createdAt: new Date(now).toISOString(),
+      ...this.lifetime(plan, now),
+    };
+    return { record, instance, plan, merged, seed };
+  }
+
+  /** Workflow mode: durable, then the engine runs the plan's create workflow (202). */
+  private async startWorkflowBind(draft: BindingDraft): Promise<BindDecision> {
+    await saveAndRun(this.deps.store, this.deps.engine, BINDINGS, draft.record);
+    return { kind: "answer", outcome: { kind: "accepted", operation: draft.record.operation.id } };
+  }
+
+  /** Outputs mode: rendered from what was read, stored only when the credentials are complete (201). */
+  private async commitSynchronousBind(draft: BindingDraft, data: DeploymentData): Promise<BindOutcome> {
+    const { record, instance, plan, merged, seed } = draft;
+    let result: BindingResult;
+    try {
+      result = renderBindingResult(plan, bindingContextOf(record, instance, plan, merged, data), data, seed);
+    } catch (error) {
+      if (error instanceof CredentialsError) throw new BrokerFailure("InternalError", error.message);
+      throw error;
+    }
+    const done: BindingRecord = {
+      ...record,
+      status: "bound",
+      result: this.deps.sealer.seal(result, sealContext(record.id, "result")),
+      operation: {
+        ...record.operation,
+        state: "succeeded",
+        step: "done",
+        finishedAt: record.operation.startedAt,
+      },
+    };
+    await this.deps.store.commit([{ type: "put", collection: BINDINGS, id: record.id, value: done }]);
+    return { kind: "created", binding: this.details(done) };
+  }
+
+  /**
+   * What a synchronous bind renders from (outputs, capabilities, secrets); never under the lock.
+   * Read once per instance revision (DeploymentReads).
+   */
+  private async readDeployment(draft: BindingDraft): Promise<DeploymentData> {
+    try {
+      return await this.reads.read(draft.plan, draft.instance);
+    } catch (error) {
+      const failure = this.deps.cloudify.classify(error);
+      this.deps.log.warn(
+        { binding_id: draft.record.id, reason: failure.detail },
+        "cannot read the deployment for a bind",
+      );
+      throw new BrokerFailure(
+        "ServiceUnavailable",
+        `Cannot read the instance's deployment from Cloudify (${failure.message}); try again.`,
+      );
+    }
   }
 
   async unbind(req: UnbindRequest): Promise<UnbindOutcome> {
@@ -244,14 +386,16 @@ export class BindingService {
         return { kind: "done" };
       }
       if (!req.acceptsIncomplete) throw asyncRequired();
+      // The revoke workflow runs on the instance's deployment: not while the instance is busy (A12).
+      const instance = this.deps.store.get<InstanceRecord>(INSTANCES, record.instanceId);
+      if (instance && instance.status !== "deleted") refuseIfBusy(this.deps.store, instance, "unbind");
       // A bind still running is halted first (OSB section 11), then revoked.
       const halting = op.state === "in progress" && op.type === "bind";
-      const operation = this.operation(
+      const operation = this.operations.start(
         "unbind",
         halting ? "cancel_bind" : "start_revoke",
         fingerprint({ unbind: record.id }),
         plan,
-        this.now(),
       );
       operation.priorStatus = halting ? "bind_failed" : record.status;
       if (halting && op.executionId) operation.cancelExecutionId = op.executionId;
@@ -295,7 +439,7 @@ export class BindingService {
     if (!record || record.instanceId !== instanceId)
       throw new BrokerFailure("NotFound", `Service binding ${bindingId} is unknown.`);
     if (record.status === "deleted") {
-      if (tombstoneAnswers(record, this.now(), this.deps.settings().tombstoneSeconds)) {
+      if (this.operations.tombstoneAnswers(record)) {
         return { state: "succeeded", description: "Unbound." };
       }
       throw new BrokerFailure("Gone", `Service binding ${bindingId} was unbound.`);
@@ -320,36 +464,7 @@ export class BindingService {
 
   /** Forgets tombstones that have answered long enough (their 410 period included). */
   purgeTombstones(goneRetentionSeconds: number): Promise<number> {
-    return purgeTombstones(
-      this.deps.store,
-      BINDINGS,
-      this.now() - (this.deps.settings().tombstoneSeconds + goneRetentionSeconds) * 1000,
-    );
-  }
-
-  private async renderNow(
-    record: BindingRecord,
-    instance: InstanceRecord,
-    plan: CompiledPlan,
-    parameters: Parameters,
-    seed: string,
-  ): Promise<BindingResult> {
-    try {
-      const data = await fetchDeploymentData(this.deps.cloudify, plan, instance.deploymentId);
-      const context = bindingContextOf(record, instance, plan, parameters, data);
-      return renderBindingResult(plan, context, data, seed);
-    } catch (error) {
-      if (error instanceof CredentialsError) throw new BrokerFailure("InternalError", error.message);
-      const failure = this.deps.cloudify.classify(error);
-      this.deps.log.warn(
-        { binding_id: record.id, reason: failure.detail },
-        "cannot read the deployment for a bind",
-      );
-      throw new BrokerFailure(
-        "ServiceUnavailable",
-        `Cannot read the instance's deployment from Cloudify (${failure.message}); try again.`,
-      );
-    }
+    return this.operations.purgeTombstones(goneRetentionSeconds);
   }
 
   private details(record: BindingRecord): BindingDetails {
@@ -389,17 +504,13 @@ export class BindingService {
     const instance = this.deps.store.get<InstanceRecord>(INSTANCES, instanceId);
     if (!instance || instance.status === "deleted")
       throw new BrokerFailure("NotFound", `Service instance ${instanceId} does not exist.`);
-    if (instance.status === "provisioning" || instance.status === "provision_failed") {
+    // Still provisioning or being deprovisioned is busy (A12), decided with the other operations.
+    if (instance.status === "provision_failed") {
       throw new BrokerFailure(
         "UnprocessableEntity",
-        `Service instance ${instanceId} is not provisioned; it cannot be bound yet.`,
+        `Service instance ${instanceId} is not provisioned (its provisioning failed); it cannot be bound.`,
       );
     }
-    if (instance.status === "deprovisioning")
-      throw new BrokerFailure(
-        "UnprocessableEntity",
-        `Service instance ${instanceId} is being deprovisioned.`,
-      );
     return instance;
   }
 
@@ -423,7 +534,7 @@ export class BindingService {
         `predecessor_binding_id ${req.predecessorBindingId} is not a binding of instance ${instance.id}.`,
       );
     }
-    if (predecessor.expiresAt && Date.parse(predecessor.expiresAt) <= this.now()) {
+    if (predecessor.expiresAt && Date.parse(predecessor.expiresAt) <= this.operations.now()) {
       throw new BrokerFailure("BadRequest", `Binding ${predecessor.id} has expired and cannot be rotated.`);
     }
     return predecessor;
@@ -436,21 +547,6 @@ export class BindingService {
   }
 
   private live(bindingId: string): BindingRecord | undefined {
-    const record = this.deps.store.get<BindingRecord>(BINDINGS, bindingId);
-    return record && record.status !== "deleted" ? record : undefined;
-  }
-
-  private operation(
-    type: OperationType,
-    step: StepName,
-    print: string,
-    plan: CompiledPlan | undefined,
-    now: number,
-  ) {
-    return startOperation(type, step, print, plan, this.deps.settings().defaultTimeoutSeconds, now);
-  }
-
-  private now(): number {
-    return this.deps.now ? this.deps.now() : Date.now();
+    return this.operations.live(bindingId);
   }
 }

@@ -37,7 +37,8 @@ export class CredentialsError extends Error {
 /**
  * The one template context of a binding, from its record: the synchronous bind and every
  * workflow step render with it, so both paths see the same variables (originating_identity
- * included) and, with the record's seed, the same `password`/`uuid` values per call site.
+ * included) and, with the record's one seed, the same `password`/`uuid` values: a password in a
+ * workflow's parameters is the one in the credentials.
  */
 export function bindingContextOf(
   record: Pick<BindingRecord, "id" | "context" | "bindResource" | "appGuid" | "originatingIdentity">,

@@ -27,11 +27,28 @@ const DRAFT_04 = "http://json-schema.org/draft-04/schema#";
  * Plans may ask for their parameter schemas to be derived from their blueprint's inputs. The
  * inputs are fetched from Cloudify at load and reload and cached in the state, so a broker
  * that starts while Cloudify is down still serves the last known schemas, and keeps trying.
+ *
+ * The same pass checks that every plan's blueprint exists in Cloudify (issue 9 item 7): a
+ * missing one is logged as an error naming its plans and reported by `blueprintCheck()` (in
+ * readiness, without failing it: the other plans still work), and looked for again until it
+ * appears, so uploading it clears the report without a reload.
+ *
+ * The cache is shared when the state is (several replicas on PostgreSQL): the schemas follow the
+ * cached records, not only this process's own fetches. Before each use the records derived from
+ * are compared (by identity: the store replaces a record's value on every change) with what the
+ * store holds now, and a change made by another replica is derived again, so every replica
+ * serves the same catalog (and ETag) and validates against the same schemas.
  */
 export class BlueprintSchemas {
   private derived = new Map<string, DerivedPlanSchemas>();
   private retryTimer: NodeJS.Timeout | undefined;
   private generation = 0;
+  private catalog: CompiledCatalog | undefined;
+  /** Blueprints Cloudify answered 404 for, since the latest load. */
+  private readonly absent = new Set<string>();
+  /** The blueprints whose inputs derive schemas, and the cached records the schemas came from. */
+  private blueprints: string[] = [];
+  private sources = new Map<string, CachedInputs | undefined>();
 
   constructor(
     private readonly deps: {
@@ -45,20 +62,53 @@ export class BlueprintSchemas {
   ) {}
 
   forPlan(planId: string): DerivedPlanSchemas | undefined {
+    this.followCache();
     return this.derived.get(planId);
+  }
+
+  /** Derives again if a cached record changed since (another replica refreshed it); cheap otherwise. */
+  followCache(): void {
+    if (!this.catalog) return;
+    for (const id of this.blueprints) {
+      if (this.deps.store.get<CachedInputs>(BLUEPRINT_CACHE, id) !== this.sources.get(id)) {
+        this.deriveFromCache(this.catalog);
+        return;
+      }
+    }
+  }
+
+  private deriveFromCache(catalog: CompiledCatalog): void {
+    const sources = new Map<string, CachedInputs | undefined>();
+    for (const id of this.blueprints) sources.set(id, this.deps.store.get<CachedInputs>(BLUEPRINT_CACHE, id));
+    this.sources = sources;
+    this.derived = deriveSchemas(catalog, (id) => sources.get(id)?.inputs);
+    this.deps.onChange();
   }
 
   /** Derives from the cache at once, then refreshes from Cloudify in the background. */
   load(catalog: CompiledCatalog): Promise<void> {
     const generation = ++this.generation;
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    const blueprints = blueprintsToDerive(catalog);
-    this.derived = deriveSchemas(
-      catalog,
-      (id) => this.deps.store.get<CachedInputs>(BLUEPRINT_CACHE, id)?.inputs,
-    );
-    this.deps.onChange();
+    this.catalog = catalog;
+    const blueprints = planBlueprints(catalog);
+    this.blueprints = blueprintsToDerive(catalog);
+    this.absent.clear();
+    this.deriveFromCache(catalog);
     return this.refresh(catalog, blueprints, generation);
+  }
+
+  /**
+   * Readiness's `blueprints` entry: what Cloudify said is missing, with the plans that need it;
+   * "ok" while nothing is known to be missing (a blueprint not checked yet because Cloudify is
+   * unreachable is retried; the `cloudify` check already reports the outage).
+   */
+  blueprintCheck(): string {
+    const catalog = this.catalog;
+    if (!catalog || this.absent.size === 0) return "ok";
+    return [...this.absent]
+      .sort()
+      .map((id) => `blueprint ${id} does not exist in Cloudify (plans ${plansOf(catalog, id).join(", ")})`)
+      .join("; ");
   }
 
   stop(): void {
@@ -80,24 +130,32 @@ export class BlueprintSchemas {
   }
 
   private async fetch(catalog: CompiledCatalog, blueprints: string[], generation: number): Promise<void> {
-    const missing: string[] = [];
+    const again: string[] = [];
+    let fetched = false;
     for (const id of blueprints) {
       if (generation !== this.generation) return;
       try {
         const inputs = await this.deps.cloudify.getBlueprintInputs(id);
         if (generation !== this.generation) return;
         if (!inputs) {
-          this.deps.log.error(
-            { blueprint: id },
-            "blueprint not found in Cloudify; its plans have no derived parameter schema",
-          );
+          again.push(id);
+          if (!this.absent.has(id)) {
+            this.absent.add(id);
+            this.deps.log.error(
+              { blueprint: id, plans: plansOf(catalog, id) },
+              `blueprint ${id} does not exist in Cloudify: provisioning plan(s) ${plansOf(catalog, id).join(", ")} will fail until it is uploaded`,
+            );
+          }
           continue;
         }
+        if (this.absent.delete(id))
+          this.deps.log.info({ blueprint: id }, `blueprint ${id} now exists in Cloudify`);
         const value: CachedInputs = { inputs, fetchedAt: new Date().toISOString() };
         await this.deps.store.commit([{ type: "put", collection: BLUEPRINT_CACHE, id, value }]);
+        fetched = true;
       } catch (error) {
         if (generation !== this.generation) return;
-        missing.push(id);
+        again.push(id);
         this.deps.log.warn(
           {
             blueprint: id,
@@ -109,19 +167,30 @@ export class BlueprintSchemas {
       }
     }
     if (generation !== this.generation) return;
-    this.derived = deriveSchemas(
-      catalog,
-      (id) => this.deps.store.get<CachedInputs>(BLUEPRINT_CACHE, id)?.inputs,
-    );
-    this.deps.onChange();
-    if (missing.length) {
+    // Only new inputs change the schemas (a retry that found nothing leaves the catalog alone).
+    if (fetched) this.deriveFromCache(catalog);
+    if (again.length) {
       this.retryTimer = setTimeout(
-        () => void this.refresh(catalog, missing, generation),
+        () => void this.refresh(catalog, again, generation),
         this.deps.retryIntervalMs,
       );
       this.retryTimer.unref();
     }
   }
+}
+
+/** Every blueprint some plan deploys. */
+export function planBlueprints(catalog: CompiledCatalog): string[] {
+  return [...new Set([...catalog.plansById.values()].map((plan) => plan.blueprintId))];
+}
+
+/** The plans deploying a blueprint, as `service/plan`. */
+export function plansOf(catalog: CompiledCatalog, blueprintId: string): string[] {
+  return catalog.services.flatMap((service) =>
+    service.plans
+      .filter((plan) => plan.blueprintId === blueprintId)
+      .map((plan) => `${service.config.name}/${plan.name}`),
+  );
 }
 
 /** Blueprints whose inputs some plan derives its parameter schemas from. */

@@ -1,4 +1,5 @@
 import type { PlanExample } from "../../../generated/broker-config.js";
+import { type CheckScope, EVERYTHING } from "../../config/check-scope.js";
 import type { CompiledCatalog, CompiledPlan } from "../../config/compile-catalog.js";
 import { type ConfigIssue, pathFromString } from "../../config/issues.js";
 import type { ConfigSource, Path } from "../../config/source.js";
@@ -12,16 +13,21 @@ export interface PlanExampleRef {
   path: Path;
 }
 
-/** Every example of every plan, in file order (of a fully loaded config). */
-export function planExamples(catalog: CompiledCatalog): PlanExampleRef[] {
+/**
+ * Every example of every plan, in file order; of a partly compiled catalog (which lacks some
+ * plans), those of the plans whose examples `scope` includes.
+ */
+export function planExamples(catalog: CompiledCatalog, scope: CheckScope = EVERYTHING): PlanExampleRef[] {
   const out: PlanExampleRef[] = [];
-  catalog.services.forEach((service, s) => {
-    service.plans.forEach((plan, p) => {
+  for (const service of catalog.services) {
+    for (const plan of service.plans) {
+      const [, s, , p] = plan.path;
+      if (!scope.examples(Number(s), Number(p))) continue;
       (plan.config.examples ?? []).forEach((example, e) => {
-        out.push({ plan, example, path: ["services", s, "plans", p, "examples", e] });
+        out.push({ plan, example, path: [...plan.path, "examples", e] });
       });
-    });
-  });
+    }
+  }
   return out;
 }
 
@@ -35,10 +41,12 @@ export function checkPlanExamples(
   catalog: CompiledCatalog,
   source: ConfigSource,
   derived: (planId: string) => DerivedPlanSchemas | undefined = () => undefined,
+  /** Which plans' examples (all; of an invalid file, those whose shape the schema accepted). */
+  scope: CheckScope = EVERYTHING,
 ): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const names = new Map<CompiledPlan, Set<string>>();
-  for (const { plan, example, path } of planExamples(catalog)) {
+  for (const { plan, example, path } of planExamples(catalog, scope)) {
     const error = (at: Path, message: string) =>
       issues.push(source.issue("error", at, `example "${example.name}": ${message}`));
     const seen = names.get(plan) ?? new Set<string>();

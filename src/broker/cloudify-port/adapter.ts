@@ -4,13 +4,22 @@ import {
   CloudifyNetworkError,
   type Deployment,
   type Execution,
+  type ExecutionStatus,
   isEnvironmentNotReady,
   isNotFound,
   isTransient,
+  isUnauthorized,
   type NetworkErrorKind,
+  TERMINAL_EXECUTION_STATUSES,
 } from "../../cloudify/index.js";
 import { withoutAddresses } from "./addresses.js";
-import type { CloudifyFailure, CloudifyPort, DeploymentView, ExecutionView } from "./port.js";
+import type {
+  CloudifyFailure,
+  CloudifyPort,
+  DeploymentView,
+  ExecutionOutcome,
+  ExecutionView,
+} from "./port.js";
 
 /** The domain's view of Cloudify, on the REST client: not-found becomes `undefined`. */
 export function cloudifyAdapter(client: CloudifyClient): CloudifyPort {
@@ -26,7 +35,7 @@ export function cloudifyAdapter(client: CloudifyClient): CloudifyPort {
     id: e.id,
     workflowId: e.workflow_id,
     parameters: e.parameters ?? undefined,
-    status: e.status,
+    outcome: outcomeOf(e.status),
     error: e.error,
     createdAt: e.created_at,
   });
@@ -74,6 +83,7 @@ export function cloudifyAdapter(client: CloudifyClient): CloudifyPort {
           workflowId: request.workflowId,
           parameters: request.parameters,
           queue: request.queue,
+          force: request.force,
           allowCustomParameters: request.allowCustomParameters,
         }),
       );
@@ -91,6 +101,10 @@ export function cloudifyAdapter(client: CloudifyClient): CloudifyPort {
         includeSystemWorkflows: true,
       });
       return list.map(view);
+    },
+    async liveNodeInstances(deploymentId) {
+      const nodes = await client.nodeInstances.list({ deploymentId, include: ["id", "state"] });
+      return nodes.filter((n) => n.state !== "uninitialized" && n.state !== "deleted").map((n) => n.id);
     },
     async cancelExecution(executionId) {
       await client.executions.cancel(executionId);
@@ -150,6 +164,15 @@ function classify(error: unknown): CloudifyFailure {
   });
   if (error instanceof CloudifyNetworkError)
     return { ...failure("transient", UNREACHABLE[error.kind]), outcomeUnknown: outcomeUnknown(error) };
+  // CFY-AUTH: the broker's own credentials were refused even after reading them again (an
+  // expired token nobody rotated yet). Not a refusal of the work: operations wait, within
+  // their deadline, for an operator to fix the credentials (readiness reports it meanwhile).
+  if (isUnauthorized(error) && error instanceof CloudifyApiError) {
+    return {
+      ...failure("transient", `Cloudify refuses the broker's credentials: ${error.serverMessage}`),
+      outcomeUnknown: false,
+    };
+  }
   if (isTransient(error)) {
     // 502/503/504: a proxy's page says nothing a platform needs; the manager's envelope may
     // (maintenance mode).
@@ -158,6 +181,7 @@ function classify(error: unknown): CloudifyFailure {
       return {
         ...failure("transient", `Cloudify answered ${error.status}${own}`, error.errorCode ?? undefined),
         outcomeUnknown: outcomeUnknown(error),
+        ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
       };
     }
     return { ...failure("transient", "Cloudify is unreachable"), outcomeUnknown: outcomeUnknown(error) };
@@ -183,4 +207,10 @@ function classify(error: unknown): CloudifyFailure {
   }
   // A bug or an unexpected answer: not Cloudify refusing, so do not fail the operation on it.
   return failure("transient", "unexpected failure talking to Cloudify (details in the broker log)");
+}
+
+/** Cloudify's execution status as the domain decides on it: ended or not, and how. */
+export function outcomeOf(status: ExecutionStatus): ExecutionOutcome {
+  if (!TERMINAL_EXECUTION_STATUSES.has(status)) return "running";
+  return status === "terminated" ? "succeeded" : status === "failed" ? "failed" : "cancelled";
 }

@@ -2,19 +2,12 @@
  * The port owns its types: the domain never imports the REST client's wire types, and the
  * adapter (adapter.ts) is where the two meet.
  */
-export type ExecutionStatus =
-  | "pending"
-  | "started"
-  | "cancelling"
-  | "force_cancelling"
-  | "kill_cancelling"
-  | "queued"
-  | "scheduled"
-  | "terminated"
-  | "failed"
-  | "cancelled";
-
-export const TERMINAL_STATUSES: ReadonlySet<ExecutionStatus> = new Set(["terminated", "failed", "cancelled"]);
+/**
+ * How an execution stands, as the domain decides on it. The adapter reduces Cloudify's ten
+ * execution statuses (pending, queued, cancelling...) to these: everything not yet ended is
+ * `running`, `terminated` is `succeeded`.
+ */
+export type ExecutionOutcome = "running" | "succeeded" | "failed" | "cancelled";
 
 /** A blueprint's declared input, as much as parameter schemas are derived from. */
 export interface BlueprintInput {
@@ -46,6 +39,11 @@ export interface CloudifyPort {
   startExecution(request: StartExecutionRequest): Promise<ExecutionView>;
   getExecution(executionId: string): Promise<ExecutionView | undefined>;
   listExecutions(deploymentId: string, workflowId: string): Promise<ExecutionView[]>;
+  /**
+   * Node instances of the deployment that are live (neither `uninitialized` nor `deleted`):
+   * what keeps Cloudify from deleting it (M15).
+   */
+  liveNodeInstances(deploymentId: string): Promise<string[]>;
   cancelExecution(executionId: string): Promise<void>;
   /** Cloudify's own words for why an execution failed: its error's last line, or its events. */
   failureReason(execution: ExecutionView): Promise<string>;
@@ -76,6 +74,8 @@ export interface CloudifyFailure {
    * manager certainly did not act (connection refused, 503, maintenance mode, 408, 429).
    */
   outcomeUnknown?: boolean;
+  /** How long Cloudify (or its proxy) asked the broker to wait before trying again (429, 503). */
+  retryAfterMs?: number;
   /** Everything the client knows (method, path, the manager's text, the socket error): for logs only. */
   detail: string;
   /** A refusal because the deployment's environment is still being created: wait, then retry. */
@@ -102,6 +102,8 @@ export interface StartExecutionRequest {
   workflowId: string;
   parameters?: Record<string, unknown>;
   queue?: boolean;
+  /** Skips the availability check (CFY-AVAIL-3); the broker forces only what CFY-AVAIL-8 needs. */
+  force?: boolean;
   allowCustomParameters?: boolean;
 }
 
@@ -115,7 +117,7 @@ export interface ExecutionView {
   id: string;
   workflowId: string;
   parameters?: Record<string, unknown>;
-  status: ExecutionStatus;
+  outcome: ExecutionOutcome;
   error?: string | null;
   createdAt?: string;
 }

@@ -12,18 +12,10 @@ import {
 import { asyncRequired, BrokerFailure } from "../failures.js";
 import type { OriginatingIdentity } from "../model/identity.js";
 import { canonicalJson, fingerprint } from "../model/ids.js";
-import {
-  BINDINGS,
-  type BindingRecord,
-  INSTANCES,
-  type InstanceRecord,
-  type Operation,
-  type OperationType,
-  type StepName,
-  type UpdateTarget,
-} from "../model/records.js";
+import { INSTANCES, type InstanceRecord, type Operation, type UpdateTarget } from "../model/records.js";
+import { refuseIfBusy } from "../operations/busy.js";
 import type { KeyedMutex } from "../operations/keyed-mutex.js";
-import { purgeTombstones, saveAndRun, startOperation, tombstoneAnswers } from "../operations/operation.js";
+import { Operations, saveAndRun } from "../operations/operation.js";
 import type { OperationEngine } from "../operations/operation-engine.js";
 import { assertUpdatable, changedInputs, renderInputs } from "./deployment-inputs.js";
 import { renderDashboardUrl, renderProvision } from "./provision-rendering.js";
@@ -101,7 +93,11 @@ export interface OperationStatus {
  * operation, which is on disk before the request is answered.
  */
 export class InstanceService {
-  constructor(private readonly deps: InstanceServiceDeps) {}
+  private readonly operations: Operations<InstanceRecord>;
+
+  constructor(private readonly deps: InstanceServiceDeps) {
+    this.operations = new Operations(deps.store, INSTANCES, deps.now ?? Date.now, deps.settings);
+  }
 
   async provision(req: ProvisionRequest): Promise<Outcome> {
     const plan = this.resolvePlan(req.serviceId, req.planId);
@@ -152,7 +148,7 @@ export class InstanceService {
         url: rendering.dashboardUrl,
         invalid: rendering.invalidDashboardUrl,
       });
-      const now = this.now();
+      const now = this.operations.now();
       const record: InstanceRecord = {
         id: req.instanceId,
         status: "provisioning",
@@ -170,7 +166,7 @@ export class InstanceService {
         dashboardUrl,
         provisionFingerprint: print,
         executionIds: existing?.executionIds ?? [],
-        operation: this.operation("provision", "create_deployment", print, plan, now),
+        operation: this.operations.start("provision", "create_deployment", print, plan),
         createdAt: existing?.createdAt ?? new Date(now).toISOString(),
       };
       await saveAndRun(this.deps.store, this.deps.engine, INSTANCES, record);
@@ -178,132 +174,145 @@ export class InstanceService {
     });
   }
 
+  /**
+   * UPD (OSB section 7), as named decisions under the instance's lock: which instance and plans,
+   * a re-send (A5), the busy rule (A12), whether the change is allowed, what it changes; then
+   * either applied at once (nothing for Cloudify) or handed to the engine (202).
+   */
   async update(req: UpdateRequest): Promise<Outcome> {
     return this.deps.mutex.run(req.instanceId, async () => {
-      const record = this.live(req.instanceId);
-      if (!record) throw new BrokerFailure("NotFound", `Service instance ${req.instanceId} does not exist.`);
-      if (req.serviceId !== record.serviceId) {
-        throw new BrokerFailure(
-          "BadRequest",
-          `service_id ${req.serviceId} is not the service of instance ${req.instanceId}.`,
-        );
-      }
-      const current = this.deps.catalog().plansById.get(record.planId);
-      if (!current) {
-        throw new BrokerFailure(
-          "UnprocessableEntity",
-          `The instance's plan ${record.planId} is no longer in the catalog; only deprovisioning is possible.`,
-        );
-      }
-      const target = req.planId ? this.resolvePlan(req.serviceId, req.planId) : current;
+      const { record, current, target } = this.updatePlans(req);
       const print = fingerprint({ ...req, acceptsIncomplete: undefined, originatingIdentity: undefined });
-
       const op = record.operation;
-      // A workflow bind runs on this deployment: an update now would race it (A4).
-      if (this.bindingInFlight(record.id)) {
-        throw new BrokerFailure(
-          "ConcurrencyError",
-          `Service instance ${req.instanceId} has a binding operation in progress.`,
-        );
+      if (op.state === "in progress" && op.type === "update" && op.fingerprint === print) {
+        if (!req.acceptsIncomplete) throw asyncRequired();
+        return { kind: "accepted", operation: op.id };
       }
-      if (op.state === "in progress") {
-        if (op.type === "update" && op.fingerprint === print) {
-          if (!req.acceptsIncomplete) throw asyncRequired();
-          return { kind: "accepted", operation: op.id };
-        }
-        throw new BrokerFailure(
-          "ConcurrencyError",
-          `Service instance ${req.instanceId} has a ${op.type} in progress.`,
-        );
-      }
-      if (record.status !== "provisioned") {
-        throw new BrokerFailure(
-          "UnprocessableEntity",
-          `Service instance ${req.instanceId} is not provisioned (its provisioning failed); deprovision it.`,
-        );
-      }
-      if (target.id !== current.id && !current.planUpdateable) {
-        throw new BrokerFailure(
-          "UnprocessableEntity",
-          `Plan ${current.name} does not allow changing plans (plan_updateable is false).`,
-        );
-      }
-      this.checkMaintenanceInfo(target, req.maintenanceVersion);
-      const targetVersion = target.config.maintenance_info?.version;
-      const upgrade =
-        req.maintenanceVersion !== undefined && req.maintenanceVersion !== record.maintenanceVersion;
-      // After a plan change the instance runs the target plan, so it carries that plan's version
-      // (platforms that send `maintenance_info: {}` would otherwise see an upgrade forever).
-      const maintenanceVersion =
-        upgrade || target.id !== current.id ? targetVersion : record.maintenanceVersion;
-
-      const derived = this.deps.derived(target.id);
-      const schema = governingSchema(target, "update", derived);
-      if (req.parameters !== undefined) checkParameters(req.parameters, schema.validate, "update");
-
-      const contextChanged =
-        req.context !== undefined && canonicalJson(req.context) !== canonicalJson(record.context ?? {});
-      const onlyContext =
-        contextChanged && target.id === current.id && req.parameters === undefined && !upgrade;
-      if (onlyContext && !target.service.config.allow_context_updates) {
-        throw new BrokerFailure(
-          "UnprocessableEntity",
-          `Service ${target.service.config.name} does not accept context-only updates (allow_context_updates is false).`,
-        );
-      }
-
-      const storedParameters = { ...record.parameters, ...req.parameters };
-      const context = req.context ?? record.context;
-      const parameters = mergeParameters(
-        schema.schema,
-        target.config.defaults,
-        record.parameters,
-        req.parameters,
-      );
-      const templateContext = instanceTemplateContext({
-        instanceId: record.id,
-        deploymentId: record.deploymentId,
-        plan: target,
-        parameters,
-        context,
-        organizationGuid: record.organizationGuid,
-        spaceGuid: record.spaceGuid,
-        originatingIdentity: req.originatingIdentity,
-      });
-      const inputs = renderInputs(
-        target,
-        templateContext,
-        passThroughInputs(target, derived, storedParameters),
-      );
-      const blueprintChanges = target.blueprintId !== record.blueprintId;
-      // A new blueprint gets every input (its declarations may differ); otherwise only what changed.
-      const changed = blueprintChanges ? inputs : changedInputs(record.inputs, inputs);
-      if (!upgrade) assertUpdatable(current, changedInputs(record.inputs, inputs));
-      const dashboardUrl = this.dashboardUrl(target, renderDashboardUrl(target, templateContext));
-
-      const needsCloudify = blueprintChanges || Object.keys(changed).length > 0;
-      if (!needsCloudify) {
-        // Nothing to change in Cloudify: apply at once (context, parameters, plan with identical inputs).
-        await this.deps.store.commit([
-          {
-            type: "put",
-            collection: INSTANCES,
-            id: record.id,
-            value: {
-              ...record,
-              planId: target.id,
-              parameters: storedParameters,
-              context,
-              maintenanceVersion,
-              dashboardUrl: dashboardUrl ?? record.dashboardUrl,
-            },
-          },
-        ]);
-        return { kind: "done", dashboardUrl };
-      }
+      // Another operation, or a workflow bind on this deployment, would race the update (A12).
+      refuseIfBusy(this.deps.store, record, "update");
+      const upgrade = this.checkUpdateAllowed(req, record, current, target);
+      const change = this.updateTargetOf(req, record, current, target, upgrade);
+      if (!change.needsCloudify) return this.applyUpdateNow(record, change.target);
       if (!req.acceptsIncomplete) throw asyncRequired();
+      const operation = this.operations.start("update", "start_update", print, target);
+      operation.target = change.target;
+      await saveAndRun(this.deps.store, this.deps.engine, INSTANCES, {
+        ...record,
+        status: "updating",
+        operation,
+      });
+      return { kind: "accepted", operation: operation.id, dashboardUrl: change.target.dashboardUrl };
+    });
+  }
 
-      const updateTarget: UpdateTarget = {
+  /** The instance (404), its service (400 if foreign), its current plan (still in the catalog) and the target plan. */
+  private updatePlans(req: UpdateRequest): {
+    record: InstanceRecord;
+    current: CompiledPlan;
+    target: CompiledPlan;
+  } {
+    const record = this.live(req.instanceId);
+    if (!record) throw new BrokerFailure("NotFound", `Service instance ${req.instanceId} does not exist.`);
+    if (req.serviceId !== record.serviceId) {
+      throw new BrokerFailure(
+        "BadRequest",
+        `service_id ${req.serviceId} is not the service of instance ${req.instanceId}.`,
+      );
+    }
+    const current = this.deps.catalog().plansById.get(record.planId);
+    if (!current) {
+      throw new BrokerFailure(
+        "UnprocessableEntity",
+        `The instance's plan ${record.planId} is no longer in the catalog; only deprovisioning is possible.`,
+      );
+    }
+    const target = req.planId ? this.resolvePlan(req.serviceId, req.planId) : current;
+    return { record, current, target };
+  }
+
+  /** Refuses an update the instance or its plans do not allow; says whether it is an upgrade (maintenance_info). */
+  private checkUpdateAllowed(
+    req: UpdateRequest,
+    record: InstanceRecord,
+    current: CompiledPlan,
+    target: CompiledPlan,
+  ): boolean {
+    if (record.status !== "provisioned") {
+      throw new BrokerFailure(
+        "UnprocessableEntity",
+        `Service instance ${req.instanceId} is not provisioned (its provisioning failed); deprovision it.`,
+      );
+    }
+    if (target.id !== current.id && !current.planUpdateable) {
+      throw new BrokerFailure(
+        "UnprocessableEntity",
+        `Plan ${current.name} does not allow changing plans (plan_updateable is false).`,
+      );
+    }
+    this.checkMaintenanceInfo(target, req.maintenanceVersion);
+    const upgrade =
+      req.maintenanceVersion !== undefined && req.maintenanceVersion !== record.maintenanceVersion;
+    const schema = governingSchema(target, "update", this.deps.derived(target.id));
+    if (req.parameters !== undefined) checkParameters(req.parameters, schema.validate, "update");
+    const contextChanged =
+      req.context !== undefined && canonicalJson(req.context) !== canonicalJson(record.context ?? {});
+    const onlyContext =
+      contextChanged && target.id === current.id && req.parameters === undefined && !upgrade;
+    if (onlyContext && !target.service.config.allow_context_updates) {
+      throw new BrokerFailure(
+        "UnprocessableEntity",
+        `Service ${target.service.config.name} does not accept context-only updates (allow_context_updates is false).`,
+      );
+    }
+    return upgrade;
+  }
+
+  /** What the instance becomes (plan, parameters, inputs, context, version, dashboard) and whether Cloudify must change. */
+  private updateTargetOf(
+    req: UpdateRequest,
+    record: InstanceRecord,
+    current: CompiledPlan,
+    target: CompiledPlan,
+    upgrade: boolean,
+  ): { target: UpdateTarget; needsCloudify: boolean } {
+    // After a plan change the instance runs the target plan, so it carries that plan's version
+    // (platforms that send `maintenance_info: {}` would otherwise see an upgrade forever).
+    const maintenanceVersion =
+      upgrade || target.id !== current.id
+        ? target.config.maintenance_info?.version
+        : record.maintenanceVersion;
+    const derived = this.deps.derived(target.id);
+    const schema = governingSchema(target, "update", derived);
+    const storedParameters = { ...record.parameters, ...req.parameters };
+    const context = req.context ?? record.context;
+    const parameters = mergeParameters(
+      schema.schema,
+      target.config.defaults,
+      record.parameters,
+      req.parameters,
+    );
+    const templateContext = instanceTemplateContext({
+      instanceId: record.id,
+      deploymentId: record.deploymentId,
+      plan: target,
+      parameters,
+      context,
+      organizationGuid: record.organizationGuid,
+      spaceGuid: record.spaceGuid,
+      originatingIdentity: req.originatingIdentity,
+    });
+    const inputs = renderInputs(
+      target,
+      templateContext,
+      passThroughInputs(target, derived, storedParameters),
+    );
+    const blueprintChanges = target.blueprintId !== record.blueprintId;
+    // A new blueprint gets every input (its declarations may differ); otherwise only what changed.
+    const changed = blueprintChanges ? inputs : changedInputs(record.inputs, inputs);
+    if (!upgrade) assertUpdatable(current, changedInputs(record.inputs, inputs));
+    const dashboardUrl = this.dashboardUrl(target, renderDashboardUrl(target, templateContext));
+    return {
+      target: {
         planId: target.id,
         blueprintId: target.blueprintId,
         parameters: storedParameters,
@@ -312,16 +321,29 @@ export class InstanceService {
         context,
         maintenanceVersion,
         dashboardUrl,
-      };
-      const operation = this.operation("update", "start_update", print, target, this.now());
-      operation.target = updateTarget;
-      await saveAndRun(this.deps.store, this.deps.engine, INSTANCES, {
-        ...record,
-        status: "updating",
-        operation,
-      });
-      return { kind: "accepted", operation: operation.id, dashboardUrl };
-    });
+      },
+      needsCloudify: blueprintChanges || Object.keys(changed).length > 0,
+    };
+  }
+
+  /** Nothing to change in Cloudify: applied at once (context, parameters, a plan with identical inputs). */
+  private async applyUpdateNow(record: InstanceRecord, target: UpdateTarget): Promise<Outcome> {
+    await this.deps.store.commit([
+      {
+        type: "put",
+        collection: INSTANCES,
+        id: record.id,
+        value: {
+          ...record,
+          planId: target.planId,
+          parameters: target.parameters,
+          context: target.context,
+          maintenanceVersion: target.maintenanceVersion,
+          dashboardUrl: target.dashboardUrl ?? record.dashboardUrl,
+        },
+      },
+    ]);
+    return { kind: "done", dashboardUrl: target.dashboardUrl };
   }
 
   async deprovision(req: DeprovisionRequest): Promise<Outcome> {
@@ -332,12 +354,8 @@ export class InstanceService {
       const op = record.operation;
       if (op.state === "in progress" && op.type === "deprovision")
         return { kind: "accepted", operation: op.id };
-      if (op.state === "in progress" && op.type !== "provision") {
-        throw new BrokerFailure(
-          "ConcurrencyError",
-          `Service instance ${req.instanceId} has a ${op.type} in progress.`,
-        );
-      }
+      // An update, or a workflow bind or unbind on the deployment, must finish first (A12).
+      refuseIfBusy(this.deps.store, record, "deprovision");
       const plan = this.deps.catalog().plansById.get(record.planId);
       const print = fingerprint({ deprovision: req.instanceId });
       // A provision still running is halted first (OSB section 8), then everything is removed.
@@ -345,12 +363,11 @@ export class InstanceService {
       // A provision that failed at its deadline may have left its Cloudify execution running:
       // stop it too rather than queue the uninstall behind it (cancelling a finished one is a no-op).
       const stale = op.state === "failed" && op.type === "provision" && op.executionId !== undefined;
-      const operation = this.operation(
+      const operation = this.operations.start(
         "deprovision",
         halting || stale ? "cancel_provision" : "start_uninstall",
         print,
         plan,
-        this.now(),
       );
       operation.priorStatus = halting ? "provision_failed" : record.status;
       if ((halting || stale) && op.executionId) operation.cancelExecutionId = op.executionId;
@@ -372,12 +389,7 @@ export class InstanceService {
         `Service instance ${instanceId} does not exist or is still being provisioned.`,
       );
     }
-    if (record.operation.state === "in progress") {
-      throw new BrokerFailure(
-        "ConcurrencyError",
-        `Service instance ${instanceId} has a ${record.operation.type} in progress.`,
-      );
-    }
+    refuseIfBusy(this.deps.store, record, "fetch");
     return {
       serviceId: record.serviceId,
       planId: record.planId,
@@ -393,7 +405,7 @@ export class InstanceService {
     if (!record) throw new BrokerFailure("NotFound", `Service instance ${instanceId} is unknown.`);
     if (record.status === "deleted") {
       // Tombstone: keep answering succeeded for a while after an async delete (A8, X7), then 410.
-      if (tombstoneAnswers(record, this.now(), this.deps.settings().tombstoneSeconds))
+      if (this.operations.tombstoneAnswers(record))
         return { state: "succeeded", description: record.operation.description ?? "Deprovisioned." };
       throw new BrokerFailure("Gone", `Service instance ${instanceId} was deprovisioned.`);
     }
@@ -402,23 +414,12 @@ export class InstanceService {
 
   /** Forgets tombstones that have answered long enough (their 410 period included). */
   purgeTombstones(goneRetentionSeconds: number): Promise<number> {
-    return purgeTombstones(
-      this.deps.store,
-      INSTANCES,
-      this.now() - (this.deps.settings().tombstoneSeconds + goneRetentionSeconds) * 1000,
-    );
-  }
-
-  private bindingInFlight(instanceId: string): boolean {
-    return this.deps.store
-      .list<BindingRecord>(BINDINGS)
-      .some(({ value }) => value.instanceId === instanceId && value.operation.state === "in progress");
+    return this.operations.purgeTombstones(goneRetentionSeconds);
   }
 
   /** The record of an instance that exists (tombstones do not). */
   live(instanceId: string): InstanceRecord | undefined {
-    const record = this.deps.store.get<InstanceRecord>(INSTANCES, instanceId);
-    return record && record.status !== "deleted" ? record : undefined;
+    return this.operations.live(instanceId);
   }
 
   private resolvePlan(serviceId: string, planId: string): CompiledPlan {
@@ -457,20 +458,6 @@ export class InstanceService {
       );
     }
     return rendered.url;
-  }
-
-  private operation(
-    type: OperationType,
-    step: StepName,
-    print: string,
-    plan: CompiledPlan | undefined,
-    now: number,
-  ) {
-    return startOperation(type, step, print, plan, this.deps.settings().defaultTimeoutSeconds, now);
-  }
-
-  private now(): number {
-    return this.deps.now ? this.deps.now() : Date.now();
   }
 }
 

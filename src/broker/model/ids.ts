@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
+import { runAtOnce } from "../../util/slices.js";
 
 const CLOUDIFY_ID = /^[A-Za-z0-9._-]+$/;
 const MAX_DEPLOYMENT_ID = 200;
@@ -46,9 +47,23 @@ export function fingerprint(value: unknown): string {
  */
 export function canonicalJson(value: unknown): string {
   const out: string[] = [];
+  runAtOnce(canonicalJsonSteps(value, out));
+  return out.join("");
+}
+
+/**
+ * canonicalJson's pieces appended to `out`, with a step every 1,024 of them: a large value (the
+ * configuration's fingerprint at a reload) is rendered while requests are served.
+ */
+export function* canonicalJsonSteps(value: unknown, out: string[]): Generator<void, void> {
   // Each item is a value to render or a literal piece of output (separators, closing brackets).
   const stack: Array<{ value: unknown } | string> = [{ value }];
+  let budget = 1024;
   while (stack.length > 0) {
+    if (--budget === 0) {
+      budget = 1024;
+      yield;
+    }
     const item = stack.pop()!;
     if (typeof item === "string") {
       out.push(item);
@@ -76,5 +91,4 @@ export function canonicalJson(value: unknown): string {
       }
     }
   }
-  return out.join("");
 }

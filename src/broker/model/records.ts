@@ -161,8 +161,11 @@ export interface BindingRecord {
   seed: unknown;
   /** Sealed BindingResult once bound. */
   result?: unknown;
-  /** Workflow parameters the create workflow ran with; the delete workflow gets the same identity. */
-  workflowParameters?: Record<string, unknown>;
+  /**
+   * Parameters the latest binding workflow (create, then delete) ran with; sealed, since they may
+   * hold a `password` or `secret` the templates rendered (K1).
+   */
+  workflowParameters?: unknown;
   expiresAt?: string;
   renewBefore?: string;
   executionIds: string[];

@@ -8,7 +8,6 @@ import {
   fetchDeploymentData,
   renderBindingResult,
 } from "../bindings/render-binding.js";
-import { TERMINAL_STATUSES } from "../cloudify-port/port.js";
 import {
   BINDINGS,
   type BindingRecord,
@@ -100,7 +99,10 @@ export function bindingMachines(deps: BindingMachineDeps): {
       kind: "continue",
       step: next,
       executionId: started.executionId,
-      record: { executionIds: [...record.executionIds, started.executionId], workflowParameters: parameters },
+      record: {
+        executionIds: [...record.executionIds, started.executionId],
+        workflowParameters: deps.sealer.seal(parameters, sealContext(record.id, "workflowParameters")),
+      },
     };
   };
 
@@ -118,9 +120,9 @@ export function bindingMachines(deps: BindingMachineDeps): {
     const execution = id ? await ctx.cloudify.getExecution(id) : undefined;
     if (!execution)
       return { kind: "failed", description: `The Cloudify execution ${id} that was ${doing} disappeared.` };
-    if (!TERMINAL_STATUSES.has(execution.status))
+    if (execution.outcome === "running")
       return { kind: "wait", description: `Running the ${execution.workflowId} workflow.` };
-    if (execution.status === "terminated") return { kind: "continue", step: next };
+    if (execution.outcome === "succeeded") return { kind: "continue", step: next };
     return { kind: "failed", description: await executionFailure(ctx.cloudify, execution, doing) };
   };
 

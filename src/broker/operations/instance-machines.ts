@@ -1,4 +1,5 @@
-import { type DeploymentView, type ExecutionView, TERMINAL_STATUSES } from "../cloudify-port/port.js";
+import type { DeploymentView, ExecutionView } from "../cloudify-port/port.js";
+import { deploymentGoneDescription } from "../instances/deployment-presence.js";
 import type {
   DeprovisionStep,
   InstanceRecord,
@@ -68,9 +69,9 @@ export const provisionMachine: StateMachine<InstanceRecord, ProvisionStep> = {
   async wait_environment(ctx): Promise<Outcome> {
     const execution = await currentExecution(ctx);
     if (!execution) return { kind: "continue", step: "create_deployment" };
-    if (!TERMINAL_STATUSES.has(execution.status))
+    if (execution.outcome === "running")
       return { kind: "wait", description: "Creating the deployment environment." };
-    if (execution.status === "terminated") return { kind: "continue", step: "start_install" };
+    if (execution.outcome === "succeeded") return { kind: "continue", step: "start_install" };
     return failedExecution(ctx, execution, "creating the deployment environment");
   },
 
@@ -81,9 +82,9 @@ export const provisionMachine: StateMachine<InstanceRecord, ProvisionStep> = {
   async wait_install(ctx): Promise<Outcome> {
     const execution = await currentExecution(ctx);
     if (!execution) return { kind: "continue", step: "start_install" };
-    if (!TERMINAL_STATUSES.has(execution.status))
+    if (execution.outcome === "running")
       return { kind: "wait", description: "Running the install workflow." };
-    if (execution.status === "terminated") return { kind: "succeeded" };
+    if (execution.outcome === "succeeded") return { kind: "succeeded" };
     return failedExecution(ctx, execution, "installing");
   },
 };
@@ -114,27 +115,36 @@ export const deprovisionMachine: StateMachine<InstanceRecord, DeprovisionStep> =
     if (foreign) return foreign;
     if (deployment.createExecutionId) {
       const create = await ctx.cloudify.getExecution(deployment.createExecutionId);
-      if (create && !TERMINAL_STATUSES.has(create.status))
+      if (create?.outcome === "running")
         return { kind: "wait", description: "Waiting for the deployment environment before uninstalling." };
       // An environment that never came up has nothing installed: go straight to deleting.
-      if (create && create.status !== "terminated") return { kind: "continue", step: "delete_deployment" };
+      if (create && create.outcome !== "succeeded") return { kind: "continue", step: "delete_deployment" };
     }
-    return startWorkflow(ctx, "uninstall", { ignore_failure: true }, "wait_uninstall", {
+    return startWorkflow(ctx, "uninstall", UNINSTALL, "wait_uninstall", {
       // CFY-AVAIL: uninstall is unavailable when no node instance is active (install failed or
-      // was cancelled before starting any, or an earlier uninstall already ran): nothing to undo.
-      unavailable: { kind: "continue", step: "delete_deployment" },
+      // was cancelled before starting any, or an earlier uninstall already ran).
+      unavailable: async () => {
+        // CFY-AVAIL-8: an install cancelled midway leaves the node it was installing live but
+        // not started. Nothing is active, so uninstall is unavailable, yet the live node keeps
+        // Cloudify from deleting the deployment (M15), and deleting it by force would abandon
+        // what the node created. Force the uninstall past the availability check instead.
+        if ((await ctx.cloudify.liveNodeInstances(ctx.record.deploymentId)).length)
+          return startWorkflow(ctx, "uninstall", UNINSTALL, "wait_uninstall", { force: true });
+        return { kind: "continue", step: "delete_deployment" }; // nothing installed: nothing to undo
+      },
     });
   },
 
   async wait_uninstall(ctx): Promise<Outcome> {
     const execution = await currentExecution(ctx);
     if (!execution) return { kind: "continue", step: "start_uninstall" };
-    if (!TERMINAL_STATUSES.has(execution.status))
+    if (execution.outcome === "running")
       return { kind: "wait", description: "Running the uninstall workflow." };
-    if (execution.status === "terminated") return { kind: "continue", step: "delete_deployment" };
+    if (execution.outcome === "succeeded") return { kind: "continue", step: "delete_deployment" };
     // CFY-AVAIL-4: queued behind another execution, it was re-checked when dequeued and found
-    // unavailable: nothing was active by then, so there is nothing to uninstall.
-    if (isDequeuedUnavailable(execution)) return { kind: "continue", step: "delete_deployment" };
+    // unavailable (nothing active by then): start_uninstall decides again, now that nothing
+    // runs before it, between deleting at once and a forced uninstall of live nodes.
+    if (isDequeuedUnavailable(execution)) return { kind: "continue", step: "start_uninstall" };
     return failedExecution(ctx, execution, "uninstalling", {}, { instanceUsable: false });
   },
 
@@ -174,7 +184,7 @@ export const deprovisionMachine: StateMachine<InstanceRecord, DeprovisionStep> =
     const execution = await currentExecution(ctx);
     // CFY-DEL-2: a failed (or cancelled) deletion leaves the deployment in place: report it in
     // Cloudify's words; the platform may DELETE again, and the retry deletes anew.
-    if (execution && TERMINAL_STATUSES.has(execution.status) && execution.status !== "terminated") {
+    if (execution?.outcome === "failed" || execution?.outcome === "cancelled") {
       return failedExecution(ctx, execution, "deleting the deployment", {}, { instanceUsable: false });
     }
     return { kind: "wait", description: "Waiting for Cloudify to remove the deployment." };
@@ -189,7 +199,11 @@ export const updateMachine: StateMachine<InstanceRecord, UpdateStep> = {
     if (!target) return { kind: "failed", description: "The update has no target; this is a broker bug." };
     const deployment = await cloudify.getDeployment(record.deploymentId);
     if (!deployment)
-      return { kind: "failed", description: missingDeployment(record.deploymentId), instanceUsable: false };
+      return {
+        kind: "failed",
+        description: deploymentGoneDescription(record.id, record.deploymentId),
+        instanceUsable: false,
+      };
     const foreign = notOwned(record, deployment, "update");
     if (foreign) return { ...foreign, instanceUsable: true, updateRepeatable: false };
     const started = await startOnce(ctx, {
@@ -212,10 +226,10 @@ export const updateMachine: StateMachine<InstanceRecord, UpdateStep> = {
   async wait_update(ctx): Promise<Outcome> {
     const execution = await currentExecution(ctx);
     if (!execution) return { kind: "continue", step: "start_update" };
-    if (!TERMINAL_STATUSES.has(execution.status))
+    if (execution.outcome === "running")
       return { kind: "wait", description: "Running the deployment update." };
     const target = ctx.operation.target;
-    if (execution.status === "terminated" && target) {
+    if (execution.outcome === "succeeded" && target) {
       return {
         kind: "succeeded",
         record: {
@@ -274,22 +288,23 @@ function notOwned(
   };
 }
 
-function missingDeployment(deploymentId: string): string {
-  return `Cloudify deployment ${deploymentId} no longer exists (deleted outside the broker); see \`cfy-broker orphans\`.`;
-}
-
 async function currentExecution(ctx: Ctx): Promise<ExecutionView | undefined> {
   const id = ctx.operation.executionId;
   return id ? ctx.cloudify.getExecution(id) : undefined;
 }
 
-/** Starts `workflowId` queued behind whatever runs on the deployment, at most once (CFY-GW). */
+const UNINSTALL = { ignore_failure: true };
+
+/**
+ * Starts `workflowId` queued behind whatever runs on the deployment, at most once (CFY-GW);
+ * `force` skips Cloudify's availability check (and the queue: it runs beside others).
+ */
 async function startWorkflow(
   ctx: Ctx,
   workflowId: string,
   parameters: Record<string, unknown>,
   next: StepName,
-  on: { unavailable?: Outcome } = {},
+  on: { unavailable?: () => Promise<Outcome>; force?: boolean } = {},
 ): Promise<Outcome> {
   const { record, cloudify } = ctx;
   const started = await startOnce(ctx, {
@@ -302,12 +317,12 @@ async function startWorkflow(
           deploymentId: record.deploymentId,
           workflowId,
           parameters,
-          queue: true,
+          ...(on.force ? { force: true } : { queue: true }),
         })
       ).id,
   });
   if (started.kind === "refused") {
-    if (on.unavailable && started.code === UNAVAILABLE_WORKFLOW) return on.unavailable;
+    if (on.unavailable && started.code === UNAVAILABLE_WORKFLOW) return on.unavailable();
     return { kind: "failed", description: `Cloudify refused to start ${workflowId}: ${started.message}` };
   }
   return afterStart(ctx, started, next);

@@ -1,8 +1,11 @@
 import type { Logger } from "../../log/logger.js";
 import type { SharedStateCoordination, StateStore } from "../../state/index.js";
+import { backoffDelay } from "../../util/backoff.js";
+import { Slots } from "../../util/slots.js";
 import type { CloudifyPort } from "../cloudify-port/port.js";
 import type { Operation } from "../model/records.js";
 import type { KeyedMutex } from "./keyed-mutex.js";
+import { IN_PROGRESS } from "./operation.js";
 import type { AnyStateMachine, StepOutcome } from "./steps.js";
 
 /** A kind of resource whose operations the engine drives (instances; bindings). */
@@ -17,6 +20,15 @@ export interface ResourceKind<R extends { id: string; operation: Operation }> {
   onFinished?(record: R, operation: Operation): R;
 }
 
+/*
+ * The engine drives instances and bindings alike and never reads a record's own fields, so it
+ * holds kinds of any record type; ResourceKind is invariant in its record type, hence `any`.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: a kind of any record type (see above)
+type SomeKind = ResourceKind<any>;
+// biome-ignore lint/suspicious/noExplicitAny: the outcome of a step of any kind's machine
+type SomeOutcome = StepOutcome<any>;
+
 export interface EngineSettings {
   pollIntervalMs: number;
   /** After a start whose answer was lost, how long to look for what it created before resending. */
@@ -27,6 +39,12 @@ export interface EngineSettings {
 
 const MAX_STEPS_PER_RUN = 20;
 const SWEEP_CONCURRENCY = 16;
+/**
+ * Resources advanced at once, whether a request kicked them or the sweep found them due: a burst
+ * of 10,000 provisions must not become 10,000 concurrent requests to the manager (and their
+ * buffers in the heap). Kicks beyond it wait their turn; the request that kicked never waits.
+ */
+export const ENGINE_CONCURRENCY = 32;
 
 /**
  * Drives every in-progress operation forward, whether or not the platform polls: a timer
@@ -37,7 +55,7 @@ const SWEEP_CONCURRENCY = 16;
  * broker restarted. Steps run outside the resource's lock; see `commit` for why.
  */
 export class OperationEngine {
-  private readonly kinds: ResourceKind<any>[] = [];
+  private readonly kinds: SomeKind[] = [];
   /** Resources the engine is advancing now, and whether a kick asked for another pass. */
   private readonly running = new Map<string, { again: boolean }>();
   /** When each resource may be advanced again (in memory: waits are not worth a disk write). */
@@ -47,6 +65,7 @@ export class OperationEngine {
   private stopped = false;
   /** Runs started by kicks, awaited by stop(). */
   private readonly kicks = new Set<Promise<void>>();
+  private readonly slots = new Slots(ENGINE_CONCURRENCY);
 
   constructor(
     private readonly deps: {
@@ -110,6 +129,22 @@ export class OperationEngine {
     return run;
   }
 
+  /**
+   * Cloudify answers again after an outage: operations waiting out a transient failure's
+   * backoff become due at the next sweep. The backoff grows while the manager is away (up to
+   * `maxBackoffMs`), and would otherwise keep them idle long after it came back.
+   */
+  retryTransientNow(): void {
+    for (const kind of this.kinds) {
+      for (const { id, value } of this.deps.store.select<{ operation: Operation }>(
+        kind.collection,
+        IN_PROGRESS,
+      )) {
+        if (value.operation.attempts > 0) this.due.delete(`${kind.collection}/${id}`);
+      }
+    }
+  }
+
   /** Every resource with an operation in progress and due now. */
   async sweep(): Promise<void> {
     // A step's outcome could not be stored (a full disk): running steps would only repeat their
@@ -119,9 +154,11 @@ export class OperationEngine {
     const due: [string, string][] = [];
     const summary: InProgressSummary = { byType: {}, oldestStartedAt: undefined };
     for (const kind of this.kinds) {
-      for (const { id, value } of this.deps.store.list<{ operation?: Operation }>(kind.collection)) {
+      for (const { id, value } of this.deps.store.select<{ operation: Operation }>(
+        kind.collection,
+        IN_PROGRESS,
+      )) {
         const operation = value.operation;
-        if (operation?.state !== "in progress") continue;
         summary.byType[operation.type] = (summary.byType[operation.type] ?? 0) + 1;
         const started = Date.parse(operation.startedAt);
         if (started < (summary.oldestStartedAt ?? Number.POSITIVE_INFINITY))
@@ -156,7 +193,10 @@ export class OperationEngine {
     const run = { again: false };
     this.running.set(key, run);
     const leases = this.deps.leases;
+    // Registered as running before waiting for a slot, so kicks meanwhile only ask for a pass.
+    const release = await this.slots.acquire();
     try {
+      if (this.stopped) return;
       // Another process drives it (its lease is valid): it continues from the recorded step.
       if (leases && !(await leases.claim(key))) return;
       do {
@@ -172,15 +212,13 @@ export class OperationEngine {
       const record = this.deps.store.get<{ operation?: Operation }>(collection, id);
       if (leases && record?.operation?.state !== "in progress") await leases.release(key);
     } finally {
+      release();
       this.running.delete(key);
     }
   }
 
   /** Runs the operation's current step and commits the outcome; true when the next step may run at once. */
-  private async runStep(
-    kind: ResourceKind<any>,
-    stored: { id: string; operation: Operation },
-  ): Promise<boolean> {
+  private async runStep(kind: SomeKind, stored: { id: string; operation: Operation }): Promise<boolean> {
     // A checkpoint replaces these with what it committed, so the outcome builds on it.
     let record = stored;
     let op = record.operation;
@@ -206,7 +244,7 @@ export class OperationEngine {
       });
       return false;
     }
-    let outcome: StepOutcome<any>;
+    let outcome: SomeOutcome;
     const ctx = {
       record,
       operation: op,
@@ -231,7 +269,8 @@ export class OperationEngine {
         outcome = { kind: "failed", description: `Cloudify refused a request: ${failure.message}` };
       } else {
         const attempts = op.attempts + 1;
-        const backoff = this.backoff(attempts);
+        // Never sooner than Cloudify asked (Retry-After on a 429 or 503).
+        const backoff = Math.max(this.backoff(attempts), failure.retryAfterMs ?? 0);
         log.warn(
           { attempts, retry_in_ms: backoff, reason: failure.detail },
           "transient Cloudify failure; will retry",
@@ -282,11 +321,7 @@ export class OperationEngine {
     }
   }
 
-  private async finish(
-    kind: ResourceKind<any>,
-    record: { id: string; operation: Operation },
-    outcome: StepOutcome<any>,
-  ) {
+  private async finish(kind: SomeKind, record: { id: string; operation: Operation }, outcome: SomeOutcome) {
     const now = iso(this.now());
     const op = record.operation;
     const operation: Operation = {
@@ -330,7 +365,7 @@ export class OperationEngine {
    * operation meanwhile (a deprovision halting a provision) wins, and the outcome is dropped.
    */
   private async commit(
-    kind: ResourceKind<any>,
+    kind: SomeKind,
     expected: { id: string; operation: Operation },
     record: { id: string; operation: Operation },
   ): Promise<boolean> {
@@ -347,6 +382,7 @@ export class OperationEngine {
           { id: expected.id, operation: expected.operation.id },
           "operation replaced while its step ran; outcome dropped",
         );
+        await this.keepLearnedExecutions(kind, current, record);
         return false;
       }
       await this.deps.store.commit([
@@ -356,10 +392,36 @@ export class OperationEngine {
     });
   }
 
+  /**
+   * A dropped outcome still keeps what it learned about Cloudify: the executions its step
+   * started belong to the resource whatever operation runs now. A deployment's create execution
+   * is the instance's only proof of owning it until Cloudify writes its labels (CFY-OWN-2), so
+   * forgetting it would make the deprovision that halted the provision refuse the deployment.
+   */
+  private async keepLearnedExecutions(
+    kind: SomeKind,
+    current: { operation: Operation } | undefined,
+    outcome: { id: string; operation: Operation },
+  ): Promise<void> {
+    const known = (current as { executionIds?: string[] } | undefined)?.executionIds;
+    const learned = (outcome as { executionIds?: string[] }).executionIds;
+    if (!current || !known || !learned) return;
+    const added = learned.filter((id) => !known.includes(id));
+    if (!added.length) return;
+    await this.deps.store.commit([
+      {
+        type: "put",
+        collection: kind.collection,
+        id: outcome.id,
+        value: { ...current, executionIds: [...known, ...added] },
+      },
+    ]);
+  }
+
+  /** After the `attempts`-th transient failure: twice the poll interval, doubling, capped. */
   private backoff(attempts: number): number {
     const { pollIntervalMs, maxBackoffMs } = this.deps.settings();
-    const base = Math.min(maxBackoffMs, pollIntervalMs * 2 ** Math.min(attempts, 16));
-    return Math.round(base / 2 + Math.random() * (base / 2));
+    return backoffDelay({ baseDelayMs: 2 * pollIntervalMs, maxDelayMs: maxBackoffMs }, attempts);
   }
 
   private now(): number {

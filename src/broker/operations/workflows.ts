@@ -111,7 +111,7 @@ export const UNAVAILABLE_WORKFLOW = "unavailable_workflow_error";
  * available (CFY-AVAIL-4): "Error dequeueing execution: Workflow not available: <name>".
  */
 export function isDequeuedUnavailable(execution: ExecutionView): boolean {
-  return execution.status === "failed" && /Workflow not available/.test(execution.error ?? "");
+  return execution.outcome === "failed" && /Workflow not available/.test(execution.error ?? "");
 }
 
 /** Why an execution did not succeed, in Cloudify's own words, for an operation's description. */
@@ -122,7 +122,7 @@ export async function executionFailure(
 ): Promise<string> {
   // The workflow's own error may name hosts behind the manager; platforms get it without them.
   const reason = withoutAddresses(await cloudify.failureReason(execution));
-  const what = execution.status === "cancelled" ? "was cancelled" : "failed";
+  const what = execution.outcome === "cancelled" ? "was cancelled" : "failed";
   return `Cloudify ${execution.workflowId} ${what} while ${doing}: ${reason}`;
 }
 

@@ -2,21 +2,6 @@ import { startBrokerServer } from "../../server/broker-server.js";
 import { configPath, parseCommandArgs, UsageError } from "../args.js";
 import { runUntilStopped } from "../lifecycle.js";
 
-export const SERVE_HELP = `Usage: cfy-broker serve [--config FILE] [--host HOST] [--port PORT] [--state DIR] [--watch]
-
-Runs the broker until SIGTERM or SIGINT.
-  --config FILE  broker.yaml to serve (default ./broker.yaml)
-  --host HOST    interface to bind (overrides broker.listen.host)
-  --port PORT    TCP port, 0 for any free one (overrides broker.listen.port)
-  --state DIR    state directory (overrides broker.state.dir)
-  --watch        reload when broker.yaml or a file it names changes (Kubernetes ConfigMap
-                 and Secret updates included); SIGHUP always reloads
-
-SIGTERM stops gracefully: no new connections, connected clients are answered, engine steps
-reach their commit, state is flushed and the lock released; exit 0, or 1 if
-broker.shutdown_timeout_seconds (default 25) passed first.
-`;
-
 /** `cfy-broker serve`: the broker in the foreground. */
 export async function serveCommand(args: string[]): Promise<number> {
   const { values } = parseCommandArgs("serve", args, {

@@ -1,4 +1,3 @@
-import { stat } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import {
   CryptoError,
@@ -11,18 +10,15 @@ import {
 import { createLogger } from "../../log/logger.js";
 import { rekeyStore } from "../../maintenance/rekey.js";
 import {
-  assertPostgresState,
   FileStateStore,
   PostgresStateStore,
-  readPostgresState,
-  readStateDir,
   StateError,
-  type StateExport,
   type StateStore,
   transferState,
 } from "../../state/index.js";
 import { UsageError } from "../args.js";
 import { EXIT_INVALID, EXIT_OK, EXIT_USAGE } from "../exit-codes.js";
+import { describe, location, openStore, readState } from "../state-location.js";
 
 export interface StateCommandIo {
   stdout: NodeJS.WritableStream;
@@ -83,23 +79,6 @@ export async function stateCommand(
   }
 }
 
-/** Where state lives: a directory (file store) or a PostgreSQL schema. */
-type Location = { kind: "dir"; dir: string } | { kind: "postgres"; url: string; schema: string };
-
-function location(value: string, schema: string | undefined): Location {
-  if (/^postgres(ql)?:\/\//.test(value))
-    return { kind: "postgres", url: value, schema: schema ?? "cfy_broker" };
-  if (schema !== undefined) throw new UsageError("a schema only applies to a postgres:// URL");
-  return { kind: "dir", dir: value };
-}
-
-function describe(where: Location): string {
-  if (where.kind === "dir") return where.dir;
-  const url = new URL(where.url);
-  if (url.password) url.password = "***";
-  return `${url} schema ${where.schema}`;
-}
-
 type Options = Record<string, { type: "string" | "boolean" }>;
 
 function parseOptions(args: string[], options: Options) {
@@ -125,35 +104,6 @@ function parse(args: string[], extra: Options = {}) {
   const keyFile = typeof values["key-file"] === "string" ? values["key-file"] : undefined;
   const schema = typeof values.schema === "string" ? values.schema : undefined;
   return { where: location(values.state, schema), keyFile, decrypt: values.decrypt === true };
-}
-
-async function readState(where: Location, logger: ReturnType<typeof createLogger>): Promise<StateExport> {
-  return where.kind === "dir"
-    ? readStateDir(where.dir, logger)
-    : readPostgresState({ url: where.url, schema: where.schema });
-}
-
-/**
- * Opens a store for maintenance. A directory must exist (open() would create a missing one, and
- * a typo should not "succeed" on nothing) and is locked; PostgreSQL is opened without joining
- * the replicas (no leases).
- */
-async function openStore(
-  where: Location,
-  logger: ReturnType<typeof createLogger>,
-  { create = false } = {},
-): Promise<StateStore> {
-  if (where.kind === "dir") {
-    if (!create && !(await stat(where.dir).catch(() => undefined))?.isDirectory())
-      throw new StateError("FORMAT", `no state directory at ${where.dir}`);
-    const store = new FileStateStore({ dir: where.dir, logger });
-    await store.open();
-    return store;
-  }
-  if (!create) await assertPostgresState({ url: where.url, schema: where.schema });
-  const store = new PostgresStateStore({ url: where.url, schema: where.schema, logger });
-  await store.open();
-  return store;
 }
 
 function keyring(

@@ -1,4 +1,5 @@
 import { checkPlanExamples } from "../../broker/catalog/plan-examples.js";
+import { checkBlueprintsExist, checkUnfedInputs } from "../../broker/catalog/unfed-inputs.js";
 import { formatIssue, hasErrors } from "../../config/issues.js";
 import { loadConfig } from "../../config/load.js";
 import { configPath, parseCommandArgs } from "../args.js";
@@ -26,11 +27,23 @@ export async function validateCommand(args: string[]): Promise<number> {
     const { catalog, source } = loaded.loaded;
     const derived =
       values.state || values.cloudify
-        ? await cliDerivedSchemas(file, catalog, { state: values.state, cloudify: values.cloudify })
+        ? await cliDerivedSchemas(file, catalog, {
+            state: values.state,
+            cloudify: values.cloudify,
+            allBlueprints: true,
+          })
         : undefined;
     issues.push(...checkPlanExamples(catalog, source, derived?.forPlan));
-    issues.sort((a, b) => a.line - b.line || a.column - b.column);
+    // With the blueprints' inputs at hand: required inputs that no provision would give.
+    if (derived) issues.push(...checkUnfedInputs(catalog, source, derived.inputsOf, derived.forPlan));
+    // With --cloudify: a plan whose blueprint the manager does not have could never provision.
+    if (derived) issues.push(...checkBlueprintsExist(catalog, source, derived.unavailable));
+  } else if (loaded.partial) {
+    // An invalid file: its examples are still checked (statically), so no error waits for the next run.
+    const { catalog, source, scope } = loaded.partial;
+    issues.push(...checkPlanExamples(catalog, source, undefined, scope));
   }
+  issues.sort((a, b) => a.line - b.line || a.column - b.column);
   if (json) process.stdout.write(`${JSON.stringify({ valid: !hasErrors(issues), issues }, null, 2)}\n`);
   else {
     for (const issue of issues) process.stderr.write(`${formatIssue(issue)}\n`);

@@ -1,5 +1,5 @@
 import type { Transport } from "../transport.js";
-import type { CloudifyEvent, DeploymentUpdate, Secret, Token, Visibility } from "../types.js";
+import type { CloudifyEvent, DeploymentUpdate, NodeInstance, Secret, Token, Visibility } from "../types.js";
 
 export interface InitiateUpdateOptions {
   /** Omit to keep the current blueprint. */
@@ -116,5 +116,17 @@ export class TokensApi {
 
   async delete(id: string): Promise<void> {
     await this.http.request({ method: "DELETE", path: `/tokens/${encodeURIComponent(id)}` });
+  }
+}
+
+export class NodeInstancesApi {
+  constructor(private readonly http: Transport) {}
+
+  /** GET /node-instances of one deployment (all pages). */
+  list(options: { deploymentId: string; include?: readonly string[] }): Promise<NodeInstance[]> {
+    return this.http.list("GET", "/node-instances", {
+      deployment_id: options.deploymentId,
+      ...(options.include ? { _include: options.include.join(",") } : {}),
+    });
   }
 }

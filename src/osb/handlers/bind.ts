@@ -1,9 +1,10 @@
 import type { Context } from "hono";
+import { shapeForRequest } from "../api-versions.js";
 import type { OsbEnv } from "../context.js";
-import { OsbError } from "../errors.js";
 import type { OsbPorts } from "../ports.js";
-import { booleanQuery, optionalObject, optionalString, readJsonObject, requiredString } from "../request.js";
-import { accepted, bindingBody } from "../responses.js";
+import { readJsonObject, versionedBooleanQuery } from "../request.js";
+import { checkBind } from "../request-schemas.js";
+import { accepted, sendBinding } from "../responses.js";
 
 /**
  * BIND: PUT .../service_bindings/:binding_id (OSB section 9). A rotation request may carry
@@ -12,35 +13,25 @@ import { accepted, bindingBody } from "../responses.js";
  */
 export function bind(ports: OsbPorts) {
   return async (c: Context<OsbEnv>) => {
-    const acceptsIncomplete = booleanQuery(c, "accepts_incomplete");
-    const body = await readJsonObject(c);
-    const predecessorBindingId = optionalString(body, "predecessor_binding_id");
-    const bindResource = optionalObject(body, "bind_resource");
-    const appGuid = optionalString(body, "app_guid") ?? appGuidOf(bindResource);
+    // Fields and parameters newer than the requested version are unknown there, ignored (H17):
+    // async bindings are 2.14, rotation (predecessor_binding_id) 2.17.
+    const acceptsIncomplete = versionedBooleanQuery(c, "bindingQuery", "accepts_incomplete");
+    const body = checkBind(shapeForRequest(c, "bindRequest", await readJsonObject(c)));
+    const appGuid = body.app_guid ?? body.bind_resource?.app_guid;
     const outcome = await ports.broker().bind({
       instanceId: c.req.param("instance_id")!,
       bindingId: c.req.param("binding_id")!,
-      serviceId: predecessorBindingId
-        ? optionalString(body, "service_id")
-        : requiredString(body, "service_id"),
-      planId: predecessorBindingId ? optionalString(body, "plan_id") : requiredString(body, "plan_id"),
+      serviceId: body.service_id,
+      planId: body.plan_id,
       appGuid,
-      bindResource,
-      context: optionalObject(body, "context"),
-      parameters: optionalObject(body, "parameters"),
-      predecessorBindingId,
+      bindResource: body.bind_resource,
+      context: body.context,
+      parameters: body.parameters,
+      predecessorBindingId: body.predecessor_binding_id,
       acceptsIncomplete,
       originatingIdentity: c.get("originatingIdentity"),
     });
     if (outcome.kind === "accepted") return accepted(c, ports, { operation: outcome.operation });
-    return c.json(bindingBody(outcome.binding), outcome.kind === "created" ? 201 : 200);
+    return sendBinding(c, outcome.binding, outcome.kind === "created" ? 201 : 200);
   };
-}
-
-function appGuidOf(bindResource: Record<string, unknown> | undefined): string | undefined {
-  const value = bindResource?.app_guid;
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== "string" || !value)
-    throw new OsbError("BadRequest", "Field bind_resource.app_guid must be a non-empty string.");
-  return value;
 }

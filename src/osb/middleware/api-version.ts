@@ -9,7 +9,8 @@ export const LATEST_VERSION = "2.17";
 /**
  * Requires X-Broker-API-Version (OSB H1-H3, X1, X2): missing, empty, malformed or older than
  * 2.13 gives 412 naming what is supported. Any 2.x from 2.13 on is served: newer minors are
- * backwards compatible by the spec's versioning rules, and osb-checker sends 2.13/2.14.
+ * backwards compatible by the spec's versioning rules, and osb-checker sends 2.13/2.14. The
+ * version is kept for the answer: bodies carry only the fields it defines (H16, api-versions.ts).
  */
 export function apiVersion(): MiddlewareHandler<OsbEnv> {
   return async (c, next) => {

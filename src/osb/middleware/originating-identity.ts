@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
-import type { OriginatingIdentity, OsbEnv } from "../context.js";
-import { tooDeeplyNested } from "../request.js";
+import { addLogFields, type OriginatingIdentity, type OsbEnv, requestLog } from "../context.js";
+import { unstorableValue } from "../request.js";
 
 export const ORIGINATING_IDENTITY_HEADER = "X-Broker-API-Originating-Identity";
 
@@ -17,14 +17,9 @@ export function originatingIdentity(): MiddlewareHandler<OsbEnv> {
         c.set("originatingIdentity", identity);
         // Who caused the request, for the audit trail in the access log (OSB H4: audit only).
         const user = identity.value.user_id ?? identity.value.username;
-        c.set(
-          "log",
-          c
-            .get("log")
-            .child({ platform: identity.platform, user: typeof user === "string" ? user : undefined }),
-        );
+        addLogFields(c, { platform: identity.platform, user: typeof user === "string" ? user : undefined });
       } else {
-        c.get("log").warn("ignoring malformed X-Broker-API-Originating-Identity header");
+        requestLog(c)?.warn("ignoring malformed X-Broker-API-Originating-Identity header");
       }
     }
     await next();
@@ -36,7 +31,7 @@ export function parseOriginatingIdentity(header: string): OriginatingIdentity | 
   if (!match?.[1] || !match[2]) return undefined;
   try {
     const value: unknown = JSON.parse(Buffer.from(match[2], "base64").toString("utf8"));
-    if (!value || typeof value !== "object" || Array.isArray(value) || tooDeeplyNested(value))
+    if (!value || typeof value !== "object" || Array.isArray(value) || unstorableValue(value))
       return undefined;
     return { platform: match[1], value: value as Record<string, unknown> };
   } catch {

@@ -39,12 +39,14 @@ import type { PreparedChange } from "../memory-image.js";
 import type {
   Change,
   JsonValue,
+  RecordFilter,
   SharedStateCoordination,
   StateExport,
   StateHealth,
   StateRecord,
   StateStore,
 } from "../types.js";
+import { WriterLoop } from "../writer-loop.js";
 import { migrate } from "./migrations.js";
 import { VersionedMemory } from "./versioned-memory.js";
 
@@ -61,6 +63,13 @@ export interface PostgresStateStoreOptions {
   leaseSeconds?: number;
   /** Fallback catch-up period when no NOTIFY arrives. Default 1 s. */
   refreshIntervalMs?: number;
+  /**
+   * How long the database may take to answer a catch-up (or to accept a connection) before it
+   * counts as unreachable: health turns unwritable, mutations are refused at once (503) instead
+   * of waiting on a connection that may never answer. Default 10 s (a loaded database, or host,
+   * must not count as unreachable).
+   */
+  unreachableAfterMs?: number;
   /** Registers this process as a replica (leases, readiness); tools (export, rekey) leave it out. */
   replica?: { configFingerprint: string };
   logger?: Logger;
@@ -78,9 +87,20 @@ export interface ReplicaInfo {
 type QueueItem = { commit: PreparedCommit; resolve: () => void; reject: (err: Error) => void };
 
 const DEFAULT_SCHEMA = "cfy_broker";
+
+/** A promise resolved from outside (Promise.withResolvers needs Node 22). */
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
 /** Deleted rows stay this long so replicas catching up see the deletion; then they are purged. */
 const DELETED_RETENTION_SECONDS = 600;
 const PURGE_INTERVAL_MS = 60_000;
+/** Rows per query when loading the whole state (open, and after a long disconnection). */
+const RELOAD_PAGE_ROWS = 2000;
 
 export class PostgresStateStore implements StateStore, SharedStateCoordination {
   readonly schema: string;
@@ -93,6 +113,8 @@ export class PostgresStateStore implements StateStore, SharedStateCoordination {
   readonly #channel: string;
   #pool: pg.Pool | undefined;
   #lockPool: pg.Pool | undefined;
+  /** One connection for catch-ups (one runs at a time): the probe of reachability never queues behind load. */
+  #syncPool: pg.Pool | undefined;
   #listener: pg.Client | undefined;
   #listening = false;
   #status: "new" | "opening" | "open" | "closing" | "closed" = "new";
@@ -100,7 +122,10 @@ export class PostgresStateStore implements StateStore, SharedStateCoordination {
   /** Every commit up to this seq is in the cache. */
   #seen = 0;
   #queue: QueueItem[] = [];
-  #draining: Promise<void> | undefined;
+  readonly #writer = new WriterLoop(
+    () => this.#drain(),
+    () => this.#queue.length > 0,
+  );
   #syncRunning: Promise<void> | undefined;
   #syncNext: Promise<void> | undefined;
   /** Leases held: key -> local time (ms) until which the lease is certainly ours. */
@@ -109,6 +134,8 @@ export class PostgresStateStore implements StateStore, SharedStateCoordination {
   readonly #othersUntil = new Map<string, number>();
   #timers: NodeJS.Timeout[] = [];
   #health: StateHealth = { writable: true };
+  /** Resolves when health turns unwritable: waits on the database give up then. */
+  #whenUnhealthy = signal();
   #configFingerprint: string | undefined;
   #replicas: ReplicaInfo[] = [];
   #drift = "";
@@ -123,6 +150,10 @@ export class PostgresStateStore implements StateStore, SharedStateCoordination {
     this.#configFingerprint = options.replica?.configFingerprint;
   }
 
+  #unreachableAfterMs(): number {
+    return this.#options.unreachableAfterMs ?? 10_000;
+  }
+
   get leaseSeconds(): number {
     return this.#leaseSeconds;
   }
@@ -133,16 +164,17 @@ export class PostgresStateStore implements StateStore, SharedStateCoordination {
       ...(this.#options.ssl ? { ssl: this.#options.ssl } : {}),
       application_name: "cfy-broker",
       keepAlive: true,
-      connectionTimeoutMillis: 10_000,
+      connectionTimeoutMillis: this.#unreachableAfterMs(),
     };
   }
 
-  #newPool(queryTimeoutMs: number): pg.Pool {
+  #newPool(queryTimeoutMs: number, options: pg.PoolConfig = {}): pg.Pool {
     const pool = new pg.Pool({
       ...this.#clientConfig(),
       max: this.#options.poolSize ?? 10,
       query_timeout: queryTimeoutMs,
       idleTimeoutMillis: 30_000,
+      ...options,
     });
     // An idle connection that breaks (database restarted, network cut) must not crash the process.
     pool.on("error", (err) => this.#log.warn({ err }, "state database connection lost"));
@@ -153,14 +185,25 @@ export class PostgresStateStore implements StateStore, SharedStateCoordination {
     if (this.#status !== "new") throw new Error("PostgresStateStore.open() can only be called once");
     this.#status = "opening";
     this.#pool = this.#newPool(15_000);
-    // Lock waits can be as long as the work of the holder on another replica.
-    this.#lockPool = this.#newPool(120_000);
+    // Lock waits can be as long as the work of the holder on another replica, and waiting for a
+    // free lock connection is load, not an outage: no connection timeout here (a wait gives up
+    // when the catch-up probe finds the database unreachable, see exclusive()).
+    this.#lockPool = this.#newPool(120_000, { connectionTimeoutMillis: 0 });
+    this.#syncPool = this.#newPool(this.#unreachableAfterMs(), { max: 1 });
     try {
       const client = await this.#pool.connect();
+      // The migration's own query fails if the connection breaks; the event must not crash us.
+      const ignore = () => {};
+      client.on("error", ignore);
+      let failure: Error | undefined;
       try {
         await migrate(client, this.schema, this.#log);
+      } catch (err) {
+        failure = err as Error;
+        throw err;
       } finally {
-        client.release();
+        client.release(failure);
+        client.off("error", ignore);
       }
       await this.#reload();
       if (this.#options.replica) {
@@ -186,7 +229,7 @@ export class PostgresStateStore implements StateStore, SharedStateCoordination {
     if (this.#status !== "open") throw new StateNotOpenError(`close() while ${this.#status}`);
     this.#status = "closing";
     for (const timer of this.#timers) clearInterval(timer);
-    while (this.#draining) await this.#draining;
+    await this.#writer.idle();
     if (this.#options.replica) {
       // Hand our operations over at once rather than after the lease expires.
       await this.#pool!.query(`DELETE FROM ${this.#t}.leases WHERE owner = $1`, [this.replicaId]).catch(
@@ -207,6 +250,7 @@ export class PostgresStateStore implements StateStore, SharedStateCoordination {
     await listener?.end().catch(() => {});
     await this.#pool?.end().catch(() => {});
     await this.#lockPool?.end().catch(() => {});
+    await this.#syncPool?.end().catch(() => {});
   }
 
   #every(ms: number, task: () => Promise<void>): void {
@@ -234,6 +278,11 @@ export class PostgresStateStore implements StateStore, SharedStateCoordination {
     return this.#memory.state.list(collection) as StateRecord<T>[];
   }
 
+  select<T = JsonValue>(collection: string, filter: RecordFilter): StateRecord<T>[] {
+    this.#assertReadable("select");
+    return this.#memory.state.select(collection, filter) as StateRecord<T>[];
+  }
+
   collections(): string[] {
     this.#assertReadable("collections");
     return this.#memory.state.collections();
@@ -253,16 +302,36 @@ export class PostgresStateStore implements StateStore, SharedStateCoordination {
   }
 
   #healthy(): void {
-    if (!this.#health.writable) this.#log.info("state database reachable again");
+    if (this.#health.writable) return;
+    this.#log.info("state database reachable again");
     this.#health = { writable: true };
+    this.#whenUnhealthy = signal();
   }
 
-  #unhealthy(what: string, err: unknown): StateUnavailableError {
-    const error = new StateUnavailableError(err);
-    if (this.#health.writable) this.#log.error({ err }, `state database unavailable (${what})`);
+  /**
+   * Marks the database unreachable (health, readiness, the engine pauses) and returns the error
+   * for the caller. `stored: "unknown"` when a commit was sent and its answer lost.
+   */
+  #unhealthy(what: string, err: unknown, stored: "no" | "unknown" = "no"): StateUnavailableError {
+    const error = new StateUnavailableError(err, { reason: "its state database cannot be reached", stored });
     const cause = (err as NodeJS.ErrnoException)?.code ?? (err as Error)?.message ?? String(err);
-    this.#health = { writable: false, reason: `state database unreachable (${what}: ${cause})` };
+    if (this.#health.writable) {
+      this.#log.error({ err }, `state database unavailable (${what})`);
+      // recovering: the store comes back by itself when the database answers (not a liveness failure).
+      this.#health = {
+        writable: false,
+        recovering: true,
+        reason: `state database unreachable since ${new Date().toISOString()} (${what}: ${cause})`,
+      };
+      this.#whenUnhealthy.resolve();
+    }
     return error;
+  }
+
+  /** While the database is known unreachable, work that needs it is refused at once. */
+  #refuseWhileUnreachable(): StateUnavailableError | undefined {
+    if (this.#health.writable) return undefined;
+    return new StateUnavailableError(undefined, { reason: "its state database cannot be reached" });
   }
 
   // ---- writes ----
@@ -276,17 +345,11 @@ export class PostgresStateStore implements StateStore, SharedStateCoordination {
       return Promise.reject(err);
     }
     if (commit.changes.length === 0) return Promise.resolve();
+    const refused = this.#refuseWhileUnreachable();
+    if (refused) return Promise.reject(refused);
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ commit, resolve, reject });
-      this.#kick();
-    });
-  }
-
-  #kick(): void {
-    if (this.#draining) return;
-    this.#draining = this.#drain().finally(() => {
-      this.#draining = undefined;
-      if (this.#queue.length > 0) this.#kick();
+      this.#writer.kick();
     });
   }
 
@@ -297,7 +360,10 @@ export class PostgresStateStore implements StateStore, SharedStateCoordination {
         await this.#write(batch.flatMap((item) => item.commit.changes));
         for (const item of batch) item.resolve();
       } catch (err) {
-        const error = this.#unhealthy("commit", err);
+        // Sent, and no answer: PostgreSQL may have committed it. Callers retry the same request
+        // (idempotent) and the next catch-up brings the cache up to date either way.
+        const error = this.#unhealthy("commit", err, "unknown");
+        void this.sync().catch(() => {});
         for (const item of batch) item.reject(error);
       }
     }
@@ -372,11 +438,27 @@ export class PostgresStateStore implements StateStore, SharedStateCoordination {
       seq: number;
     }>;
     try {
-      ({ rows } = await this.#pool!.query(
-        `SELECT h.seq::float8 AS head, h.horizon::float8 AS horizon, r.collection, r.id, r.value, r.seq::float8 AS seq
+      // A short timeout of its own: the catch-up is also the probe that tells readiness (and
+      // every request) that the database stopped answering.
+      // The limit covers connecting too (a new connection may hang in a partition); the pool is
+      // this probe's own, so no wait behind other work counts as the database not answering.
+      let timer: NodeJS.Timeout | undefined;
+      const query = this.#syncPool!.query({
+        text: `SELECT h.seq::float8 AS head, h.horizon::float8 AS horizon, r.collection, r.id, r.value, r.seq::float8 AS seq
          FROM ${this.#t}.head h LEFT JOIN ${this.#t}.records r ON r.seq > $1`,
-        [since],
-      ));
+        values: [since],
+        query_timeout: this.#unreachableAfterMs(),
+      } as pg.QueryConfig);
+      query.catch(() => {});
+      ({ rows } = await Promise.race([
+        query,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${this.#unreachableAfterMs()} ms`)),
+            this.#unreachableAfterMs(),
+          );
+        }),
+      ]).finally(() => clearTimeout(timer)));
     } catch (err) {
       throw this.#unhealthy("refresh", err);
     }
@@ -396,28 +478,53 @@ export class PostgresStateStore implements StateStore, SharedStateCoordination {
   /** Loads every live record as of one snapshot (at open, and after a long disconnection). */
   async #reload(): Promise<void> {
     const client = await this.#pool!.connect();
+    const onError = (err: Error) => this.#unhealthy("reload", err);
+    client.on("error", onError);
+    let failure: Error | undefined;
     try {
       await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
       const { rows: heads } = await client.query<{ head: number }>(
         `SELECT seq::float8 AS head FROM ${this.#t}.head`,
       );
-      const { rows } = await client.query<{ collection: string; id: string; value: JsonValue; seq: number }>(
-        `SELECT collection, id, value, seq::float8 AS seq FROM ${this.#t}.records WHERE value IS NOT NULL`,
-      );
+      // In pages along the primary key, within the one snapshot: no single query has to carry
+      // the whole state (at 100,000 instances one did not finish within the query timeout on a
+      // loaded host), and the database reads the next page while this process applies the last.
+      type Row = { collection: string; id: string; value: JsonValue; seq: number };
+      const page = (after: Row | undefined) =>
+        client.query<Row>(
+          `SELECT collection, id, value, seq::float8 AS seq FROM ${this.#t}.records
+           WHERE value IS NOT NULL ${after ? "AND (collection, id) > ($1, $2)" : ""}
+           ORDER BY collection, id LIMIT ${RELOAD_PAGE_ROWS}`,
+          after ? [after.collection, after.id] : [],
+        );
+      const present = new Set<string>();
+      let pending = page(undefined);
+      pending.catch(() => {});
+      for (;;) {
+        const { rows } = await pending;
+        const last = rows.length === RELOAD_PAGE_ROWS ? rows.at(-1) : undefined;
+        if (last) {
+          pending = page(last);
+          pending.catch(() => {}); // awaited on the next turn; a failure meanwhile must not go unhandled
+        }
+        for (const row of rows) {
+          present.add(VersionedMemory.key(row.collection, row.id));
+          this.#memory.apply(row.collection, row.id, row.value, row.seq);
+        }
+        if (!last) break;
+      }
       await client.query("COMMIT");
       const head = heads[0]!.head;
-      const present = new Set<string>();
-      for (const row of rows) {
-        present.add(VersionedMemory.key(row.collection, row.id));
-        this.#memory.apply(row.collection, row.id, row.value, row.seq);
-      }
       this.#memory.forgetAbsent(present, head);
       if (head > this.#seen) this.#seen = head;
     } catch (err) {
       await client.query("ROLLBACK").catch(() => {});
+      failure = err as Error;
       throw err;
     } finally {
-      client.release();
+      // A connection that failed is destroyed rather than pooled.
+      client.release(failure);
+      client.off("error", onError);
     }
   }
 
@@ -446,10 +553,10 @@ export class PostgresStateStore implements StateStore, SharedStateCoordination {
   /** Timer: catch up (NOTIFY may have been missed) and re-establish LISTEN after a disconnection. */
   async #refresh(): Promise<void> {
     try {
-      if (!this.#listening) await this.#listen();
       await this.sync();
+      if (!this.#listening) await this.#listen();
     } catch {
-      // #unhealthy logged it; the next tick tries again.
+      // #unhealthy logged it (or LISTEN failed: polling covers it); the next tick tries again.
     }
   }
 
@@ -467,24 +574,59 @@ export class PostgresStateStore implements StateStore, SharedStateCoordination {
 
   async exclusive<T>(key: string, work: () => Promise<T>): Promise<T> {
     if (this.#status !== "open") throw new StateNotOpenError("exclusive");
+    const refused = this.#refuseWhileUnreachable();
+    if (refused) throw refused;
+    // A connection checked out of the pool has no error listener: one breaking while we hold it
+    // (the database restarts, the network drops it) would be an uncaught 'error' event.
+    const onError = (err: Error) => this.#unhealthy("lock connection", err);
     let client: pg.PoolClient | undefined;
-    try {
-      client = await this.#lockPool!.connect();
-      await client.query("SELECT pg_advisory_lock(hashtextextended($1, 0))", [this.#lockName(key)]);
+    let abandoned = false;
+    const acquire = (async () => {
+      const c = await this.#lockPool!.connect();
+      c.on("error", onError);
+      client = c;
+      if (abandoned) throw new Error("abandoned: the state database stopped answering");
+      await c.query("SELECT pg_advisory_lock(hashtextextended($1, 0))", [this.#lockName(key)]);
+      if (abandoned) throw new Error("abandoned: the state database stopped answering");
       await this.sync();
+    })();
+    try {
+      // Waiting for the lock may legitimately take as long as another replica's work, but not
+      // past the moment the database is found unreachable: then the request gets its 503 now.
+      await Promise.race([
+        acquire,
+        this.#whenUnhealthy.promise.then(() => {
+          throw this.#refuseWhileUnreachable() ?? new StateUnavailableError(undefined);
+        }),
+      ]);
     } catch (err) {
-      // Destroying the connection releases a lock it may hold.
-      client?.release(err instanceof Error ? err : new Error(String(err)));
+      abandoned = true;
+      // Destroying the connection releases a lock it may hold (now, or once the acquisition ends).
+      const destroy = () => {
+        client?.release(err instanceof Error ? err : new Error(String(err)));
+        client?.off("error", onError);
+      };
+      if (client) destroy();
+      else acquire.then(destroy, destroy);
+      acquire.catch(() => {});
       throw err instanceof StateUnavailableError ? err : this.#unhealthy("lock", err);
     }
+    if (!client) throw new Error("unreachable: lock acquired without a connection");
     try {
       return await work();
     } finally {
       try {
-        await client.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [this.#lockName(key)]);
+        await client.query({
+          text: "SELECT pg_advisory_unlock(hashtextextended($1, 0))",
+          values: [this.#lockName(key)],
+          query_timeout: this.#unreachableAfterMs(),
+        } as pg.QueryConfig);
         client.release();
       } catch (err) {
         client.release(err as Error);
+      } finally {
+        // After release: the pool's own listener is attached again by then.
+        client.off("error", onError);
       }
     }
   }
