@@ -66,6 +66,16 @@ function configText(s: Settings, password = `        password: ${s.password}\n`)
   );
 }
 
+/** Settings for a manager with the emulator's default user, a fresh key and info logs. */
+const baseSettings = (cloudifyUrl: string, password: string): Settings => ({
+  cloudifyUrl,
+  cloudifyUser: "admin",
+  cloudifyPassword: "admin",
+  password,
+  key: key("k1"),
+  logLevel: "info",
+});
+
 const emulators: EmulatorHandle[] = [];
 let broker: BrokerProcess | undefined;
 let dir: string | undefined;
@@ -111,14 +121,7 @@ describe("reload by SIGHUP", () => {
     dir = await tempDir("reload-sighup-");
     const first = await emulator();
     const second = await emulator([{ username: "ops", password: "second-manager-password" }]);
-    const before: Settings = {
-      cloudifyUrl: first.url,
-      cloudifyUser: "admin",
-      cloudifyPassword: "admin",
-      password: "first-platform-password",
-      key: key("k1"),
-      logLevel: "info",
-    };
+    const before = baseSettings(first.url, "first-platform-password");
     const file = join(dir, "broker.yaml");
     await writeFile(file, configText(before));
     const b = await serve(file);
@@ -211,14 +214,7 @@ describe("reload by SIGHUP", () => {
   it("refuses a broken file: the old configuration serves, JSON lines name file:line:column, readiness and metrics report it", async () => {
     dir = await tempDir("reload-refused-");
     const manager = await emulator();
-    const settings: Settings = {
-      cloudifyUrl: manager.url,
-      cloudifyUser: "admin",
-      cloudifyPassword: "admin",
-      password: "platform-password",
-      key: key("k1"),
-      logLevel: "info",
-    };
+    const settings = baseSettings(manager.url, "platform-password");
     const file = join(dir, "broker.yaml");
     const good = configText(settings);
     await writeFile(file, good);
@@ -289,14 +285,7 @@ describe("reload by SIGHUP", () => {
   it("clients under load see no failed request across repeated SIGHUPs", async () => {
     dir = await tempDir("reload-load-");
     const manager = await emulator();
-    const settings: Settings = {
-      cloudifyUrl: manager.url,
-      cloudifyUser: "admin",
-      cloudifyPassword: "admin",
-      password: "platform-password",
-      key: key("k1"),
-      logLevel: "info",
-    };
+    const settings = baseSettings(manager.url, "platform-password");
     const file = join(dir, "broker.yaml");
     await writeFile(file, configText(settings));
     const b = await serve(file);
@@ -346,14 +335,7 @@ describe("serve --watch", () => {
   it("reloads when a Kubernetes-style mount swaps its ..data symlink (ConfigMap and Secret)", async () => {
     dir = await tempDir("reload-watch-");
     const manager = await emulator();
-    const settings: Settings = {
-      cloudifyUrl: manager.url,
-      cloudifyUser: "admin",
-      cloudifyPassword: "admin",
-      password: "unused",
-      key: key("k1"),
-      logLevel: "info",
-    };
+    const settings = baseSettings(manager.url, "unused");
     // A volume as the kubelet writes it: a timestamped directory, `..data` pointing at it, and
     // each key a symlink through `..data`. An update writes a new directory and renames a new
     // `..data` symlink over the old one, so the files' own inodes never change.
