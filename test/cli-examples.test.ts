@@ -152,7 +152,8 @@ describe("cfy-broker examples", { timeout: 180_000 }, () => {
     try {
       const child = spawn(process.execPath, [BIN, "examples", "--plan", "cache-small"], {
         cwd: ROOT,
-        env: { PATH: process.env.PATH ?? "", ...env(slow.url) },
+        // The broker's log on stderr too: if this ever hangs, the failure shows what it waited for.
+        env: { PATH: process.env.PATH ?? "", ...env(slow.url), LOG_LEVEL: "info" },
         stdio: ["ignore", "pipe", "pipe"],
       });
       let stdout = "";
@@ -160,18 +161,31 @@ describe("cfy-broker examples", { timeout: 180_000 }, () => {
       child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
         stdout += chunk;
       });
-      const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
-      await new Promise<void>((resolve) => {
-        child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-          stderr += chunk;
-          if (stderr.includes("redis/cache-small/sessions: provision\n")) resolve();
-        });
+      child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+        stderr += chunk;
       });
-      // Wait until the deployment exists in Cloudify, then interrupt.
-      for (let i = 0; i < 400 && (await deploymentsOf(slow)).length === 0; i++)
-        await new Promise((r) => setTimeout(r, 50));
+      const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
+      /** Polls `ready` until true; on timeout (or an early exit) kills the child and fails with its output. */
+      const waitFor = async (what: string, ready: () => boolean | Promise<boolean>, ms = 60_000) => {
+        const deadline = Date.now() + ms;
+        while (!(await ready())) {
+          if (Date.now() > deadline || child.exitCode !== null) {
+            child.kill("SIGKILL");
+            throw new Error(`${what}: not within ${ms} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`);
+          }
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      // The interrupt must land while the install runs: wait for its execution in Cloudify.
+      await waitFor("the install running", async () => {
+        const listed = (
+          await raw(slow, "GET", "/api/v3.1/executions?workflow_id=install&_include=id,status")
+        ).json();
+        return listed.items.some((e: { status: string }) => e.status === "started");
+      });
       expect(await deploymentsOf(slow)).toHaveLength(1);
       child.kill("SIGINT");
+      await waitFor("exit after SIGINT", () => child.exitCode !== null || child.signalCode !== null, 90_000);
       expect(await exited).toBe(130);
       expect(stderr).toContain("interrupted: cleaning up");
       expect(stdout).toMatch(/redis\/cache-small\/sessions +FAILED .*interrupted/);
