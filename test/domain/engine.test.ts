@@ -215,6 +215,52 @@ describe("deadlines, retries and refusals", () => {
     expect(d.instance("i1").status).toBe("deleted");
   });
 
+  it("M15 deletion refused for live nodes an install left after the uninstall: uninstalled again, then deleted (never waits forever)", async () => {
+    await d.provisioned("i1");
+    d.cloudify.autoFinish = undefined;
+    await d.instances.deprovision({
+      instanceId: "i1",
+      serviceId: PG.service,
+      planId: PG.small,
+      acceptsIncomplete: true,
+    });
+    await d.advance(INSTANCES, "i1");
+    const [uninstall] = d.cloudify.executionsOf("uninstall");
+    d.cloudify.finish(uninstall!.id);
+    // A halted provision's install, started while the deprovision decided, runs to the end after
+    // the uninstall: its nodes are live, and Cloudify refuses the deletion for them.
+    const late = await d.cloudify.startExecution({
+      deploymentId: "osb-i1",
+      workflowId: "install",
+      queue: true,
+    });
+    d.cloudify.finish(late.id);
+    d.cloudify.liveNodes.set("osb-i1", ["db_1"]);
+    await d.advance(INSTANCES, "i1");
+    const uninstalls = d.cloudify.executionsOf("uninstall");
+    expect(uninstalls).toHaveLength(2);
+    expect(d.instance("i1").operation).toMatchObject({ state: "in progress", step: "wait_uninstall" });
+    d.cloudify.liveNodes.delete("osb-i1");
+    d.cloudify.finishAll();
+    await d.advance(INSTANCES, "i1");
+    expect(d.instance("i1").status).toBe("deleted");
+  });
+
+  it("M15 live nodes an uninstall did not remove: the deletion waits, no uninstall loop", async () => {
+    await d.provisioned("i1");
+    d.cloudify.liveNodes.set("osb-i1", ["db_1"]);
+    await d.instances.deprovision({
+      instanceId: "i1",
+      serviceId: PG.service,
+      planId: PG.small,
+      acceptsIncomplete: true,
+    });
+    await d.advance(INSTANCES, "i1");
+    await d.advance(INSTANCES, "i1");
+    expect(d.cloudify.executionsOf("uninstall")).toHaveLength(1);
+    expect(d.instance("i1").operation).toMatchObject({ state: "in progress", step: "delete_deployment" });
+  });
+
   it("a request that replaces the operation while a step runs wins; the step's outcome is dropped", async () => {
     const release = d.cloudify.hold("createDeployment");
     await d.instances.provision(provisionRequest("i1"));

@@ -164,6 +164,9 @@ export class FakeCloudify implements CloudifyPort {
       if (!this.deployments.has(deploymentId)) return;
       if (this.running(deploymentId).length)
         throw new FakeFailure("rejected", "there are running executions", "dependent_exists_error");
+      // M15: live nodes keep a deployment unless the deletion is forced.
+      if (!force && this.liveNodes.get(deploymentId)?.length)
+        throw new FakeFailure("rejected", "there are live nodes", "dependent_exists_error");
       this.deployments.delete(deploymentId);
     });
   }
@@ -294,8 +297,10 @@ export class FakeCloudify implements CloudifyPort {
   }
 
   private newExecution(deploymentId: string, workflowId: string, parameters: Record<string, unknown>) {
+    const sequence = this.nextId++;
     const execution: FakeExecution = {
-      id: `exec-${this.nextId++}`,
+      id: `exec-${sequence}`,
+      createdAt: new Date(Date.UTC(2026, 0, 1) + sequence * 1000).toISOString(),
       deploymentId,
       workflowId,
       parameters,
@@ -337,6 +342,8 @@ export interface FakeExecution {
   parameters: Record<string, unknown>;
   status: ExecutionStatus;
   error: string | null;
+  /** Strictly increasing in creation order (a second apart), as Cloudify's created_at. */
+  createdAt: string;
 }
 
 /** A failure the fake classifies as given (a refusal, a not-found, or a transient one). */
@@ -361,5 +368,6 @@ function view(e: FakeExecution): ExecutionView {
     parameters: e.parameters,
     outcome: outcomeOf(e.status),
     error: e.error,
+    createdAt: e.createdAt,
   };
 }

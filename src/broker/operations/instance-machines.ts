@@ -163,8 +163,7 @@ export const deprovisionMachine: StateMachine<InstanceRecord, DeprovisionStep> =
       const failure = ctx.cloudify.classify(error);
       if (failure.kind === "transient") throw error;
       if (failure.kind === "not_found") return { kind: "succeeded" };
-      // Executions still running (e.g. a cancelled install winding down): try again shortly.
-      if (failure.code === "dependent_exists_error") return { kind: "wait", description: failure.message };
+      if (failure.code === "dependent_exists_error") return refusedDeletion(ctx, failure.message);
       return {
         kind: "failed",
         description: `Cloudify refused to delete the deployment: ${failure.message}`,
@@ -190,6 +189,29 @@ export const deprovisionMachine: StateMachine<InstanceRecord, DeprovisionStep> =
     return { kind: "wait", description: "Waiting for Cloudify to remove the deployment." };
   },
 };
+
+/**
+ * Cloudify refused the deletion (M15): executions still run (a cancelled install winding down:
+ * try again shortly), or nodes are live. Live nodes from an install newer than every uninstall
+ * come from a provision halted while its install start was in flight: the install ran to the
+ * end after start_uninstall found nothing to undo. Waiting would never end, so uninstall again
+ * (queued behind anything still running).
+ */
+async function refusedDeletion(ctx: StepContext<InstanceRecord>, message: string): Promise<Outcome> {
+  const { cloudify, record } = ctx;
+  if ((await cloudify.liveNodeInstances(record.deploymentId)).length === 0)
+    return { kind: "wait", description: message };
+  const newest = async (workflowId: string) =>
+    (await cloudify.listExecutions(record.deploymentId, workflowId))
+      .map((e) => e.createdAt ?? "")
+      .sort()
+      .at(-1);
+  const install = await newest("install");
+  const uninstall = await newest("uninstall");
+  if (install !== undefined && (uninstall === undefined || install > uninstall))
+    return { kind: "continue", step: "start_uninstall" };
+  return { kind: "wait", description: message };
+}
 
 /** Update: a Cloudify deployment update to the target blueprint and inputs; the record changes on success. */
 export const updateMachine: StateMachine<InstanceRecord, UpdateStep> = {
