@@ -13,6 +13,9 @@ import { FakeFailure, transient } from "../support/fake-cloudify.js";
  */
 
 let d: Domain;
+/** An asynchronous deprovision of a PostgreSQL small instance. */
+const deprovisionSmall = (instanceId: string) =>
+  d.instances.deprovision({ instanceId, serviceId: PG.service, planId: PG.small, acceptsIncomplete: true });
 beforeEach(async () => {
   d = await Domain.create();
 });
@@ -197,12 +200,7 @@ describe("deadlines, retries and refusals", () => {
   it("M15 deletion refused while executions run: the deprovision waits and then deletes", async () => {
     await d.provisioned("i1");
     d.cloudify.autoFinish = undefined;
-    await d.instances.deprovision({
-      instanceId: "i1",
-      serviceId: PG.service,
-      planId: PG.small,
-      acceptsIncomplete: true,
-    });
+    await deprovisionSmall("i1");
     await d.advance(INSTANCES, "i1");
     // uninstall ends, but something else (e.g. an operator's workflow) still runs on the deployment.
     const [uninstall] = d.cloudify.executionsOf("uninstall");
@@ -218,12 +216,7 @@ describe("deadlines, retries and refusals", () => {
   it("M15 deletion refused for live nodes an install left after the uninstall: uninstalled again, then deleted (never waits forever)", async () => {
     await d.provisioned("i1");
     d.cloudify.autoFinish = undefined;
-    await d.instances.deprovision({
-      instanceId: "i1",
-      serviceId: PG.service,
-      planId: PG.small,
-      acceptsIncomplete: true,
-    });
+    await deprovisionSmall("i1");
     await d.advance(INSTANCES, "i1");
     const [uninstall] = d.cloudify.executionsOf("uninstall");
     d.cloudify.finish(uninstall!.id);
@@ -249,12 +242,7 @@ describe("deadlines, retries and refusals", () => {
   it("M15 live nodes an uninstall did not remove: the deletion waits, no uninstall loop", async () => {
     await d.provisioned("i1");
     d.cloudify.liveNodes.set("osb-i1", ["db_1"]);
-    await d.instances.deprovision({
-      instanceId: "i1",
-      serviceId: PG.service,
-      planId: PG.small,
-      acceptsIncomplete: true,
-    });
+    await deprovisionSmall("i1");
     await d.advance(INSTANCES, "i1");
     await d.advance(INSTANCES, "i1");
     expect(d.cloudify.executionsOf("uninstall")).toHaveLength(1);
@@ -265,12 +253,7 @@ describe("deadlines, retries and refusals", () => {
     const release = d.cloudify.hold("createDeployment");
     await d.instances.provision(provisionRequest("i1"));
     // The engine is inside create_deployment, waiting on Cloudify; the platform deprovisions.
-    await d.instances.deprovision({
-      instanceId: "i1",
-      serviceId: PG.service,
-      planId: PG.small,
-      acceptsIncomplete: true,
-    });
+    await deprovisionSmall("i1");
     release();
     await d.engine.idle();
     expect(d.instance("i1").operation.type).toBe("deprovision");
