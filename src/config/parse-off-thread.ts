@@ -1,22 +1,25 @@
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
+import { parseQuicklyWith } from "./quick-parse.js";
 import { TO_JS_OPTIONS, YAML_OPTIONS } from "./source.js";
 
 /**
  * Plain CommonJS run by a worker thread (no TypeScript loader needed in it): parses the text as
- * ConfigSource does and answers its value only when the parse found nothing to report. The
+ * ConfigSource does (the quick parse, its own source text, then `yaml` where that answers
+ * nothing) and answers its value only when the parse found nothing to report. The
  * plans come in batches, each asked for by the main thread (message: the batch's index) once it
  * has let requests run: reading a structured clone is one uninterrupted task, ~60-80 ms for
  * 1,000 plans in one message.
  */
 const WORKER = `
 const { parentPort, workerData } = require("node:worker_threads");
-const { parseDocument } = require(workerData.yaml);
-const doc = parseDocument(workerData.text, workerData.options);
-if (doc.errors.length || doc.warnings.length) {
+const parseQuicklyWith = ${parseQuicklyWith.toString()};
+const quick = parseQuicklyWith(require(workerData.jsYaml), workerData.text);
+const doc = quick ? undefined : require(workerData.yaml).parseDocument(workerData.text, workerData.options);
+if (doc && (doc.errors.length || doc.warnings.length)) {
   parentPort.postMessage({ clean: false });
 } else {
-  const value = doc.toJS(workerData.toJs);
+  const value = quick ? quick.value : doc.toJS(workerData.toJs);
   const batches = [];
   const services = value !== null && typeof value === "object" && Array.isArray(value.services) ? value.services : [];
   services.forEach((service, s) => {
@@ -34,7 +37,9 @@ if (doc.errors.length || doc.warnings.length) {
 /** Plans per message from the worker (1,000 plans: ~3 ms of reading each). */
 const PLANS_PER_BATCH = 50;
 
-const yamlModule = createRequire(import.meta.url).resolve("yaml");
+const resolveModule = createRequire(import.meta.url).resolve;
+const yamlModule = resolveModule("yaml");
+const jsYamlModule = resolveModule("js-yaml");
 
 /**
  * Parses broker.yaml's text on a worker thread, so that a reload of a large file leaves the
@@ -54,6 +59,7 @@ export function parseOffThread(
         execArgv: [],
         workerData: {
           yaml: yamlModule,
+          jsYaml: jsYamlModule,
           text,
           options: YAML_OPTIONS,
           toJs: TO_JS_OPTIONS,

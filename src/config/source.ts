@@ -3,15 +3,16 @@ import {
   isMap,
   isScalar,
   isSeq,
-  LineCounter,
   type Node,
   Parser,
   parseDocument,
   visit,
   type YAMLError,
 } from "yaml";
+import { EventLocator, type Located, UNKNOWN } from "./event-locator.js";
 import type { ConfigIssue } from "./issues.js";
 import { pathToString } from "./issues.js";
+import { parseQuickly } from "./quick-parse.js";
 
 export type Path = (string | number)[];
 
@@ -29,12 +30,25 @@ export class ConfigSource {
     readonly file: string,
     readonly text: string,
     /** The document with positions; parsed on first use when the value came from elsewhere. */
-    private tree?: { root: Node | null; lineCounter: LineCounter },
+    private tree?: { root: Node | null },
   ) {}
 
+  private eventLocator?: EventLocator;
+  private lineStarts?: number[];
+
   static parse(file: string, text: string): { source: ConfigSource; value: unknown; issues: ConfigIssue[] } {
-    const { doc, lineCounter } = parseWithPositions(text);
-    const source = new ConfigSource(file, text, { root: (doc.contents as Node | null) ?? null, lineCounter });
+    const quick = parseQuickly(text);
+    if (quick) return { source: ConfigSource.parsedElsewhere(file, text), value: quick.value, issues: [] };
+    return ConfigSource.parseWithYaml(file, text);
+  }
+
+  /** The parse that reports every YAML mistake at its position (and places every value with `yaml`). */
+  static parseWithYaml(
+    file: string,
+    text: string,
+  ): { source: ConfigSource; value: unknown; issues: ConfigIssue[] } {
+    const doc = parseWithPositions(text);
+    const source = new ConfigSource(file, text, { root: (doc.contents as Node | null) ?? null });
     const issues: ConfigIssue[] = [];
     for (const [severity, list] of [
       ["error", syntaxErrors(text, doc.errors)],
@@ -77,51 +91,53 @@ export class ConfigSource {
   }
 
   /**
-   * The source of `text` whose value was parsed elsewhere (off the event loop, by a parse of the
-   * same text that found no error or warning): positions are read only when an issue needs one,
-   * and the text is parsed again with positions then.
+   * The source of `text` whose value was parsed elsewhere (by the quick parse, or off the event
+   * loop, of the same text, finding no error or warning): positions are read only when an issue
+   * needs one, and the text is parsed again with positions then.
    */
   static parsedElsewhere(file: string, text: string): ConfigSource {
     return new ConfigSource(file, text);
   }
 
-  private positions(): { root: Node | null; lineCounter: LineCounter } {
-    if (!this.tree) {
-      const { doc, lineCounter } = parseWithPositions(this.text);
-      this.tree = { root: (doc.contents as Node | null) ?? null, lineCounter };
-    }
+  private positions(): { root: Node | null } {
+    this.tree ??= { root: (parseWithPositions(this.text).contents as Node | null) ?? null };
     return this.tree;
   }
 
-  positionOfOffset(offset: number): Position {
-    const { line, col } = this.positions().lineCounter.linePos(offset);
-    return { line, column: col };
+  /** Places values without `yaml`'s document, for a text that parsed cleanly elsewhere. */
+  private events(): EventLocator | undefined {
+    if (this.tree) return undefined;
+    this.eventLocator ??= EventLocator.build(this.text);
+    return this.eventLocator;
   }
 
-  /** The YAML node at `path`, or the deepest existing ancestor when the path does not exist. */
-  nodeAt(path: Path): Node | null {
-    let node: Node | null = this.positions().root;
-    for (const segment of path) {
-      if (isMap(node)) {
-        const pair = node.items.findLast(
-          (item) => isScalar(item.key) && String(item.key.value) === String(segment),
-        );
-        if (!pair) return node;
-        node = (pair.value as Node | null) ?? (pair.key as Node);
-      } else if (isSeq(node) && typeof segment === "number") {
-        const item = node.items[segment] as Node | undefined;
-        if (!item) return node;
-        node = item;
-      } else {
-        return node;
-      }
+  positionOfOffset(offset: number): Position {
+    this.lineStarts ??= lineStartsOf(this.text);
+    const starts = this.lineStarts;
+    let low = 0;
+    let high = starts.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (starts[middle]! <= offset) low = middle;
+      else high = middle - 1;
     }
-    return node;
+    return { line: low + 1, column: offset - starts[low]! + 1 };
+  }
+
+  /** The node at `path`, or the deepest existing ancestor when the path does not exist. */
+  private nodeAt(path: Path): Located | null {
+    const quick = this.events()?.nodeAt(path) ?? UNKNOWN;
+    if (quick !== UNKNOWN) return quick;
+    const node = yamlNodeAt(this.positions().root, path);
+    return node?.range ? { start: node.range[0], end: node.range[1], scalar: isScalar(node) } : null;
   }
 
   /** The position of the key of the entry at `path` (where an editor should point for a bad key). */
   keyPosition(path: Path): Position | undefined {
-    const parent = this.nodeAt(path.slice(0, -1));
+    const locator = this.events();
+    const quick = locator ? locator.keyStart(path) : UNKNOWN;
+    if (quick !== UNKNOWN) return quick === undefined ? undefined : this.positionOfOffset(quick);
+    const parent = yamlNodeAt(this.positions().root, path.slice(0, -1));
     const last = path[path.length - 1];
     if (!isMap(parent)) return undefined;
     const pair = parent.items.findLast(
@@ -132,15 +148,15 @@ export class ConfigSource {
   }
 
   position(path: Path): Position {
-    const range = this.nodeAt(path)?.range;
-    return range ? this.positionOfOffset(range[0]) : { line: 1, column: 1 };
+    const node = this.nodeAt(path);
+    return node ? this.positionOfOffset(node.start) : { line: 1, column: 1 };
   }
 
   /** Raw source text and start offset of the scalar at `path`, used to place template errors. */
   scalarSource(path: Path): { start: number; raw: string } | undefined {
     const node = this.nodeAt(path);
-    if (!isScalar(node) || !node.range) return undefined;
-    return { start: node.range[0], raw: this.text.slice(node.range[0], node.range[1]) };
+    if (!node?.scalar || node.end === undefined) return undefined;
+    return { start: node.start, raw: this.text.slice(node.start, node.end) };
   }
 
   issue(severity: ConfigIssue["severity"], path: Path, message: string, at?: Position): ConfigIssue {
@@ -162,8 +178,35 @@ export const YAML_OPTIONS = { prettyErrors: false, uniqueKeys: true, merge: true
 export const TO_JS_OPTIONS = { maxAliasCount: 1000 } as const;
 
 function parseWithPositions(text: string) {
-  const lineCounter = new LineCounter();
-  return { doc: parseDocument(text, { lineCounter, ...YAML_OPTIONS }), lineCounter };
+  return parseDocument(text, YAML_OPTIONS);
+}
+
+/** Where each line starts, as `yaml`'s LineCounter counts them (after each "\n"). */
+function lineStartsOf(text: string): number[] {
+  const starts = [0];
+  for (let at = text.indexOf("\n"); at >= 0; at = text.indexOf("\n", at + 1)) starts.push(at + 1);
+  return starts;
+}
+
+/** The `yaml` node at `path`, or the deepest existing ancestor when the path does not exist. */
+function yamlNodeAt(root: Node | null, path: Path): Node | null {
+  let node: Node | null = root;
+  for (const segment of path) {
+    if (isMap(node)) {
+      const pair = node.items.findLast(
+        (item) => isScalar(item.key) && String(item.key.value) === String(segment),
+      );
+      if (!pair) return node;
+      node = (pair.value as Node | null) ?? (pair.key as Node);
+    } else if (isSeq(node) && typeof segment === "number") {
+      const item = node.items[segment] as Node | undefined;
+      if (!item) return node;
+      node = item;
+    } else {
+      return node;
+    }
+  }
+  return node;
 }
 
 /** Errors the YAML parser reports on their own, each true whatever else is wrong. */
