@@ -10,9 +10,6 @@ import type { CompiledCatalog } from "../config/compile-catalog.js";
 import { ConfigError } from "../config/issues.js";
 import { loadConfig } from "../config/load.js";
 import { resolveConnectionSettings } from "../config/runtime.js";
-import { createLogger } from "../log/logger.js";
-import { CloudifyConnection } from "../server/cloudify-connection.js";
-import { readStateDir } from "../state/index.js";
 import { UsageError } from "./args.js";
 
 export interface DerivedSource {
@@ -59,6 +56,8 @@ export async function cliDerivedSchemas(
   const why = new Map<string, string>();
   const unavailable = new Map<string, string>();
   if (source.state && blueprints.length) {
+    // Loaded when asked for: `validate` without --state/--cloudify needs neither (startup time, issue 14).
+    const { readStateDir } = await import("../state/index.js");
     const state = await readStateDir(source.state);
     const cache = state[BLUEPRINT_CACHE] ?? {};
     for (const id of blueprints) {
@@ -72,6 +71,10 @@ export async function cliDerivedSchemas(
     if (!loaded) throw new ConfigError(issues);
     const resolved = await resolveConnectionSettings(loaded.config, loaded.source, loaded.file);
     if (!resolved.settings) throw new ConfigError(resolved.issues);
+    const [{ CloudifyConnection }, { createLogger }] = await Promise.all([
+      import("../server/cloudify-connection.js"),
+      import("../log/logger.js"),
+    ]);
     const connection = new CloudifyConnection(resolved.settings.cloudify, createLogger({ level: "silent" }));
     const port = connection.port;
     try {

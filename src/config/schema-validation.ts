@@ -165,14 +165,23 @@ function coercions(
   path: Path = [],
   out: { path: Path; from: unknown; to: unknown }[] = [],
 ): { path: Path; from: unknown; to: unknown }[] {
+  // One path array for the whole walk (copied only for a coercion found): the document of a
+  // large catalog has hundreds of thousands of values.
   if (written !== null && typeof written === "object") {
     if (result === null || typeof result !== "object") return out;
-    for (const [key, child] of Object.entries(written)) {
-      const segment = Array.isArray(written) ? Number(key) : key;
-      coercions(child, (result as Record<string, unknown>)[key], [...path, segment], out);
+    const list = Array.isArray(written);
+    for (const key in written) {
+      path.push(list ? Number(key) : key);
+      coercions(
+        (written as Record<string, unknown>)[key],
+        (result as Record<string, unknown>)[key],
+        path,
+        out,
+      );
+      path.pop();
     }
   } else if (written !== result && (written === null || typeof written !== typeof result)) {
-    out.push({ path, from: written, to: result });
+    out.push({ path: [...path], from: written, to: result });
   }
   return out;
 }
