@@ -177,16 +177,29 @@ async function start(message: StartMessage): Promise<ReadyMessage> {
   const cpu = process.cpuUsage(cpuAtStart);
   const brokerStartCpuMs = (cpu.user + cpu.system) / 1000;
 
-  // The baselines answer with exactly the broker's catalog body.
-  const response = await fetch(`${broker.url}/v2/catalog`, {
-    headers: {
-      Authorization: `Basic ${Buffer.from(`${USERNAME}:${PASSWORD}`).toString("base64")}`,
-      "X-Broker-API-Version": "2.17",
-    },
-  });
-  const text = await response.text();
-  if (response.status !== 200) throw new Error(`catalog answered ${response.status}: ${text}`);
-  const contentType = response.headers.get("content-type") ?? "application/json";
+  // The baselines answer with exactly the broker's catalog body: the settled one. Just after
+  // startup a plan whose schemas derive from its blueprint is served without them until the
+  // blueprint has been read, so the body is fetched until two answers in a row agree.
+  const brokerUrl = broker.url;
+  const fetchCatalog = async () => {
+    const response = await fetch(`${brokerUrl}/v2/catalog`, {
+      headers: {
+        Authorization: `Basic ${Buffer.from(`${USERNAME}:${PASSWORD}`).toString("base64")}`,
+        "X-Broker-API-Version": "2.17",
+      },
+    });
+    const body = await response.text();
+    if (response.status !== 200) throw new Error(`catalog answered ${response.status}: ${body}`);
+    return { body, contentType: response.headers.get("content-type") ?? "application/json" };
+  };
+  let settled = await fetchCatalog();
+  for (let attempt = 0; attempt < 50; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const next = await fetchCatalog();
+    if (next.body === settled.body) break;
+    settled = next;
+  }
+  const { body: text, contentType } = settled;
   const catalog: unknown = JSON.parse(text);
 
   const identity = Buffer.from(text);
