@@ -3,9 +3,11 @@
  * benchmark suites in sequence and prints, for each, ratios against a baseline measured in the
  * same run, then a summary. The machine is shared and noisy, so there are no absolute
  * thresholds and nothing fails on a slow run; a failure means something answered wrongly.
- * Traffic goes only to 127.0.0.1; state goes to temporary directories under os.tmpdir().
+ * Traffic goes only to 127.0.0.1 (but for `sbf`'s one-time npm install of the peer it compares
+ * with); state goes to temporary directories under os.tmpdir().
  */
 import { benchBind } from "./bind.js";
+import { benchConfigLoad } from "./config-load.js";
 import { benchCatalog } from "./http-catalog.js";
 import { benchReads } from "./http-reads.js";
 import { fixed, type Headline, line, ratio } from "./lib/measure.js";
@@ -13,6 +15,7 @@ import { benchMemory } from "./memory.js";
 import { benchPostgres } from "./postgres.js";
 import { benchProvision } from "./provision.js";
 import { benchReload } from "./reload.js";
+import { benchSbf } from "./sbf.js";
 import { benchStateScale } from "./state-scale.js";
 import { benchStateStore } from "./state-store.js";
 import { benchTemplates } from "./templates.js";
@@ -23,11 +26,13 @@ const SUITES: Record<string, () => Promise<Headline[]>> = {
   provision: benchProvision,
   bind: benchBind,
   reload: benchReload,
+  config: benchConfigLoad,
   memory: benchMemory,
   state: benchStateStore,
   scale: benchStateScale,
   postgres: benchPostgres,
   templates: benchTemplates,
+  sbf: benchSbf,
 };
 
 async function main(): Promise<void> {
