@@ -5,12 +5,16 @@
  * with one small edit, written to a real file and loaded by loadConfig, the function the
  * `validate`, `catalog` and `serve` commands call (the CLI itself is tested in cli-validate).
  */
+import { readFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { Ajv } from "ajv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConfigIssue } from "../src/config/issues.js";
 import { loadConfig } from "../src/config/load.js";
 import { parseOffThread } from "../src/config/parse-off-thread.js";
 import { ConfigSource } from "../src/config/source.js";
+import { packageRoot } from "../src/util/package-root.js";
 import {
   example,
   exampleText,
@@ -304,6 +308,12 @@ describe("YAML problems", () => {
 });
 
 describe("JSON Schema problems", () => {
+  it("are found with schema/broker.schema.json, itself a valid draft-07 schema (the loader does not re-check it)", () => {
+    const schema = JSON.parse(readFileSync(join(packageRoot(), "schema/broker.schema.json"), "utf8"));
+    const ajv = new Ajv({ strict: false });
+    expect(ajv.validateSchema(schema), JSON.stringify(ajv.errors)).toBe(true);
+  });
+
   it("an unknown property points at its key and lists the allowed ones", async () => {
     const result = await validate(
       example(["    name: postgresql\n", "    name: postgresql\n    colour: blue\n"]),
