@@ -36,6 +36,7 @@ import {
   ratioWithSpread,
   rotate,
 } from "./lib/measure.js";
+import { provisionBody } from "./lib/osb-client.js";
 
 const ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const LARGE = Number(process.env.BENCH_PG_INSTANCES ?? 100_000);
@@ -177,17 +178,6 @@ async function startReplica(env: Record<string, string>, children: ChildProcess[
     if (Date.now() > deadline) throw new Error(`replica did not become ready: ${stderr}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}
-
-function provisionBody(): string {
-  return JSON.stringify({
-    service_id: SERVICE_ID,
-    plan_id: SMALL_PLAN,
-    organization_guid: "org-guid-1",
-    space_guid: "space-guid-1",
-    parameters: { db_name: "orders", backup_retention_days: 14 },
-    context: { platform: "cloudfoundry", organization_guid: "org-guid-1", space_guid: "space-guid-1" },
-  });
 }
 
 /** Closed-loop provisions spread evenly over `targets`; accepts per second of all of them. */

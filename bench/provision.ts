@@ -33,29 +33,13 @@ import {
   ratioWithSpread,
   rotate,
 } from "./lib/measure.js";
-import { osbHeaders, POSTGRES_SERVICE, SMALL_PLAN } from "./lib/osb-client.js";
+import { osbHeaders, provisionBody } from "./lib/osb-client.js";
 import { cpuSeconds, startServers } from "./lib/servers.js";
 
 const CONCURRENCY = 16;
 const PAIRS = 400;
 const PHASE_MS = 500;
 const ROUNDS = 7;
-
-function provisionBody(): string {
-  return JSON.stringify({
-    service_id: POSTGRES_SERVICE,
-    plan_id: SMALL_PLAN,
-    organization_guid: "org-guid-1",
-    space_guid: "space-guid-1",
-    parameters: { db_name: "orders", backup_retention_days: 14 },
-    context: {
-      platform: "cloudfoundry",
-      organization_guid: "org-guid-1",
-      space_guid: "space-guid-1",
-      instance_name: "orders-db",
-    },
-  });
-}
 
 export async function benchProvision(): Promise<Headline[]> {
   line("## Provision acceptance (202, durable) vs append + fdatasync of the same record size");

@@ -57,6 +57,7 @@ import {
   osbClient,
   osbHeaders,
   POSTGRES_SERVICE,
+  provisionBody,
   QUICK_MANAGER,
   SMALL_PLAN,
   startProvision,
@@ -245,23 +246,6 @@ const MINIMAL_CATALOG = {
   ],
 };
 
-/** bench/provision.ts's body. */
-function provisionBody(planId: string): string {
-  return JSON.stringify({
-    service_id: POSTGRES_SERVICE,
-    plan_id: planId,
-    organization_guid: "org-guid-1",
-    space_guid: "space-guid-1",
-    parameters: { db_name: "orders", backup_retention_days: 14 },
-    context: {
-      platform: "cloudfoundry",
-      organization_guid: "org-guid-1",
-      space_guid: "space-guid-1",
-      instance_name: "orders-db",
-    },
-  });
-}
-
 export async function benchSbf(): Promise<Headline[]> {
   const missing = await ensurePeer();
   if (missing) {
@@ -386,7 +370,7 @@ async function catalogAndProvision(servers: Servers, minimal: Peer, same: Peer):
     line(`  broker / peer (our catalog's bytes): ${ratioWithSpread(catalogVsSame)}`);
 
     // Provision: ours 202 after a durable commit, the peer 201 `{}` with nothing stored.
-    const body = provisionBody(SMALL_PLAN);
+    const body = provisionBody();
     const put = (headers: Record<string, string>) => {
       const putHeaders = { ...headers, "Content-Type": "application/json" };
       return (): BenchRequest => ({

@@ -82,3 +82,20 @@ export async function waitProvisioned(call: OsbCall, instanceId: string, pollMs 
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }
+
+/** The provision request body the provision, sbf and postgres suites send (the example's `small` plan). */
+export function provisionBody(): string {
+  return JSON.stringify({
+    service_id: POSTGRES_SERVICE,
+    plan_id: SMALL_PLAN,
+    organization_guid: "org-guid-1",
+    space_guid: "space-guid-1",
+    parameters: { db_name: "orders", backup_retention_days: 14 },
+    context: {
+      platform: "cloudfoundry",
+      organization_guid: "org-guid-1",
+      space_guid: "space-guid-1",
+      instance_name: "orders-db",
+    },
+  });
+}
