@@ -122,7 +122,7 @@ export function validateAgainstSchema(
   interpolated: ReadonlySet<string> = new Set(),
 ): SchemaResult {
   const validate = brokerSchemaValidator();
-  const written = structuredClone(value);
+  const written = copyOfDocument(value);
   const errors = validate(value) ? [] : collapse(validate.errors ?? []);
   let issues = errors.map((error) => toIssue(error, source));
   const broken = errors.flatMap(brokenPath);
@@ -159,6 +159,28 @@ function brokenPath(error: ErrorObject): Path[] {
   if (error.keyword === "additionalProperties") return [];
   if (error.keyword === "required") return [[...path, String(error.params.missingProperty)]];
   return [path];
+}
+
+/**
+ * A deep copy of a parsed document, to compare with what ajv's coercion leaves of it. Plain
+ * objects and arrays are copied by hand (~8× faster than structuredClone on 1,000 plans, ~5 %
+ * of a validate; issue 14); anything else (a `!!binary` Buffer) by structuredClone.
+ */
+function copyOfDocument(value: unknown): unknown {
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map(copyOfDocument);
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return structuredClone(value);
+  const copy: Record<string, unknown> = {};
+  // A key named __proto__ is an own property in a parsed document, not the prototype.
+  for (const [key, child] of Object.entries(value))
+    Object.defineProperty(copy, key, {
+      value: copyOfDocument(child),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  return copy;
 }
 
 /** Scalars whose type the validator changed, comparing the document as written with the result. */
