@@ -6,10 +6,12 @@
  * IPC by bench/lib/servers.ts.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { existsSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
@@ -20,7 +22,7 @@ import {
   startEmulator,
 } from "../../emulator/index.js";
 import { silentLogger } from "../../src/log/logger.js";
-import { type BrokerServer, startBrokerServer } from "../../src/server/broker-server.js";
+import type { BrokerServer } from "../../src/server/broker-server.js";
 import { packageRoot } from "../../src/util/package-root.js";
 
 export interface StartMessage {
@@ -80,6 +82,17 @@ export interface StatsRequest {
   gc?: boolean;
   /** Restart the count of the emulator's requests (after this reading). */
   clearRequests?: boolean;
+}
+
+/**
+ * The broker as it ships: the build in dist/ (`npm run build`) when BENCH_FROM_SOURCE is unset,
+ * else the TypeScript sources through tsx (whose transpiled output differs, e.g. esbuild's
+ * name-keeping wrappers around every function).
+ */
+async function brokerModule(): Promise<typeof import("../../src/server/broker-server.js")> {
+  const built = join(packageRoot(), "dist", "src", "server", "broker-server.js");
+  if (!process.env.BENCH_FROM_SOURCE && existsSync(built)) return import(pathToFileURL(built).href);
+  return import("../../src/server/broker-server.js");
 }
 
 /** Reloads broker.yaml as SIGHUP does (`startBrokerServer`'s reload); answered by ReloadedMessage. */
@@ -157,7 +170,7 @@ async function start(message: StartMessage): Promise<ReadyMessage> {
   });
   const startedAt = performance.now();
   const cpuAtStart = process.cpuUsage();
-  broker = await startBrokerServer({
+  broker = await (await brokerModule()).startBrokerServer({
     configFile: message.configFile ?? join(packageRoot(), "broker.yaml"),
     env: {
       PATH: process.env.PATH ?? "",
