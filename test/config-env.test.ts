@@ -58,6 +58,17 @@ describe("interpolation", () => {
     );
   });
 
+  it("a key named __proto__ stays an ordinary key of its mapping, interpolated like any other", async () => {
+    const text = example([
+      "      displayName: PostgreSQL\n",
+      '      displayName: PostgreSQL\n      __proto__: { team: "${TEAM}" }\n',
+    ]);
+    const result = await load(text, { ...FULL_ENV, TEAM: "dba" });
+    const metadata = result.loaded?.config.services[0]?.metadata as Record<string, unknown>;
+    expect(Object.getPrototypeOf(metadata)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(metadata, "__proto__")?.value).toEqual({ team: "dba" });
+  });
+
   it("a variable's value is used as it is, never interpolated again", async () => {
     expect(await descriptionOf("by ${TEAM}", { TEAM: "${OTHER}", OTHER: "no" })).toBe("by ${OTHER}");
   });

@@ -1,3 +1,4 @@
+import { setOwn } from "../util/own-property.js";
 import { runAtOnce, runInSlices } from "../util/slices.js";
 import type { ConfigIssue } from "./issues.js";
 import { pathToString } from "./issues.js";
@@ -99,13 +100,25 @@ function* interpolationSteps(
         },
       );
     }
-    if (Array.isArray(node)) return node.map((item, index) => visit(item, [...path, index]));
-    if (node && typeof node === "object") {
-      const out: Record<string, unknown> = {};
-      for (const [key, child] of Object.entries(node)) out[key] = visit(child, [...path, key]);
+    if (node === null || typeof node !== "object") return node;
+    // One path array for the subtree, extended in place and read only synchronously above: a
+    // copy per value was a tenth of validating 1,000 plans (issue 14).
+    if (Array.isArray(node)) {
+      const out: unknown[] = new Array(node.length);
+      for (let index = 0; index < node.length; index++) {
+        path.push(index);
+        out[index] = visit(node[index], path);
+        path.pop();
+      }
       return out;
     }
-    return node;
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(node)) {
+      path.push(key);
+      setOwn(out, key, visit((node as Record<string, unknown>)[key], path));
+      path.pop();
+    }
+    return out;
   };
 
   // visit's walk, with a step after each child of a shallow container.
@@ -121,7 +134,7 @@ function* interpolationSteps(
     }
     const out: Record<string, unknown> = {};
     for (const [key, child] of Object.entries(node)) {
-      out[key] = yield* walk(child, [...path, key]);
+      setOwn(out, key, yield* walk(child, [...path, key]));
       yield;
     }
     return out;

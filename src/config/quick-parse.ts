@@ -39,9 +39,9 @@ export function parseQuicklyWith(yaml: QuickYaml, text: string): { value: unknow
       for (const element of item) pending.push(element);
       continue;
     }
-    for (const [key, child] of Object.entries(item)) {
+    for (const key of Object.keys(item)) {
       if (key === "null") return undefined;
-      pending.push(child);
+      pending.push((item as Record<string, unknown>)[key]);
     }
   }
   return { value };

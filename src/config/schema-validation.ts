@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { setOwn } from "../util/own-property.js";
 import { packageRoot } from "../util/package-root.js";
 import { runInSlices } from "../util/slices.js";
 import { type ConfigIssue, pathToString } from "./issues.js";
@@ -172,14 +173,8 @@ function copyOfDocument(value: unknown): unknown {
   const prototype = Object.getPrototypeOf(value);
   if (prototype !== Object.prototype && prototype !== null) return structuredClone(value);
   const copy: Record<string, unknown> = {};
-  // A key named __proto__ is an own property in a parsed document, not the prototype.
-  for (const [key, child] of Object.entries(value))
-    Object.defineProperty(copy, key, {
-      value: copyOfDocument(child),
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
+  for (const key of Object.keys(value))
+    setOwn(copy, key, copyOfDocument((value as Record<string, unknown>)[key]));
   return copy;
 }
 

@@ -1,14 +1,6 @@
-import {
-  type Alias,
-  isMap,
-  isScalar,
-  isSeq,
-  type Node,
-  Parser,
-  parseDocument,
-  visit,
-  type YAMLError,
-} from "yaml";
+import { createRequire } from "node:module";
+import type * as Yaml from "yaml";
+import type { Alias, Node, YAMLError } from "yaml";
 import { EventLocator, type Located, UNKNOWN } from "./event-locator.js";
 import type { ConfigIssue } from "./issues.js";
 import { pathToString } from "./issues.js";
@@ -68,7 +60,7 @@ export class ConfigSource {
     // The parser accepts an alias of an anchor never set (or set after it); building the value
     // then throws. Each is an error at the alias.
     const aliases: Alias[] = [];
-    visit(doc, {
+    yaml().visit(doc, {
       Alias(_, alias) {
         aliases.push(alias);
       },
@@ -129,7 +121,7 @@ export class ConfigSource {
     const quick = this.events()?.nodeAt(path) ?? UNKNOWN;
     if (quick !== UNKNOWN) return quick;
     const node = yamlNodeAt(this.positions().root, path);
-    return node?.range ? { start: node.range[0], end: node.range[1], scalar: isScalar(node) } : null;
+    return node?.range ? { start: node.range[0], end: node.range[1], scalar: yaml().isScalar(node) } : null;
   }
 
   /** The position of the key of the entry at `path` (where an editor should point for a bad key). */
@@ -139,11 +131,11 @@ export class ConfigSource {
     if (quick !== UNKNOWN) return quick === undefined ? undefined : this.positionOfOffset(quick);
     const parent = yamlNodeAt(this.positions().root, path.slice(0, -1));
     const last = path[path.length - 1];
-    if (!isMap(parent)) return undefined;
+    if (!yaml().isMap(parent)) return undefined;
     const pair = parent.items.findLast(
-      (item) => isScalar(item.key) && String(item.key.value) === String(last),
+      (item) => yaml().isScalar(item.key) && String(item.key.value) === String(last),
     );
-    const range = pair && isScalar(pair.key) ? pair.key.range : undefined;
+    const range = pair && yaml().isScalar(pair.key) ? pair.key.range : undefined;
     return range ? this.positionOfOffset(range[0]) : undefined;
   }
 
@@ -172,13 +164,25 @@ export class ConfigSource {
   }
 }
 
+let yamlModule: typeof Yaml | undefined;
+
+/**
+ * `yaml`, loaded on first use (~50 ms): a file the quick parse reads cleanly never needs it
+ * (issue 14). Loaded through require, which is synchronous; its node-type checks compare
+ * Symbol.for keys, so they hold whichever of its builds made a node.
+ */
+function yaml(): typeof Yaml {
+  yamlModule ??= createRequire(import.meta.url)("yaml") as typeof Yaml;
+  return yamlModule;
+}
+
 /** The parse every reader of broker.yaml shares (the off-thread one too: config/parse-off-thread.ts). */
 export const YAML_OPTIONS = { prettyErrors: false, uniqueKeys: true, merge: true } as const;
 /** toJS's options, likewise shared. */
 export const TO_JS_OPTIONS = { maxAliasCount: 1000 } as const;
 
 function parseWithPositions(text: string) {
-  return parseDocument(text, YAML_OPTIONS);
+  return yaml().parseDocument(text, YAML_OPTIONS);
 }
 
 /** Where each line starts, as `yaml`'s LineCounter counts them (after each "\n"). */
@@ -192,13 +196,13 @@ function lineStartsOf(text: string): number[] {
 function yamlNodeAt(root: Node | null, path: Path): Node | null {
   let node: Node | null = root;
   for (const segment of path) {
-    if (isMap(node)) {
+    if (yaml().isMap(node)) {
       const pair = node.items.findLast(
-        (item) => isScalar(item.key) && String(item.key.value) === String(segment),
+        (item) => yaml().isScalar(item.key) && String(item.key.value) === String(segment),
       );
       if (!pair) return node;
       node = (pair.value as Node | null) ?? (pair.key as Node);
-    } else if (isSeq(node) && typeof segment === "number") {
+    } else if (yaml().isSeq(node) && typeof segment === "number") {
       const item = node.items[segment] as Node | undefined;
       if (!item) return node;
       node = item;
@@ -275,7 +279,7 @@ function cstTokens(text: string): CstToken[] {
       else if (value && typeof value === "object") visit(value);
     }
   };
-  for (const token of new Parser().parse(text)) visit(token);
+  for (const token of new (yaml().Parser)().parse(text)) visit(token);
   return out;
 }
 
