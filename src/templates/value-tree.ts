@@ -1,3 +1,4 @@
+import { setOwn } from "../util/own-property.js";
 import { type CompiledTemplate, compileTemplate, type RenderOptions } from "./compile-template.js";
 import { TemplateSyntaxError, type ValuePath } from "./errors.js";
 
@@ -78,15 +79,7 @@ function renderNode(node: Node, context: object, options: RenderOptions | undefi
       return node.items.map((item) => renderNode(item, context, options));
     case "map": {
       const out: Record<string, unknown> = {};
-      for (const [key, child] of node.entries) {
-        const value = renderNode(child, context, options);
-        // A literal "__proto__" key must stay an own property instead of replacing the prototype.
-        if (key === "__proto__") {
-          Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
-        } else {
-          out[key] = value;
-        }
-      }
+      for (const [key, child] of node.entries) setOwn(out, key, renderNode(child, context, options));
       return out;
     }
   }
