@@ -17,6 +17,7 @@ type EventNode =
   | { kind: "seq"; start: number; items: EventNode[] }
   | { kind: "scalar"; event: ScalarEvent; at?: Located; key?: string }
   | { kind: "unknown" };
+type KnownNode = Exclude<EventNode, { kind: "unknown" }>;
 
 const { EVENT_ID, SCALAR_STYLE } = jsYaml;
 const KEY_SCHEMA = jsYaml.CORE_SCHEMA;
@@ -57,15 +58,16 @@ export class EventLocator {
   keyStart(path: readonly (string | number)[]): Answer<number | undefined> {
     const parent = this.walk(path.slice(0, -1));
     if (parent === UNKNOWN) return UNKNOWN;
-    if (parent.kind === "unknown") return UNKNOWN;
     if (parent.kind !== "map") return undefined;
     const index = this.findKey(parent, path[path.length - 1]!);
-    if (index === UNKNOWN || index < 0) return index === UNKNOWN ? UNKNOWN : undefined;
+    if (index === UNKNOWN) return UNKNOWN;
+    if (index < 0) return undefined;
     const at = this.located(parent.keys[index]!);
     return at === UNKNOWN ? UNKNOWN : at.start;
   }
 
-  private walk(path: readonly (string | number)[]): Answer<EventNode> {
+  /** The node at `path` (or its deepest existing ancestor); never an unknown one: UNKNOWN then. */
+  private walk(path: readonly (string | number)[]): Answer<KnownNode> {
     let node = this.root;
     for (const segment of path) {
       if (node.kind === "unknown") return UNKNOWN;

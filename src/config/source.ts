@@ -130,11 +130,8 @@ export class ConfigSource {
     const quick = locator ? locator.keyStart(path) : UNKNOWN;
     if (quick !== UNKNOWN) return quick === undefined ? undefined : this.positionOfOffset(quick);
     const parent = yamlNodeAt(this.positions().root, path.slice(0, -1));
-    const last = path[path.length - 1];
     if (!yaml().isMap(parent)) return undefined;
-    const pair = parent.items.findLast(
-      (item) => yaml().isScalar(item.key) && String(item.key.value) === String(last),
-    );
+    const pair = lastPairWithKey(parent, path[path.length - 1]!);
     const range = pair && yaml().isScalar(pair.key) ? pair.key.range : undefined;
     return range ? this.positionOfOffset(range[0]) : undefined;
   }
@@ -192,14 +189,19 @@ function lineStartsOf(text: string): number[] {
   return starts;
 }
 
+/** The last entry of `map` whose key is `segment` (yaml's value keeps the last of equal keys). */
+function lastPairWithKey(map: Yaml.YAMLMap, segment: string | number): Yaml.Pair | undefined {
+  return map.items.findLast(
+    (item) => yaml().isScalar(item.key) && String(item.key.value) === String(segment),
+  );
+}
+
 /** The `yaml` node at `path`, or the deepest existing ancestor when the path does not exist. */
 function yamlNodeAt(root: Node | null, path: Path): Node | null {
   let node: Node | null = root;
   for (const segment of path) {
     if (yaml().isMap(node)) {
-      const pair = node.items.findLast(
-        (item) => yaml().isScalar(item.key) && String(item.key.value) === String(segment),
-      );
+      const pair = lastPairWithKey(node, segment);
       if (!pair) return node;
       node = (pair.value as Node | null) ?? (pair.key as Node);
     } else if (yaml().isSeq(node) && typeof segment === "number") {
