@@ -3,8 +3,6 @@
  * `yaml` parse gives, or nothing: a document it answers for has no YAML error or warning and
  * the same value, so validate, startup and reload see the same config whichever parser read it.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseDocument } from "yaml";
@@ -12,7 +10,7 @@ import { EventLocator, UNKNOWN } from "../src/config/event-locator.js";
 import { parseOffThread } from "../src/config/parse-off-thread.js";
 import { parseQuickly } from "../src/config/quick-parse.js";
 import { ConfigSource, TO_JS_OPTIONS, YAML_OPTIONS } from "../src/config/source.js";
-import { packageRoot } from "../src/util/package-root.js";
+import { exampleText } from "./fixtures/configs/helpers.js";
 
 /** What the `yaml` parse (with source positions) makes of `text`: its value, or that it reports something. */
 function bySlowParse(text: string): { value: unknown } | "reports" {
@@ -119,10 +117,6 @@ const documents = fc.letrec<{ node: string; doc: string }>((tie) => ({
 
 function indent(node: string): string {
   return node.replaceAll("\n", "\n  ");
-}
-
-function exampleText(): string {
-  return readFileSync(join(packageRoot(), "broker.yaml"), "utf8");
 }
 
 describe("quick parse of broker.yaml", () => {

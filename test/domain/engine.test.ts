@@ -16,6 +16,15 @@ let d: Domain;
 /** An asynchronous deprovision of a PostgreSQL small instance. */
 const deprovisionSmall = (instanceId: string) =>
   d.instances.deprovision({ instanceId, serviceId: PG.service, planId: PG.small, acceptsIncomplete: true });
+/** A provisioned instance whose deprovision has run its uninstall to the end (executions left running by hand). */
+async function uninstalledForDeletion(instanceId: string) {
+  await d.provisioned(instanceId);
+  d.cloudify.autoFinish = undefined;
+  await deprovisionSmall(instanceId);
+  await d.advance(INSTANCES, instanceId);
+  const [uninstall] = d.cloudify.executionsOf("uninstall");
+  d.cloudify.finish(uninstall!.id);
+}
 beforeEach(async () => {
   d = await Domain.create();
 });
@@ -198,13 +207,8 @@ describe("deadlines, retries and refusals", () => {
   });
 
   it("M15 deletion refused while executions run: the deprovision waits and then deletes", async () => {
-    await d.provisioned("i1");
-    d.cloudify.autoFinish = undefined;
-    await deprovisionSmall("i1");
-    await d.advance(INSTANCES, "i1");
     // uninstall ends, but something else (e.g. an operator's workflow) still runs on the deployment.
-    const [uninstall] = d.cloudify.executionsOf("uninstall");
-    d.cloudify.finish(uninstall!.id);
+    await uninstalledForDeletion("i1");
     await d.cloudify.startExecution({ deploymentId: "osb-i1", workflowId: "heal", queue: true });
     await d.advance(INSTANCES, "i1");
     expect(d.instance("i1").operation).toMatchObject({ state: "in progress", step: "delete_deployment" });
@@ -214,12 +218,7 @@ describe("deadlines, retries and refusals", () => {
   });
 
   it("M15 deletion refused for live nodes an install left after the uninstall: uninstalled again, then deleted (never waits forever)", async () => {
-    await d.provisioned("i1");
-    d.cloudify.autoFinish = undefined;
-    await deprovisionSmall("i1");
-    await d.advance(INSTANCES, "i1");
-    const [uninstall] = d.cloudify.executionsOf("uninstall");
-    d.cloudify.finish(uninstall!.id);
+    await uninstalledForDeletion("i1");
     // A halted provision's install, started while the deprovision decided, runs to the end after
     // the uninstall: its nodes are live, and Cloudify refuses the deletion for them.
     const late = await d.cloudify.startExecution({
