@@ -71,7 +71,7 @@ async function exampleCatalog(): Promise<Headline[]> {
   const load = loader(headersOf(servers));
   try {
     line(
-      `catalog body ${fixed(servers.catalogBytes)} bytes, no Accept-Encoding, ${CONNECTIONS} keep-alive connections, ${ROUNDS} rounds × ${PHASE_MS} ms per side`,
+      `catalog body ${fixed(Buffer.byteLength(servers.catalog))} bytes, no Accept-Encoding, ${CONNECTIONS} keep-alive connections, ${ROUNDS} rounds × ${PHASE_MS} ms per side`,
     );
     for (const target of Object.values(targets)) await load(target, 400); // warm-up: JIT, connections
     const p99: Record<"broker" | "bareNode", number[]> = { broker: [], bareNode: [] };
@@ -136,7 +136,7 @@ async function bigCatalog(): Promise<Headline[]> {
   const identity = loader(headersOf(servers));
   try {
     line(
-      `catalog body ${fixed(servers.catalogBytes)} bytes, ${CONNECTIONS} keep-alive connections, ${BIG_ROUNDS} rounds × ${BIG_PHASE_MS} ms per side`,
+      `catalog body ${fixed(Buffer.byteLength(servers.catalog))} bytes, ${CONNECTIONS} keep-alive connections, ${BIG_ROUNDS} rounds × ${BIG_PHASE_MS} ms per side`,
     );
     line(
       `broker startup with ${fixed(BIG_PLANS)} plans (startBrokerServer, one sample): ${fixed(servers.brokerStartMs)} ms, ${fixed(servers.brokerStartCpuMs)} ms of CPU`,

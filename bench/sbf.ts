@@ -263,7 +263,8 @@ export async function benchSbf(): Promise<Headline[]> {
       // As bench/provision.ts: deployments held, so that only the acceptance is measured.
       emulatorFaults: [{ type: "latency", ms: 600_000, method: "PUT", path: "/api/v3.1/deployments" }],
     });
-    const ourCatalog = await settledCatalog(servers);
+    // The settled catalog (bench/lib/server-child.ts waits for the blueprint-derived schemas).
+    const ourCatalog = servers.catalog;
     try {
       peers.push(await startPeer("minimal", MINIMAL_CATALOG));
       peers.push(await startPeer("same", JSON.parse(ourCatalog)));
@@ -293,24 +294,6 @@ export async function benchSbf(): Promise<Headline[]> {
     await servers?.stop();
     await rm(root, { recursive: true, force: true });
   }
-}
-
-/**
- * The broker's catalog once it has settled: the plans whose schemas come from their blueprints
- * get them when the broker has read the blueprints from Cloudify, just after start, so the
- * first answer can lack them. Two equal answers 250 ms apart.
- */
-async function settledCatalog(servers: Servers): Promise<string> {
-  const call = osbClient(servers);
-  let previous: string | undefined;
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const { status, text } = await call("GET", "/v2/catalog");
-    if (status !== 200) throw new Error(`GET /v2/catalog answered ${status}: ${text.slice(0, 300)}`);
-    if (text === previous) return text;
-    previous = text;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  return previous!;
 }
 
 /** One request outside the timed loops: its status and body. */

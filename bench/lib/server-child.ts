@@ -60,7 +60,8 @@ export interface ReadyMessage {
   barePutUrl?: string;
   username: string;
   password: string;
-  catalogBytes: number;
+  /** The broker's settled catalog body (GET /v2/catalog, version 2.17), which the bare servers answer. */
+  catalog: string;
   /** Milliseconds startBrokerServer took (config, state load, listen). */
   brokerStartMs: number;
   /** CPU milliseconds (user + system) of the process meanwhile: steadier than wall time on a busy machine. */
@@ -295,7 +296,7 @@ async function start(message: StartMessage): Promise<ReadyMessage> {
     bareHonoAuthUrl: await listen(bareHonoAuth),
     username: USERNAME,
     password: PASSWORD,
-    catalogBytes: Buffer.byteLength(text),
+    catalog: text,
     brokerStartMs,
     brokerStartCpuMs,
   };
