@@ -1,5 +1,5 @@
 import { StateCorruptError, StateFormatError } from "./errors.js";
-import { deepFreeze } from "./json.js";
+import { deepFreeze, type StringPool } from "./json.js";
 import type { JsonValue } from "./types.js";
 
 /** Identifies our files; `version` lets the format evolve (readers refuse newer versions). */
@@ -88,7 +88,7 @@ function isStoredChange(c: unknown): c is StoredChange {
 }
 
 /** Parses a checksummed journal payload; bad content behind a good checksum is corruption. */
-export function parseBatch(file: string, offset: number, payload: Buffer): StoredBatch {
+export function parseBatch(file: string, offset: number, payload: Buffer, pool?: StringPool): StoredBatch {
   let batch: Partial<StoredBatch>;
   try {
     batch = JSON.parse(payload.toString("utf8"));
@@ -102,14 +102,19 @@ export function parseBatch(file: string, offset: number, payload: Buffer): Store
   ) {
     throw new StateCorruptError(file, offset, "journal record has an invalid shape");
   }
-  for (const change of batch.changes) if (change.op === "put") deepFreeze(change.v);
+  for (const change of batch.changes) if (change.op === "put") deepFreeze(change.v, pool);
   return batch as StoredBatch;
 }
 
 /** Snapshot payloads after the header: one entry per record, then an end marker. */
 export type SnapshotItem = { c: string; id: string; v: JsonValue } | { end: true; records: number };
 
-export function parseSnapshotItem(file: string, offset: number, payload: Buffer): SnapshotItem {
+export function parseSnapshotItem(
+  file: string,
+  offset: number,
+  payload: Buffer,
+  pool?: StringPool,
+): SnapshotItem {
   let item: Record<string, unknown>;
   try {
     item = JSON.parse(payload.toString("utf8"));
@@ -118,7 +123,7 @@ export function parseSnapshotItem(file: string, offset: number, payload: Buffer)
   }
   if (item?.end === true && Number.isSafeInteger(item.records)) return item as SnapshotItem;
   if (typeof item?.c === "string" && typeof item.id === "string" && "v" in item) {
-    deepFreeze(item.v);
+    deepFreeze(item.v, pool);
     return item as SnapshotItem;
   }
   throw new StateCorruptError(file, offset, "snapshot record has an invalid shape");

@@ -1,4 +1,4 @@
-import { readdir, readFile, stat } from "node:fs/promises";
+import { open, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../log/logger.js";
 import { StateCorruptError, StateFormatError } from "./errors.js";
@@ -11,8 +11,9 @@ import {
   SNAPSHOT_FILE,
   TMP_SUFFIX,
 } from "./format.js";
+import { StringPool } from "./json.js";
 import { MemoryState } from "./memory-image.js";
-import { scanRecords } from "./record.js";
+import { type ScannedRecord, scanRecords, visitFileRecords } from "./record.js";
 
 export interface JournalInfo {
   path: string;
@@ -50,6 +51,7 @@ export interface LoadedState {
 export async function loadState(dir: string, logger?: Logger): Promise<LoadedState> {
   const names = await readdir(dir);
   const memory = new MemoryState();
+  const pool = new StringPool();
   // Only our own temp files: lock temp files belong to other processes racing for the lock.
   const strays = names
     .filter((n) => n.endsWith(TMP_SUFFIX) && (n.startsWith(SNAPSHOT_FILE) || n.startsWith("journal-")))
@@ -59,9 +61,7 @@ export async function loadState(dir: string, logger?: Logger): Promise<LoadedSta
   let snapshotBytes = 0;
   if (names.includes(SNAPSHOT_FILE)) {
     const path = join(dir, SNAPSHOT_FILE);
-    const buf = await readFile(path);
-    snapshotBytes = buf.length;
-    snapshotSeq = loadSnapshot(path, buf, memory);
+    ({ seq: snapshotSeq, bytes: snapshotBytes } = await loadSnapshot(path, memory, pool));
   }
 
   const journalNames = names
@@ -106,7 +106,7 @@ export async function loadState(dir: string, logger?: Logger): Promise<LoadedSta
     }
     let lastSeq = firstSeq - 1;
     for (const record of records) {
-      const batch = parseBatch(path, record.offset, record.payload);
+      const batch = parseBatch(path, record.offset, record.payload, pool);
       if (batch.seq !== lastSeq + 1) {
         throw new StateCorruptError(path, record.offset, `expected batch ${lastSeq + 1}, found ${batch.seq}`);
       }
@@ -140,22 +140,41 @@ export async function loadState(dir: string, logger?: Logger): Promise<LoadedSta
 }
 
 /** A snapshot is only ever installed complete, so any damage in it is corruption. */
-function loadSnapshot(path: string, buf: Buffer, memory: MemoryState): number {
-  const scan = scanRecords(buf);
-  if (scan.damage) throw new StateCorruptError(path, scan.damage.offset, scan.damage.reason);
-  const [header, ...items] = scan.records;
-  const seq = parseHeader(path, header?.payload, "snapshot").seq;
+async function loadSnapshot(
+  path: string,
+  memory: MemoryState,
+  pool: StringPool,
+): Promise<{ seq: number; bytes: number }> {
+  let header: ScannedRecord | undefined;
+  let seq = 0;
   let count = 0;
-  for (const [i, record] of items.entries()) {
-    const item = parseSnapshotItem(path, record.offset, record.payload);
-    if ("end" in item) {
-      if (item.records !== count || i !== items.length - 1) {
-        throw new StateCorruptError(path, record.offset, "snapshot end marker does not match its contents");
+  let end: ScannedRecord | undefined;
+  const handle = await open(path, "r");
+  let scan: Awaited<ReturnType<typeof visitFileRecords>>;
+  try {
+    scan = await visitFileRecords(handle, (record) => {
+      if (!header) {
+        header = record;
+        seq = parseHeader(path, record.payload, "snapshot").seq;
+        return;
       }
-      return seq;
-    }
-    memory.put(item.c, item.id, item.v);
-    count++;
+      if (end)
+        throw new StateCorruptError(path, end.offset, "snapshot end marker does not match its contents");
+      const item = parseSnapshotItem(path, record.offset, record.payload, pool);
+      if ("end" in item) {
+        if (item.records !== count)
+          throw new StateCorruptError(path, record.offset, "snapshot end marker does not match its contents");
+        end = record;
+        return;
+      }
+      memory.put(item.c, item.id, item.v);
+      count++;
+    });
+  } finally {
+    await handle.close();
   }
-  throw new StateCorruptError(path, buf.length, "snapshot is truncated (no end marker)");
+  if (scan.damage) throw new StateCorruptError(path, scan.damage.offset, scan.damage.reason);
+  if (!header) parseHeader(path, undefined, "snapshot");
+  if (!end) throw new StateCorruptError(path, scan.end, "snapshot is truncated (no end marker)");
+  return { seq, bytes: scan.end };
 }

@@ -1,3 +1,4 @@
+import type { FileHandle } from "node:fs/promises";
 import { crc32 } from "node:zlib";
 
 /**
@@ -45,14 +46,17 @@ export interface ScanResult {
   damage?: Damage;
 }
 
+const INCOMPLETE_HEADER = "incomplete record header";
+const PAST_END = "record extends past end of file";
+
 /** Why the record at `offset` is not intact, or undefined if it is. */
 function checkRecord(buf: Buffer, offset: number): string | undefined {
   const remaining = buf.length - offset;
   if (buf[offset] !== RECORD_MARK) return "missing record marker";
-  if (remaining < RECORD_HEADER_BYTES) return "incomplete record header";
+  if (remaining < RECORD_HEADER_BYTES) return INCOMPLETE_HEADER;
   const length = buf.readUInt32LE(offset + 1);
   if (length > MAX_RECORD_BYTES) return `implausible record length ${length}`;
-  if (remaining - RECORD_HEADER_BYTES < length) return "record extends past end of file";
+  if (remaining - RECORD_HEADER_BYTES < length) return PAST_END;
   const start = offset + RECORD_HEADER_BYTES;
   if (crc32(buf.subarray(start, start + length)) !== buf.readUInt32LE(offset + 5)) return "checksum mismatch";
   return undefined;
@@ -86,4 +90,55 @@ export function scanRecords(buf: Buffer, start = 0): ScanResult {
     offset += RECORD_HEADER_BYTES + length;
   }
   return { records, end: offset };
+}
+
+/** What {@link visitFileRecords} read: where intact data ends, and the first damage if any. */
+export interface FileScan {
+  end: number;
+  damage?: { offset: number; reason: string };
+}
+
+const READ_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Reads the records of a file that must be intact to its end (a snapshot) a chunk at a time, so a
+ * large file never sits in memory whole (issue 14: a 167 MB snapshot at 100,000 instances was
+ * read in one piece, and the process kept those pages). `visit` gets each record in file order;
+ * its payload is only valid during the call. Stops at the first damage, with the reasons and
+ * offsets {@link scanRecords} gives for the whole file.
+ */
+export async function visitFileRecords(
+  handle: FileHandle,
+  visit: (record: ScannedRecord) => void,
+  chunkBytes = READ_CHUNK_BYTES,
+): Promise<FileScan> {
+  let buf = Buffer.alloc(0);
+  let base = 0; // file offset of buf[0]
+  let at = 0; // next record's offset in buf
+  let eof = false;
+  for (;;) {
+    while (at < buf.length) {
+      const reason = checkRecord(buf, at);
+      if (reason === INCOMPLETE_HEADER || reason === PAST_END) {
+        if (eof) return { end: base + at, damage: { offset: base + at, reason } };
+        break;
+      }
+      if (reason !== undefined) return { end: base + at, damage: { offset: base + at, reason } };
+      const length = buf.readUInt32LE(at + 1);
+      const start = at + RECORD_HEADER_BYTES;
+      visit({ offset: base + at, payload: buf.subarray(start, start + length) });
+      at = start + length;
+    }
+    if (eof) return { end: base + at };
+    // Keep the unread part and read at least what the record begun there still needs.
+    const kept = buf.length - at;
+    const needed = kept >= RECORD_HEADER_BYTES ? RECORD_HEADER_BYTES + buf.readUInt32LE(at + 1) - kept : 0;
+    const next = Buffer.allocUnsafe(kept + Math.max(chunkBytes, needed));
+    buf.copy(next, 0, at);
+    const { bytesRead } = await handle.read(next, kept, next.length - kept, base + buf.length);
+    eof = bytesRead === 0;
+    base += at;
+    at = 0;
+    buf = next.subarray(0, kept + bytesRead);
+  }
 }
