@@ -1,5 +1,5 @@
 import { StateCorruptError, StateFormatError } from "./errors.js";
-import { deepFreeze, type StringPool } from "./json.js";
+import { deepFreeze, type StringSharing } from "./json.js";
 import type { JsonValue } from "./types.js";
 
 /** Identifies our files; `version` lets the format evolve (readers refuse newer versions). */
@@ -88,7 +88,12 @@ function isStoredChange(c: unknown): c is StoredChange {
 }
 
 /** Parses a checksummed journal payload; bad content behind a good checksum is corruption. */
-export function parseBatch(file: string, offset: number, payload: Buffer, pool?: StringPool): StoredBatch {
+export function parseBatch(
+  file: string,
+  offset: number,
+  payload: Buffer,
+  sharing?: StringSharing,
+): StoredBatch {
   let batch: Partial<StoredBatch>;
   try {
     batch = JSON.parse(payload.toString("utf8"));
@@ -102,7 +107,8 @@ export function parseBatch(file: string, offset: number, payload: Buffer, pool?:
   ) {
     throw new StateCorruptError(file, offset, "journal record has an invalid shape");
   }
-  for (const change of batch.changes) if (change.op === "put") deepFreeze(change.v, pool);
+  for (const change of batch.changes)
+    if (change.op === "put") sharing ? sharing.freeze(change.c, change.v) : deepFreeze(change.v);
   return batch as StoredBatch;
 }
 
@@ -113,7 +119,7 @@ export function parseSnapshotItem(
   file: string,
   offset: number,
   payload: Buffer,
-  pool?: StringPool,
+  sharing?: StringSharing,
 ): SnapshotItem {
   let item: Record<string, unknown>;
   try {
@@ -123,7 +129,8 @@ export function parseSnapshotItem(
   }
   if (item?.end === true && Number.isSafeInteger(item.records)) return item as SnapshotItem;
   if (typeof item?.c === "string" && typeof item.id === "string" && "v" in item) {
-    deepFreeze(item.v, pool);
+    if (sharing) sharing.freeze(item.c, item.v);
+    else deepFreeze(item.v);
     return item as SnapshotItem;
   }
   throw new StateCorruptError(file, offset, "snapshot record has an invalid shape");

@@ -11,7 +11,7 @@ import {
   SNAPSHOT_FILE,
   TMP_SUFFIX,
 } from "./format.js";
-import { StringPool } from "./json.js";
+import { StringSharing } from "./json.js";
 import { MemoryState } from "./memory-image.js";
 import { type ScannedRecord, scanRecords, visitFileRecords } from "./record.js";
 
@@ -51,7 +51,7 @@ export interface LoadedState {
 export async function loadState(dir: string, logger?: Logger): Promise<LoadedState> {
   const names = await readdir(dir);
   const memory = new MemoryState();
-  const pool = new StringPool();
+  const sharing = new StringSharing();
   // Only our own temp files: lock temp files belong to other processes racing for the lock.
   const strays = names
     .filter((n) => n.endsWith(TMP_SUFFIX) && (n.startsWith(SNAPSHOT_FILE) || n.startsWith("journal-")))
@@ -61,7 +61,7 @@ export async function loadState(dir: string, logger?: Logger): Promise<LoadedSta
   let snapshotBytes = 0;
   if (names.includes(SNAPSHOT_FILE)) {
     const path = join(dir, SNAPSHOT_FILE);
-    ({ seq: snapshotSeq, bytes: snapshotBytes } = await loadSnapshot(path, memory, pool));
+    ({ seq: snapshotSeq, bytes: snapshotBytes } = await loadSnapshot(path, memory, sharing));
   }
 
   const journalNames = names
@@ -106,7 +106,7 @@ export async function loadState(dir: string, logger?: Logger): Promise<LoadedSta
     }
     let lastSeq = firstSeq - 1;
     for (const record of records) {
-      const batch = parseBatch(path, record.offset, record.payload, pool);
+      const batch = parseBatch(path, record.offset, record.payload, sharing);
       if (batch.seq !== lastSeq + 1) {
         throw new StateCorruptError(path, record.offset, `expected batch ${lastSeq + 1}, found ${batch.seq}`);
       }
@@ -143,7 +143,7 @@ export async function loadState(dir: string, logger?: Logger): Promise<LoadedSta
 async function loadSnapshot(
   path: string,
   memory: MemoryState,
-  pool: StringPool,
+  sharing: StringSharing,
 ): Promise<{ seq: number; bytes: number }> {
   let header: ScannedRecord | undefined;
   let seq = 0;
@@ -160,7 +160,7 @@ async function loadSnapshot(
       }
       if (end)
         throw new StateCorruptError(path, end.offset, "snapshot end marker does not match its contents");
-      const item = parseSnapshotItem(path, record.offset, record.payload, pool);
+      const item = parseSnapshotItem(path, record.offset, record.payload, sharing);
       if ("end" in item) {
         if (item.records !== count)
           throw new StateCorruptError(path, record.offset, "snapshot end marker does not match its contents");
