@@ -108,7 +108,7 @@ export function parseBatch(
     throw new StateCorruptError(file, offset, "journal record has an invalid shape");
   }
   for (const change of batch.changes)
-    if (change.op === "put") sharing ? sharing.freeze(change.c, change.v) : deepFreeze(change.v);
+    if (change.op === "put") change.v = sharing ? sharing.freeze(change.c, change.v) : deepFreeze(change.v);
   return batch as StoredBatch;
 }
 
@@ -129,8 +129,7 @@ export function parseSnapshotItem(
   }
   if (item?.end === true && Number.isSafeInteger(item.records)) return item as SnapshotItem;
   if (typeof item?.c === "string" && typeof item.id === "string" && "v" in item) {
-    if (sharing) sharing.freeze(item.c, item.v);
-    else deepFreeze(item.v);
+    item.v = sharing ? sharing.freeze(item.c, item.v) : deepFreeze(item.v);
     return item as SnapshotItem;
   }
   throw new StateCorruptError(file, offset, "snapshot record has an invalid shape");

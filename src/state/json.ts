@@ -54,37 +54,55 @@ function copy(value: unknown, path: string, depth: number): JsonValue {
 }
 
 /**
- * Freezes a freshly parsed JSON value in place (values read from disk need no copy). Given `like`,
- * a record read before it from the same collection, each string equal to the one at the same
- * place in `like` is replaced by that one, so the two records share it (issue 14: RSS at
- * 100,000 instances). Records of one collection repeat plan and service ids, statuses, steps,
- * timestamps and input values in the same places, and JSON.parse makes each its own copy:
- * sharing them took the heap of 100,000 instance records from 213 to ~125 MiB. Comparing with one
- * neighbour costs no hashing, unlike a table of every string (which cost a fifth of the load).
+ * Freezes a freshly parsed JSON value in place (values read from disk need no copy) and returns
+ * it. Given `like`, a record read before it from the same collection, the value shares what it
+ * has in common with `like` (issue 14: RSS at 100,000 instances): a string equal to the one at
+ * the same place is replaced by that one, and an object or array equal to the one at the same
+ * place (same keys in the same order, each entry shared) is replaced by it, so the result may be
+ * `like` itself or hold parts of it. Both are deeply frozen, so nobody can tell. Records of one
+ * collection repeat plan and service ids, statuses, steps, contexts, parameters and input values
+ * in the same places, and JSON.parse makes each its own copy. Comparing with one neighbour costs
+ * no hashing, unlike a table of every string (which cost a fifth of the load).
  */
 export function deepFreeze<T>(value: T, like?: unknown): T {
-  if (typeof value !== "object" || value === null || Object.isFrozen(value)) return value;
-  const items = value as Record<string, unknown>;
-  const likeItems = typeof like === "object" && like !== null ? (like as Record<string, unknown>) : undefined;
-  for (const key of Object.keys(items)) {
-    const item = items[key];
-    // hasOwn: `like` is plain data; an inherited member (constructor, __proto__) is no neighbour.
-    const prior = likeItems && Object.hasOwn(likeItems, key) ? likeItems[key] : undefined;
-    if (typeof item === "string") {
-      if (item === prior) items[key] = prior;
-    } else deepFreeze(item, prior);
-  }
-  Object.freeze(value);
-  return value;
+  return shareWith(value, like) as T;
 }
 
+function shareWith(value: unknown, like: unknown): unknown {
+  if (typeof value !== "object" || value === null || Object.isFrozen(value)) return value;
+  const items = value as Record<string, unknown>;
+  const keys = Object.keys(items);
+  const likeItems =
+    typeof like === "object" && like !== null && Array.isArray(like) === Array.isArray(value)
+      ? (like as Record<string, unknown>)
+      : undefined;
+  const likeKeys = likeItems ? Object.keys(likeItems) : undefined;
+  let same = likeKeys?.length === keys.length;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    // Only the neighbour's own entries: an inherited member (constructor, __proto__) is none.
+    const prior = likeItems && Object.hasOwn(likeItems, key) ? likeItems[key] : undefined;
+    const item = items[key];
+    let shared = item;
+    // Equal strings compare equal whatever their storage, so an equal one is always written back.
+    if (typeof item === "string") {
+      if (item === prior) items[key] = shared = prior;
+    } else {
+      shared = shareWith(item, prior);
+      if (shared !== item) items[key] = shared;
+    }
+    if (same && (shared !== prior || likeKeys![i] !== key)) same = false;
+  }
+  Object.freeze(value);
+  return same ? like : value;
+}
 /** deepFreeze with each collection's previously frozen record as `like`: for loading many records. */
 export class StringSharing {
   readonly #last = new Map<string, unknown>();
 
   freeze<T>(collection: string, value: T): T {
-    deepFreeze(value, this.#last.get(collection));
-    if (typeof value === "object" && value !== null) this.#last.set(collection, value);
-    return value;
+    const frozen = deepFreeze(value, this.#last.get(collection));
+    if (typeof frozen === "object" && frozen !== null) this.#last.set(collection, frozen);
+    return frozen;
   }
 }
