@@ -8,6 +8,15 @@ export type PreparedChange =
 const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
+ * The record's own `id` string when it equals the key: records usually carry their id, and a
+ * loaded record's copy and the key parsed beside it are two strings (5 MiB at 100,000 records).
+ */
+function ownId(id: string, value: JsonValue): string {
+  const own = typeof value === "object" && value !== null && !Array.isArray(value) ? value.id : undefined;
+  return own === id ? own : id;
+}
+
+/**
  * The in-memory image of the store: collection -> id -> deeply frozen value. Because values are
  * immutable, reads hand them out without copying and a snapshot view is a shallow copy of the maps.
  */
@@ -52,7 +61,8 @@ export class MemoryState {
     return [...this.#collections.keys()].sort(byId);
   }
 
-  put(collection: string, id: string, value: JsonValue): void {
+  put(collection: string, givenId: string, value: JsonValue): void {
+    const id = ownId(givenId, value);
     let records = this.#collections.get(collection);
     if (!records) {
       records = new Map();
