@@ -5,7 +5,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { deepFreeze, StringSharing } from "../src/state/json.js";
+import { deepFreeze } from "../src/state/json.js";
+import { MemoryState } from "../src/state/memory-image.js";
 
 function isDeeplyFrozen(value: unknown): boolean {
   if (typeof value !== "object" || value === null) return true;
@@ -41,29 +42,27 @@ describe("deepFreeze with a neighbour", () => {
   });
 
   it("shares equal parts in the same place, and nothing whose key order differs", () => {
-    const sharing = new StringSharing();
-    const first = sharing.freeze(
-      "c",
-      JSON.parse('{"id":"a","context":{"org":"o","space":"s"},"list":[1,[]]}'),
-    );
-    const second = sharing.freeze(
-      "c",
-      JSON.parse('{"id":"b","context":{"org":"o","space":"s"},"list":[1,[]]}'),
-    );
-    expect(second).not.toBe(first);
+    const memory = new MemoryState();
+    const put = (collection: string, id: string, text: string) => {
+      memory.put(collection, id, JSON.parse(text));
+      return memory.get(collection, id) as { context: object; list: unknown[] };
+    };
+    const first = put("c", "a", '{"context":{"org":"o","space":"s"},"list":[1,[]]}');
+    // A new record shares with the collection's latest one.
+    const second = put("c", "b", '{"context":{"org":"o","space":"s"},"list":[2,[]]}');
     expect(second.context).toBe(first.context);
-    expect(second.list).toBe(first.list);
-    const reordered = sharing.freeze(
-      "c",
-      JSON.parse('{"id":"c","context":{"space":"s","org":"o"},"list":[1,[]]}'),
-    );
+    expect(second.list).not.toBe(first.list);
+    expect(second.list[1]).toBe(first.list[1]);
+    const reordered = put("c", "c", '{"context":{"space":"s","org":"o"},"list":[1,[]]}');
     expect(reordered.context).not.toBe(second.context);
     expect(JSON.stringify(reordered.context)).toBe('{"space":"s","org":"o"}');
-    expect(reordered.list).toBe(first.list);
-    // Another collection has its own neighbour.
-    const other = sharing.freeze("d", JSON.parse('{"id":"a","context":{"org":"o","space":"s"}}'));
-    expect(other.context).not.toBe(first.context);
-    // A record equal to its neighbour is the neighbour.
-    expect(sharing.freeze("c", JSON.parse(JSON.stringify(reordered)))).toBe(reordered);
+    // Another collection has its own neighbours.
+    expect(put("d", "a", '{"context":{"org":"o","space":"s"}}').context).not.toBe(first.context);
+    // A new value of a record shares with its previous value before any other record.
+    put("c", "x", '{"context":{"org":"x","space":"y"}}');
+    const again = put("c", "a", '{"context":{"org":"o","space":"s"},"list":[1,[]]}');
+    expect(again).toBe(first);
+    // Values are frozen when stored.
+    expect(Object.isFrozen(again.context)).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 import { InvalidChangeError } from "./errors.js";
-import { frozenJsonCopy } from "./json.js";
+import { jsonCopy } from "./json.js";
 import type { PreparedChange } from "./memory-image.js";
 import type { Change } from "./types.js";
 
@@ -33,7 +33,7 @@ export function prepareCommit(changes: readonly Change[]): PreparedCommit {
     let json: string;
     if (change.type === "put") {
       if (change.value === undefined) throw new InvalidChangeError(`change ${i}: put needs a value`);
-      const value = frozenJsonCopy(change.value, `${collection}/${id}`);
+      const value = jsonCopy(change.value, `${collection}/${id}`);
       prepared.push({ type: "put", collection, id, value });
       json = JSON.stringify({ op: "put", c: collection, id, v: value });
     } else if (change.type === "delete") {

@@ -1,5 +1,4 @@
 import { StateCorruptError, StateFormatError } from "./errors.js";
-import { deepFreeze, type StringSharing } from "./json.js";
 import type { JsonValue } from "./types.js";
 
 /** Identifies our files; `version` lets the format evolve (readers refuse newer versions). */
@@ -88,12 +87,7 @@ function isStoredChange(c: unknown): c is StoredChange {
 }
 
 /** Parses a checksummed journal payload; bad content behind a good checksum is corruption. */
-export function parseBatch(
-  file: string,
-  offset: number,
-  payload: Buffer,
-  sharing?: StringSharing,
-): StoredBatch {
+export function parseBatch(file: string, offset: number, payload: Buffer): StoredBatch {
   let batch: Partial<StoredBatch>;
   try {
     batch = JSON.parse(payload.toString("utf8"));
@@ -107,20 +101,13 @@ export function parseBatch(
   ) {
     throw new StateCorruptError(file, offset, "journal record has an invalid shape");
   }
-  for (const change of batch.changes)
-    if (change.op === "put") change.v = sharing ? sharing.freeze(change.c, change.v) : deepFreeze(change.v);
   return batch as StoredBatch;
 }
 
 /** Snapshot payloads after the header: one entry per record, then an end marker. */
 export type SnapshotItem = { c: string; id: string; v: JsonValue } | { end: true; records: number };
 
-export function parseSnapshotItem(
-  file: string,
-  offset: number,
-  payload: Buffer,
-  sharing?: StringSharing,
-): SnapshotItem {
+export function parseSnapshotItem(file: string, offset: number, payload: Buffer): SnapshotItem {
   let item: Record<string, unknown>;
   try {
     item = JSON.parse(payload.toString("utf8"));
@@ -129,7 +116,6 @@ export function parseSnapshotItem(
   }
   if (item?.end === true && Number.isSafeInteger(item.records)) return item as SnapshotItem;
   if (typeof item?.c === "string" && typeof item.id === "string" && "v" in item) {
-    item.v = sharing ? sharing.freeze(item.c, item.v) : deepFreeze(item.v);
     return item as SnapshotItem;
   }
   throw new StateCorruptError(file, offset, "snapshot record has an invalid shape");

@@ -5,11 +5,12 @@ import type { JsonValue } from "./types.js";
 const MAX_DEPTH = 256;
 
 /**
- * Validates that `value` is plain JSON data and returns a deeply frozen copy. Being strict here
- * (rather than letting JSON.stringify silently turn a Date into a string or drop a function) means
- * what `get` returns after a restart is exactly what was committed.
+ * Validates that `value` is plain JSON data and returns a copy of it (the store freezes it when
+ * it applies it: MemoryState.put). Being strict here (rather than letting JSON.stringify silently
+ * turn a Date into a string or drop a function) means what `get` returns after a restart is
+ * exactly what was committed.
  */
-export function frozenJsonCopy(value: unknown, where: string): JsonValue {
+export function jsonCopy(value: unknown, where: string): JsonValue {
   return copy(value, where, 0);
 }
 
@@ -33,7 +34,7 @@ function copy(value: unknown, path: string, depth: number): JsonValue {
           }
           out.push(copy(value[i], `${path}[${i}]`, depth + 1));
         }
-        return Object.freeze(out) as JsonValue;
+        return out;
       }
       const proto = Object.getPrototypeOf(value);
       if (proto !== Object.prototype && proto !== null) {
@@ -46,7 +47,7 @@ function copy(value: unknown, path: string, depth: number): JsonValue {
         if (item !== undefined) entries.push([key, copy(item, `${path}.${key}`, depth + 1)]);
       }
       // fromEntries defines own properties, so a "__proto__" key stays data, not a prototype.
-      return Object.freeze(Object.fromEntries(entries));
+      return Object.fromEntries(entries);
     }
     default:
       throw new InvalidChangeError(`${path}: ${typeof value} is not representable in JSON`);
@@ -54,8 +55,9 @@ function copy(value: unknown, path: string, depth: number): JsonValue {
 }
 
 /**
- * Freezes a freshly parsed JSON value in place (values read from disk need no copy) and returns
- * it. Given `like`, a record read before it from the same collection, the value shares what it
+ * Freezes a fresh JSON value in place (parsed from disk or copied from a commit) and returns
+ * it. Given `like` (MemoryState.put passes the record's previous value, or else the collection's
+ * latest record), the value shares what it
  * has in common with `like` (issue 14: RSS at 100,000 instances): a string equal to the one at
  * the same place is replaced by that one, and an object or array equal to the one at the same
  * place (same keys in the same order, each entry shared) is replaced by it, so the result may be
@@ -95,14 +97,4 @@ function shareWith(value: unknown, like: unknown): unknown {
   }
   Object.freeze(value);
   return same ? like : value;
-}
-/** deepFreeze with each collection's previously frozen record as `like`: for loading many records. */
-export class StringSharing {
-  readonly #last = new Map<string, unknown>();
-
-  freeze<T>(collection: string, value: T): T {
-    const frozen = deepFreeze(value, this.#last.get(collection));
-    if (typeof frozen === "object" && frozen !== null) this.#last.set(collection, frozen);
-    return frozen;
-  }
 }

@@ -11,7 +11,6 @@ import {
   SNAPSHOT_FILE,
   TMP_SUFFIX,
 } from "./format.js";
-import { StringSharing } from "./json.js";
 import { MemoryState } from "./memory-image.js";
 import { type ScannedRecord, scanRecords, visitFileRecords } from "./record.js";
 
@@ -51,7 +50,6 @@ export interface LoadedState {
 export async function loadState(dir: string, logger?: Logger): Promise<LoadedState> {
   const names = await readdir(dir);
   const memory = new MemoryState();
-  const sharing = new StringSharing();
   // Only our own temp files: lock temp files belong to other processes racing for the lock.
   const strays = names
     .filter((n) => n.endsWith(TMP_SUFFIX) && (n.startsWith(SNAPSHOT_FILE) || n.startsWith("journal-")))
@@ -61,7 +59,7 @@ export async function loadState(dir: string, logger?: Logger): Promise<LoadedSta
   let snapshotBytes = 0;
   if (names.includes(SNAPSHOT_FILE)) {
     const path = join(dir, SNAPSHOT_FILE);
-    ({ seq: snapshotSeq, bytes: snapshotBytes } = await loadSnapshot(path, memory, sharing));
+    ({ seq: snapshotSeq, bytes: snapshotBytes } = await loadSnapshot(path, memory));
   }
 
   const journalNames = names
@@ -106,7 +104,7 @@ export async function loadState(dir: string, logger?: Logger): Promise<LoadedSta
     }
     let lastSeq = firstSeq - 1;
     for (const record of records) {
-      const batch = parseBatch(path, record.offset, record.payload, sharing);
+      const batch = parseBatch(path, record.offset, record.payload);
       if (batch.seq !== lastSeq + 1) {
         throw new StateCorruptError(path, record.offset, `expected batch ${lastSeq + 1}, found ${batch.seq}`);
       }
@@ -140,11 +138,7 @@ export async function loadState(dir: string, logger?: Logger): Promise<LoadedSta
 }
 
 /** A snapshot is only ever installed complete, so any damage in it is corruption. */
-async function loadSnapshot(
-  path: string,
-  memory: MemoryState,
-  sharing: StringSharing,
-): Promise<{ seq: number; bytes: number }> {
+async function loadSnapshot(path: string, memory: MemoryState): Promise<{ seq: number; bytes: number }> {
   let header: ScannedRecord | undefined;
   let seq = 0;
   let count = 0;
@@ -160,7 +154,7 @@ async function loadSnapshot(
       }
       if (end)
         throw new StateCorruptError(path, end.offset, "snapshot end marker does not match its contents");
-      const item = parseSnapshotItem(path, record.offset, record.payload, sharing);
+      const item = parseSnapshotItem(path, record.offset, record.payload);
       if ("end" in item) {
         if (item.records !== count)
           throw new StateCorruptError(path, record.offset, "snapshot end marker does not match its contents");

@@ -1,6 +1,7 @@
+import { deepFreeze } from "./json.js";
 import type { JsonValue, RecordFilter, StateExport, StateRecord } from "./types.js";
 
-/** A change validated and ready to apply/write: `value` is a frozen copy, `encoded` its journal form. */
+/** A change validated and ready to apply/write: `value` is the store's own copy (frozen when applied). */
 export type PreparedChange =
   | { type: "put"; collection: string; id: string; value: JsonValue }
   | { type: "delete"; collection: string; id: string };
@@ -22,6 +23,8 @@ function ownId(id: string, value: JsonValue): string {
  */
 export class MemoryState {
   readonly #collections = new Map<string, Map<string, JsonValue>>();
+  /** Each collection's latest record: what a new record shares its equal parts with. */
+  readonly #latest = new Map<string, { id: string; value: JsonValue }>();
   /** collection -> filter name -> the ids its filter selects, kept current by put and delete. */
   readonly #selections = new Map<string, Map<string, { filter: RecordFilter; ids: Set<string> }>>();
 
@@ -68,11 +71,15 @@ export class MemoryState {
       records = new Map();
       this.#collections.set(collection, records);
     }
-    records.set(id, value);
+    // The value shares what it has in common with the record's previous value, or else with the
+    // collection's latest record (issue 14: RSS at 100,000 instances; see deepFreeze).
+    const frozen = deepFreeze(value, records.get(id) ?? this.#latest.get(collection)?.value);
+    records.set(id, frozen);
+    this.#latest.set(collection, { id, value: frozen });
     const selections = this.#selections.get(collection);
     if (selections) {
       for (const { filter, ids } of selections.values()) {
-        if (filter.matches(value)) ids.add(id);
+        if (filter.matches(frozen)) ids.add(id);
         else ids.delete(id);
       }
     }
@@ -81,6 +88,7 @@ export class MemoryState {
   delete(collection: string, id: string): void {
     const records = this.#collections.get(collection);
     if (records?.delete(id) && records.size === 0) this.#collections.delete(collection);
+    if (this.#latest.get(collection)?.id === id) this.#latest.delete(collection);
     const selections = this.#selections.get(collection);
     if (selections) for (const { ids } of selections.values()) ids.delete(id);
   }

@@ -1,6 +1,5 @@
 import pg from "pg";
 import { StateError } from "../errors.js";
-import { deepFreeze } from "../json.js";
 import { MemoryState } from "../memory-image.js";
 import type { JsonValue, StateExport } from "../types.js";
 import type { PostgresStateStoreOptions } from "./store.js";
@@ -18,7 +17,7 @@ export async function readPostgresState(options: ReadOptions): Promise<StateExpo
     );
     await client.query("COMMIT");
     const memory = new MemoryState();
-    for (const row of rows) memory.put(row.collection, row.id, deepFreeze(row.value));
+    for (const row of rows) memory.put(row.collection, row.id, row.value);
     return memory.export();
   });
 }

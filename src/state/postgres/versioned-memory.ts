@@ -1,4 +1,3 @@
-import { StringSharing } from "../json.js";
 import { MemoryState } from "../memory-image.js";
 import type { JsonValue } from "../types.js";
 
@@ -13,8 +12,6 @@ const keyOf = (collection: string, id: string) => `${collection}\u0000${id}`;
 export class VersionedMemory {
   readonly state = new MemoryState();
   readonly #versions = new Map<string, number>();
-  /** Records repeat most of their strings; the cache shares them (see deepFreeze). */
-  readonly #sharing = new StringSharing();
 
   /** `value` null = deleted. Returns whether it was newer than what the cache held. */
   apply(collection: string, id: string, value: JsonValue | null, seq: number): boolean {
@@ -22,7 +19,7 @@ export class VersionedMemory {
     if ((this.#versions.get(key) ?? 0) >= seq) return false;
     this.#versions.set(key, seq);
     if (value === null) this.state.delete(collection, id);
-    else this.state.put(collection, id, this.#sharing.freeze(collection, value));
+    else this.state.put(collection, id, value);
     return true;
   }
 
