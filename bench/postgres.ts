@@ -12,18 +12,15 @@
  * Needs PostgreSQL at 127.0.0.1:5432 with trust auth (TEST_PG_ADMIN_URL overrides); creates and
  * drops its own database.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { type EmulatorHandle, startEmulator } from "../emulator/index.js";
 import { silentLogger } from "../src/log/logger.js";
 import { type Change, FileStateStore, PostgresStateStore } from "../src/state/index.js";
-import { packageRoot } from "../src/util/package-root.js";
 import { LoadTarget } from "./lib/load.js";
 import {
   fixed,
@@ -37,6 +34,7 @@ import {
   rotate,
 } from "./lib/measure.js";
 import { provisionBody } from "./lib/osb-client.js";
+import { startServeProcess } from "./lib/serve-process.js";
 
 const ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const LARGE = Number(process.env.BENCH_PG_INSTANCES ?? 100_000);
@@ -134,52 +132,6 @@ async function loadInOneQuery(url: string, schema: string): Promise<number> {
   }
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** `cfy-broker serve` from the sources (tsx), as a separate process like a real replica. */
-async function startReplica(env: Record<string, string>, children: ChildProcess[]): Promise<string> {
-  const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "-e",
-      "import('./src/cli/main.ts').then((m) => m.main(process.argv.slice(1))).then((c) => { process.exitCode = c; })",
-      "serve",
-      "--config",
-      "broker.yaml",
-    ],
-    { cwd: packageRoot(), env: { ...env, BROKER_PORT: String(port) }, stdio: ["ignore", "ignore", "pipe"] },
-  );
-  children.push(child);
-  let stderr = "";
-  child.stderr?.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`replica exited ${child.exitCode}: ${stderr}`);
-    const ok = await fetch(`${url}/readyz`)
-      .then(async (r) => {
-        await r.arrayBuffer();
-        return r.status === 200;
-      })
-      .catch(() => false);
-    if (ok) return url;
-    if (Date.now() > deadline) throw new Error(`replica did not become ready: ${stderr}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 /** Closed-loop provisions spread evenly over `targets`; accepts per second of all of them. */
 async function accepts(targets: LoadTarget[], clients: number): Promise<number> {
   const headers = {
@@ -234,9 +186,13 @@ async function benchAccepts(url: string, root: string): Promise<Headline[]> {
       BROKER_STATE_URL: url,
       BROKER_STATE_SCHEMA: schema,
     });
-    const fileUrl = await startReplica({ ...base, BROKER_STATE_DIR: join(root, "file-state") }, children);
-    const oneUrl = await startReplica(pgEnv("one"), children);
-    const threeUrls = await Promise.all([0, 1, 2].map(() => startReplica(pgEnv("three"), children)));
+    const fileUrl = (
+      await startServeProcess({ ...base, BROKER_STATE_DIR: join(root, "file-state") }, children)
+    ).url;
+    const oneUrl = (await startServeProcess(pgEnv("one"), children)).url;
+    const threeUrls = await Promise.all(
+      [0, 1, 2].map(async () => (await startServeProcess(pgEnv("three"), children)).url),
+    );
     const target = (u: string) => {
       const t = new LoadTarget(u, 64);
       targets.push(t);

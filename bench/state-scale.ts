@@ -3,16 +3,22 @@
  * instances against the same broker on 100, side by side in two server processes:
  *   - startup: startBrokerServer's time (config, state load, listen), median of a few starts;
  *   - RSS of each server process after a catalog load (the process also hosts the emulator and
- *     the bare servers, the same in both; their share is the 100-instance figure's bulk);
+ *     the bare servers, the same in both; their share is the 100-instance figure's bulk), and of
+ *     `cfy-broker serve` alone on each state, as an operator runs it (the bar's figure);
  *   - GET /v2/catalog p99 latency with 100,000 instances / with 100, in interleaved rounds:
  *     nothing per request or per engine sweep may walk every instance (the sweep runs every
  *     poll interval, 500 ms here, so several fall inside each phase).
  * Records are instance-sized (~1.7 KB), like a broker that has run a long while; the state is
  * compacted into a snapshot first, as it would be.
  */
+import type { ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startEmulator } from "../emulator/index.js";
+import { silentLogger } from "../src/log/logger.js";
 import { FileStateStore } from "../src/state/index.js";
 import { LoadTarget } from "./lib/load.js";
 import {
@@ -26,6 +32,7 @@ import {
   ratioWithSpread,
   rotate,
 } from "./lib/measure.js";
+import { rssOf, startServeProcess } from "./lib/serve-process.js";
 import { type Servers, startServers } from "./lib/servers.js";
 import { instanceLike } from "./state-store.js";
 
@@ -48,6 +55,60 @@ function provisioned(i: number): Record<string, unknown> {
     status: "provisioned",
     operation: { ...operation, state: "succeeded", step: "succeeded", description: "Provisioned." },
   };
+}
+
+/**
+ * RSS of `cfy-broker serve` alone on `dir` after a catalog load, with the emulator in this
+ * process as its manager; and how long the process took to answer /readyz.
+ */
+async function servedAlone(dir: string, managerUrl: string): Promise<{ rss: number; readyMs: number }> {
+  const children: ChildProcess[] = [];
+  const started = performance.now();
+  try {
+    const { url, child } = await startServeProcess(
+      {
+        PATH: process.env.PATH ?? "",
+        BROKER_USERNAME: "bench",
+        BROKER_PASSWORD: "bench-password",
+        BROKER_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+        BROKER_HOST: "127.0.0.1",
+        BROKER_STATE_DIR: dir,
+        BROKER_POLL_INTERVAL_MS: String(POLL_MS),
+        CLOUDIFY_URL: managerUrl,
+        LOG_LEVEL: "silent",
+      },
+      children,
+    );
+    const readyMs = performance.now() - started;
+    const target = new LoadTarget(url, CONNECTIONS);
+    try {
+      await target.run({
+        concurrency: CONNECTIONS,
+        durationMs: PHASE_MS,
+        expectStatus: 200,
+        request: () => ({
+          method: "GET",
+          path: "/v2/catalog",
+          headers: {
+            Authorization: `Basic ${Buffer.from("bench:bench-password").toString("base64")}`,
+            "X-Broker-API-Version": "2.17",
+          },
+        }),
+      });
+    } finally {
+      await target.close();
+    }
+    const rss = await rssOf(child.pid!);
+    if (rss === undefined) throw new Error("no /proc: cannot read the broker's RSS");
+    return { rss, readyMs };
+  } finally {
+    for (const child of children) {
+      if (child.exitCode === null) {
+        child.kill("SIGTERM");
+        await once(child, "exit");
+      }
+    }
+  }
 }
 
 async function seed(dir: string, count: number): Promise<void> {
@@ -77,6 +138,7 @@ export async function benchStateScale(): Promise<Headline[]> {
   const startMs = { small: [] as number[], large: [] as number[] };
   const startCpuMs = { small: [] as number[], large: [] as number[] };
   let servers: { small: Servers; large: Servers } | undefined;
+  let headlines: Headline[] = [];
   try {
     for (let i = 0; i < STARTS; i++) {
       const small = await start(dirs.small);
@@ -130,7 +192,7 @@ export async function benchStateScale(): Promise<Headline[]> {
         `RSS of the server process after the catalog load: ${fixed(rss.large / MiB)} MiB with ${fixed(LARGE)} instances, ${fixed(rss.small / MiB)} MiB with ${fixed(SMALL)} (${ratio(rss.large / rss.small)})`,
       );
       line();
-      return [
+      headlines = [
         {
           suite: "scale",
           what: `startup with ${fixed(LARGE)} instances / with ${fixed(SMALL)}`,
@@ -153,6 +215,28 @@ export async function benchStateScale(): Promise<Headline[]> {
     } finally {
       for (const target of Object.values(targets)) await target.close();
     }
+    // The server processes lock the state directories: the broker alone runs after they stop.
+    await servers!.small.stop();
+    await servers!.large.stop();
+    servers = undefined;
+    const emulator = await startEmulator({ logger: silentLogger });
+    try {
+      const small = await servedAlone(dirs.small, emulator.url);
+      const large = await servedAlone(dirs.large, emulator.url);
+      line(
+        `cfy-broker serve alone, RSS after the catalog load: ${fixed(large.rss / MiB)} MiB with ${fixed(LARGE)} instances, ${fixed(small.rss / MiB)} MiB with ${fixed(SMALL)}; ready ${fixed(large.readyMs)} and ${fixed(small.readyMs)} ms after spawn (module loading included)`,
+      );
+      line();
+      headlines.splice(2, 0, {
+        suite: "scale",
+        what: `RSS of cfy-broker serve alone, ${fixed(LARGE)} instances / ${fixed(SMALL)}`,
+        ratio: large.rss / small.rss,
+        note: `${fixed(large.rss / MiB)} MiB; bar <= 250 MiB`,
+      });
+    } finally {
+      await emulator.close();
+    }
+    return headlines;
   } finally {
     await servers?.small.stop();
     await servers?.large.stop();
