@@ -1,13 +1,13 @@
 /**
- * The snapshot is read a chunk at a time (visitFileRecords); it must see exactly what a scan of
- * the whole file sees (scanRecords), whatever the chunk size and wherever records are cut or
- * damaged, so the streaming read changes no recovery rule.
+ * Snapshots and journals are read a chunk at a time (visitFileRecords, damageIsAtTail); that
+ * must see exactly what a scan of the whole file sees (scanRecords), whatever the chunk size and
+ * wherever records are cut or damaged, so the streaming read changes no recovery rule.
  */
 import { open, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { encodeRecord, scanRecords, visitFileRecords } from "../src/state/record.js";
+import { damageIsAtTail, encodeRecord, scanRecords, visitFileRecords } from "../src/state/record.js";
 import { tempDir } from "./fixtures/state-helpers.js";
 
 let dir: string;
@@ -28,7 +28,8 @@ async function streamed(bytes: Buffer, chunkBytes: number) {
       ({ offset, payload }) => records.push({ offset, payload: payload.toString("utf8") }),
       chunkBytes,
     );
-    return { records, ...scan };
+    if (!scan.damage) return { records, ...scan };
+    return { records, ...scan, atTail: await damageIsAtTail(handle, scan.damage.offset) };
   } finally {
     await handle.close();
   }
@@ -39,11 +40,13 @@ function whole(bytes: Buffer) {
   return {
     records: scan.records.map(({ offset, payload }) => ({ offset, payload: payload.toString("utf8") })),
     end: scan.end,
-    ...(scan.damage ? { damage: { offset: scan.damage.offset, reason: scan.damage.reason } } : {}),
+    ...(scan.damage
+      ? { damage: { offset: scan.damage.offset, reason: scan.damage.reason }, atTail: scan.damage.atTail }
+      : {}),
   };
 }
 
-/** Records, then one kind of damage (or none) at a chosen byte. */
+/** Records, then one kind of damage (or none) at a chosen byte: torn tails and mid-file damage. */
 const files = fc
   .record({
     payloads: fc.array(fc.string({ maxLength: 40 }), { maxLength: 12 }),

@@ -1,4 +1,4 @@
-import { open, readdir, readFile, stat } from "node:fs/promises";
+import { open, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../log/logger.js";
 import { StateCorruptError, StateFormatError } from "./errors.js";
@@ -12,7 +12,7 @@ import {
   TMP_SUFFIX,
 } from "./format.js";
 import { MemoryState } from "./memory-image.js";
-import { type ScannedRecord, scanRecords, visitFileRecords } from "./record.js";
+import { damageIsAtTail, type ScannedRecord, visitFileRecords } from "./record.js";
 
 export interface JournalInfo {
   path: string;
@@ -85,6 +85,7 @@ export async function loadState(dir: string, logger?: Logger): Promise<LoadedSta
       });
       continue;
     }
+    let validBytes = 0;
     if (firstSeq > seq + 1) {
       throw new StateCorruptError(
         path,
@@ -92,37 +93,50 @@ export async function loadState(dir: string, logger?: Logger): Promise<LoadedSta
         `journal starts at batch ${firstSeq} but batch ${seq + 1} is missing`,
       );
     }
-    const buf = await readFile(path);
-    const scan = scanRecords(buf);
-    const [header, ...records] = scan.records;
-    if (!header) {
-      // Journals are created complete (temp file, fsync, rename), so a missing header is damage.
-      throw new StateCorruptError(path, 0, "journal has no intact header");
-    }
-    if (parseHeader(path, header.payload, "journal").seq !== firstSeq) {
-      throw new StateFormatError(path, "journal header does not match its file name");
-    }
+    let header: ScannedRecord | undefined;
     let lastSeq = firstSeq - 1;
-    for (const record of records) {
-      const batch = parseBatch(path, record.offset, record.payload);
-      if (batch.seq !== lastSeq + 1) {
-        throw new StateCorruptError(path, record.offset, `expected batch ${lastSeq + 1}, found ${batch.seq}`);
+    const handle = await open(path, "r");
+    try {
+      const scan = await visitFileRecords(handle, (record) => {
+        if (!header) {
+          header = record;
+          if (parseHeader(path, record.payload, "journal").seq !== firstSeq) {
+            throw new StateFormatError(path, "journal header does not match its file name");
+          }
+          return;
+        }
+        const batch = parseBatch(path, record.offset, record.payload);
+        if (batch.seq !== lastSeq + 1) {
+          throw new StateCorruptError(
+            path,
+            record.offset,
+            `expected batch ${lastSeq + 1}, found ${batch.seq}`,
+          );
+        }
+        lastSeq = batch.seq;
+        if (batch.seq <= seq) return; // already in the snapshot (crash after snapshot, before cleanup)
+        for (const change of batch.changes) {
+          if (change.op === "put") memory.put(change.c, change.id, change.v);
+          else memory.delete(change.c, change.id);
+        }
+        seq = batch.seq;
+      });
+      if (!header) {
+        // Journals are created complete (temp file, fsync, rename), so a missing header is damage.
+        throw new StateCorruptError(path, 0, "journal has no intact header");
       }
-      lastSeq = batch.seq;
-      if (batch.seq <= seq) continue; // already in the snapshot (crash after snapshot, before cleanup)
-      for (const change of batch.changes) {
-        if (change.op === "put") memory.put(change.c, change.id, change.v);
-        else memory.delete(change.c, change.id);
+      if (scan.damage) {
+        if (!isLast || !(await damageIsAtTail(handle, scan.damage.offset)))
+          throw new StateCorruptError(path, scan.damage.offset, scan.damage.reason);
+        const { size } = await handle.stat();
+        tornTail = { path, offset: scan.damage.offset, size, reason: scan.damage.reason };
+        logger?.debug(tornTail, "journal ends in a torn record");
       }
-      seq = batch.seq;
+      validBytes = scan.end;
+    } finally {
+      await handle.close();
     }
-    if (scan.damage) {
-      if (!isLast || !scan.damage.atTail)
-        throw new StateCorruptError(path, scan.damage.offset, scan.damage.reason);
-      tornTail = { path, offset: scan.damage.offset, size: buf.length, reason: scan.damage.reason };
-      logger?.debug(tornTail, "journal ends in a torn record");
-    }
-    journals.push({ path, firstSeq, lastSeq, validBytes: scan.end, obsolete: false });
+    journals.push({ path, firstSeq, lastSeq, validBytes, obsolete: false });
   }
   return {
     memory,

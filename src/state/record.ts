@@ -101,11 +101,11 @@ export interface FileScan {
 const READ_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /**
- * Reads the records of a file that must be intact to its end (a snapshot) a chunk at a time, so a
- * large file never sits in memory whole (issue 14: a 167 MB snapshot at 100,000 instances was
- * read in one piece, and the process kept those pages). `visit` gets each record in file order;
- * its payload is only valid during the call. Stops at the first damage, with the reasons and
- * offsets {@link scanRecords} gives for the whole file.
+ * Reads the records of a file a chunk at a time, so a large file never sits in memory whole
+ * (issue 14: at 100,000 instances the 167 MB snapshot, and a journal as large, were each read in
+ * one piece, and the process kept those pages). `visit` gets each record in file order; its
+ * payload is only valid during the call. Stops at the first damage, with the reasons and offsets
+ * {@link scanRecords} gives for the whole file ({@link damageIsAtTail} tells a torn tail).
  */
 export async function visitFileRecords(
   handle: FileHandle,
@@ -141,4 +141,20 @@ export async function visitFileRecords(
     at = 0;
     buf = next.subarray(0, kept + bytesRead);
   }
+}
+
+/**
+ * Whether damage found at `offset` is a torn tail: no intact record follows it (scanRecords'
+ * `atTail`). Reads the rest of the file, which only happens when a file is damaged.
+ */
+export async function damageIsAtTail(handle: FileHandle, offset: number): Promise<boolean> {
+  const { size } = await handle.stat();
+  const rest = Buffer.allocUnsafe(Math.max(0, size - offset));
+  let filled = 0;
+  while (filled < rest.length) {
+    const { bytesRead } = await handle.read(rest, filled, rest.length - filled, offset + filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return !hasIntactRecordAfter(rest.subarray(0, filled), 0);
 }
