@@ -4,20 +4,10 @@
  * (`bin/cfy-broker.js`) unless BENCH_FROM_SOURCE is set, then the sources through tsx.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { createServer } from "node:http";
 import { join } from "node:path";
 import { packageRoot } from "../../src/util/package-root.js";
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { freePort } from "../../test/support/ports.js";
 
 function serveArgs(): string[] {
   const bin = join(packageRoot(), "bin", "cfy-broker.js");

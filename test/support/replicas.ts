@@ -2,7 +2,6 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { shippedBlueprintsPath } from "../../emulator/index.js";
@@ -45,14 +44,7 @@ export async function slowInstallCatalogue(installMs: number): Promise<unknown> 
   return catalogue;
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { freePort } from "./ports.js";
 
 export interface Replica {
   proc: ChildProcess;
