@@ -32,7 +32,9 @@ export async function startServeProcess(
   children: ChildProcess[],
 ): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...serveArgs(), "--config", "broker.yaml"], {
+  // The same extra node flags as the server process (bench/lib/servers.ts), e.g. a CPU profile.
+  const nodeFlags = process.env.BENCH_CHILD_ARGS ? process.env.BENCH_CHILD_ARGS.split(" ") : [];
+  const child = spawn(process.execPath, [...nodeFlags, ...serveArgs(), "--config", "broker.yaml"], {
     cwd: packageRoot(),
     env: { ...env, BROKER_PORT: String(port) },
     stdio: ["ignore", "ignore", "pipe"],
