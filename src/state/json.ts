@@ -57,14 +57,14 @@ function copy(value: unknown, path: string, depth: number): JsonValue {
 /**
  * Freezes a fresh JSON value in place (parsed from disk or copied from a commit) and returns
  * it. Given `like` (MemoryState.put passes the record's previous value, or else the collection's
- * latest record), the value shares what it
- * has in common with `like` (issue 14: RSS at 100,000 instances): a string equal to the one at
- * the same place is replaced by that one, and an object or array equal to the one at the same
- * place (same keys in the same order, each entry shared) is replaced by it, so the result may be
- * `like` itself or hold parts of it. Both are deeply frozen, so nobody can tell. Records of one
- * collection repeat plan and service ids, statuses, steps, contexts, parameters and input values
- * in the same places, and JSON.parse makes each its own copy. Comparing with one neighbour costs
- * no hashing, unlike a table of every string (which cost a fifth of the load).
+ * latest record), the value shares what it has in common with `like` (issue 14: RSS at 100,000
+ * instances): a string equal to the one at the same place is replaced by that one, and an object
+ * or array equal to the one at the same place (same keys in the same order, each entry shared)
+ * is replaced by it, so the result may be `like` itself or hold parts of it. Both are deeply
+ * frozen, so nobody can tell. Records of one collection repeat plan and service ids, statuses,
+ * steps, contexts, parameters and input values in the same places, and JSON.parse makes each its
+ * own copy. Comparing with one neighbour costs no hashing, unlike a table of every string (which
+ * cost a fifth of the load).
  */
 export function deepFreeze<T>(value: T, like?: unknown): T {
   return shareWith(value, like) as T;

@@ -12,7 +12,7 @@ import {
   TMP_SUFFIX,
 } from "./format.js";
 import { MemoryState } from "./memory-image.js";
-import { damageIsAtTail, type ScannedRecord, visitFileRecords } from "./record.js";
+import { damageIsAtTail, type FileScan, type ScannedRecord, visitFileRecords } from "./record.js";
 
 export interface JournalInfo {
   path: string;
@@ -158,7 +158,7 @@ async function loadSnapshot(path: string, memory: MemoryState): Promise<{ seq: n
   let count = 0;
   let end: ScannedRecord | undefined;
   const handle = await open(path, "r");
-  let scan: Awaited<ReturnType<typeof visitFileRecords>>;
+  let scan: FileScan;
   try {
     scan = await visitFileRecords(handle, (record) => {
       if (!header) {
