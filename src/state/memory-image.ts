@@ -1,3 +1,4 @@
+import { setOwn } from "../util/own-property.js";
 import { deepFreeze } from "./json.js";
 import type { JsonValue, RecordFilter, StateExport, StateRecord } from "./types.js";
 
@@ -23,8 +24,8 @@ function ownId(id: string, value: JsonValue): string {
  */
 export class MemoryState {
   readonly #collections = new Map<string, Map<string, JsonValue>>();
-  /** Each collection's latest record: what a new record shares its equal parts with. */
-  readonly #latest = new Map<string, { id: string; value: JsonValue }>();
+  /** The id of each collection's latest record: what a new record shares its equal parts with. */
+  readonly #latestId = new Map<string, string>();
   /** collection -> filter name -> the ids its filter selects, kept current by put and delete. */
   readonly #selections = new Map<string, Map<string, { filter: RecordFilter; ids: Set<string> }>>();
 
@@ -73,9 +74,13 @@ export class MemoryState {
     }
     // The value shares what it has in common with the record's previous value, or else with the
     // collection's latest record (issue 14: RSS at 100,000 instances; see deepFreeze).
-    const frozen = deepFreeze(value, records.get(id) ?? this.#latest.get(collection)?.value);
+    const latestId = this.#latestId.get(collection);
+    const frozen = deepFreeze(
+      value,
+      records.get(id) ?? (latestId === undefined ? undefined : records.get(latestId)),
+    );
     records.set(id, frozen);
-    this.#latest.set(collection, { id, value: frozen });
+    this.#latestId.set(collection, id);
     const selections = this.#selections.get(collection);
     if (selections) {
       for (const { filter, ids } of selections.values()) {
@@ -88,7 +93,7 @@ export class MemoryState {
   delete(collection: string, id: string): void {
     const records = this.#collections.get(collection);
     if (records?.delete(id) && records.size === 0) this.#collections.delete(collection);
-    if (this.#latest.get(collection)?.id === id) this.#latest.delete(collection);
+    if (this.#latestId.get(collection) === id) this.#latestId.delete(collection);
     const selections = this.#selections.get(collection);
     if (selections) for (const { ids } of selections.values()) ids.delete(id);
   }
@@ -113,22 +118,10 @@ export class MemoryState {
     const out: StateExport = {};
     for (const name of this.collections()) {
       const records = this.#collections.get(name)!;
-      // defineProperty: a collection or id named "__proto__" must stay an ordinary key.
+      // setOwn: a collection or id named "__proto__" must stay an ordinary key.
       const byKey: Record<string, JsonValue> = {};
-      for (const id of [...records.keys()].sort(byId)) {
-        Object.defineProperty(byKey, id, {
-          value: records.get(id),
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
-      }
-      Object.defineProperty(out, name, {
-        value: byKey,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+      for (const id of [...records.keys()].sort(byId)) setOwn(byKey, id, records.get(id));
+      setOwn(out, name, byKey);
     }
     return out;
   }
