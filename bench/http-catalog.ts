@@ -26,6 +26,7 @@ import {
   ratioWithSpread,
   rotate,
 } from "./lib/measure.js";
+import { osbHeaders } from "./lib/osb-client.js";
 import { type Servers, startServers } from "./lib/servers.js";
 
 const CONNECTIONS = 16;
@@ -37,8 +38,7 @@ const BIG_ROUNDS = 5;
 
 function headersOf(servers: Servers, acceptEncoding?: string): Record<string, string> {
   return {
-    Authorization: `Basic ${Buffer.from(`${servers.username}:${servers.password}`).toString("base64")}`,
-    "X-Broker-API-Version": "2.17",
+    ...osbHeaders(servers),
     ...(acceptEncoding ? { "Accept-Encoding": acceptEncoding } : {}),
   };
 }

@@ -33,7 +33,7 @@ import {
   ratioWithSpread,
   rotate,
 } from "./lib/measure.js";
-import { provisionBody } from "./lib/osb-client.js";
+import { osbHeaders, provisionBody } from "./lib/osb-client.js";
 import { startServeProcess } from "./lib/serve-process.js";
 
 const ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -135,8 +135,7 @@ async function loadInOneQuery(url: string, schema: string): Promise<number> {
 /** Closed-loop provisions spread evenly over `targets`; accepts per second of all of them. */
 async function accepts(targets: LoadTarget[], clients: number): Promise<number> {
   const headers = {
-    Authorization: `Basic ${Buffer.from(`${USERNAME}:${PASSWORD}`).toString("base64")}`,
-    "X-Broker-API-Version": "2.17",
+    ...osbHeaders({ username: USERNAME, password: PASSWORD }),
     "Content-Type": "application/json",
   };
   const body = provisionBody();

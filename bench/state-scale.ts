@@ -32,6 +32,7 @@ import {
   ratioWithSpread,
   rotate,
 } from "./lib/measure.js";
+import { osbHeaders } from "./lib/osb-client.js";
 import { rssOf, startServeProcess } from "./lib/serve-process.js";
 import { type Servers, startServers } from "./lib/servers.js";
 import { instanceLike } from "./state-store.js";
@@ -89,10 +90,7 @@ async function servedAlone(dir: string, managerUrl: string): Promise<{ rss: numb
         request: () => ({
           method: "GET",
           path: "/v2/catalog",
-          headers: {
-            Authorization: `Basic ${Buffer.from("bench:bench-password").toString("base64")}`,
-            "X-Broker-API-Version": "2.17",
-          },
+          headers: osbHeaders({ username: "bench", password: "bench-password" }),
         }),
       });
     } finally {
@@ -156,25 +154,17 @@ export async function benchStateScale(): Promise<Headline[]> {
     line(
       `startup (startBrokerServer), median of ${STARTS}: ${fixed(median(startMs.large))} ms with ${fixed(LARGE)} instances, ${fixed(median(startMs.small))} ms with ${fixed(SMALL)}; CPU ${fixed(median(startCpuMs.large))} ms and ${fixed(median(startCpuMs.small))} ms`,
     );
-    const headers = {
-      Authorization: `Basic ${Buffer.from(`${small.username}:${small.password}`).toString("base64")}`,
-      "X-Broker-API-Version": "2.17",
-    };
     const targets = {
       small: new LoadTarget(small.brokerUrl, CONNECTIONS),
       large: new LoadTarget(large.brokerUrl, CONNECTIONS),
     };
-    const headersOf = (s: Servers) => ({
-      ...headers,
-      Authorization: `Basic ${Buffer.from(`${s.username}:${s.password}`).toString("base64")}`,
-    });
     const load = async (name: "small" | "large") => {
       const result = await targets[name].run({
         concurrency: CONNECTIONS,
         durationMs: PHASE_MS,
         expectStatus: 200,
         latencies: true,
-        request: () => ({ method: "GET", path: "/v2/catalog", headers: headersOf(servers![name]) }),
+        request: () => ({ method: "GET", path: "/v2/catalog", headers: osbHeaders(servers![name]) }),
       });
       return quantile(result.latencies!, 0.99);
     };

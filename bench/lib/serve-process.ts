@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { packageRoot } from "../../src/util/package-root.js";
 import { freePort } from "../../test/support/ports.js";
@@ -62,7 +63,6 @@ export async function startServeProcess(
 
 /** A process's resident set size in bytes, from /proc (Linux); undefined elsewhere. */
 export async function rssOf(pid: number): Promise<number | undefined> {
-  const { readFile } = await import("node:fs/promises");
   try {
     const status = await readFile(`/proc/${pid}/status`, "utf8");
     const kib = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
